@@ -1,0 +1,15 @@
+"""Pure array kernels: each op is a ``*_forward(...) -> (out, cache)`` / ``*_backward(dout, cache)``
+pair that takes ``xp`` (NumPy or CuPy) from its inputs.  ``naive`` holds loop references.
+"""
+from . import naive  # noqa: F401
+from .activation import (dropout_backward, dropout_forward, dropout_mask,  # noqa: F401
+                         relu_backward, relu_forward)
+from .conv import (conv2d_backward, conv2d_forward, conv_transpose2d_backward,  # noqa: F401
+                   conv_transpose2d_forward, conv_transpose_output_size)
+from .im2col import col2im, conv_output_size, im2col  # noqa: F401
+from .linear import linear_backward, linear_forward  # noqa: F401
+from .loss import softmax_cross_entropy_backward, softmax_cross_entropy_forward  # noqa: F401
+from .pool import max_pool2d_backward, max_pool2d_forward, pool_output_size  # noqa: F401
+from .skip import (add_backward, add_forward, crop_backward, crop_forward,  # noqa: F401
+                   scale_backward, scale_forward)
+from .upsample import bilinear_weight, upsample_filter  # noqa: F401

@@ -1,0 +1,116 @@
+"""Conv2d, ConvTranspose2d, and ``convolutionize``: the layer classes around the conv kernels."""
+import math
+
+import numpy as np
+
+from .. import functional as F
+from ..functional.im2col import pair as _pair
+from .module import Module, Parameter
+
+
+def _init_uniform(rng, shape, fan_in, dtype):
+    # PyTorch's default (Kaiming-uniform with a=√5 for weights, which reduces to ±1/√fan_in).
+    bound = 1.0 / math.sqrt(max(1, fan_in))
+    return rng.uniform(-bound, bound, size=shape).astype(dtype)
+
+
+class Conv2d(Module):
+    """2-d convolution. weight (out_channels, in_channels, kh, kw), bias (out_channels,).
+
+    x (N, in_channels, H, W) → (N, out_channels, oh, ow), oh = ⌊(H + 2p − d(kh−1) − 1)/s⌋ + 1.
+    ``need_input_grad=False`` (set by models on their first layer) skips computing dx.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 bias=True, seed=None, dtype=np.float32):
+        super().__init__()
+        kh, kw = _pair(kernel_size)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride = (kh, kw), _pair(stride)
+        self.padding, self.dilation = _pair(padding), _pair(dilation)
+        self.need_input_grad = True
+        rng = np.random.default_rng(seed)
+        fan_in = in_channels * kh * kw
+        self.weight = Parameter(_init_uniform(rng, (out_channels, in_channels, kh, kw), fan_in,
+                                              dtype))
+        self.bias = Parameter(_init_uniform(rng, (out_channels,), fan_in, dtype)) if bias else None
+
+    def forward(self, x):
+        b = self.bias.data if self.bias is not None else None
+        out, cache = F.conv2d_forward(x, self.weight.data, b, self.stride, self.padding,
+                                      self.dilation)
+        self.save_cache(cache)
+        return out
+
+    def backward(self, dout):
+        dx, dw, db = F.conv2d_backward(dout, self.pop_cache(), need_dx=self.need_input_grad)
+        self.weight.accumulate(dw)
+        if self.bias is not None:
+            self.bias.accumulate(db)
+        return dx
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}"
+                + (f", dilation={self.dilation}" if self.dilation != (1, 1) else "")
+                + ("" if self.bias is not None else ", bias=False"))
+
+
+class ConvTranspose2d(Module):
+    """Transposed convolution. weight (in_channels, out_channels, kh, kw) as in PyTorch/Caffe.
+
+    x (N, in_channels, H, W) → (N, out_channels, (H−1)·s − 2p + kh, (W−1)·s − 2p + kw).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
+                 seed=None, dtype=np.float32):
+        super().__init__()
+        kh, kw = _pair(kernel_size)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = (kh, kw), _pair(stride), _pair(padding)
+        rng = np.random.default_rng(seed)
+        fan_in = out_channels * kh * kw          # PyTorch's fan-in for a transposed conv
+        self.weight = Parameter(_init_uniform(rng, (in_channels, out_channels, kh, kw), fan_in,
+                                              dtype))
+        self.bias = Parameter(_init_uniform(rng, (out_channels,), fan_in, dtype)) if bias else None
+
+    def forward(self, x):
+        b = self.bias.data if self.bias is not None else None
+        out, cache = F.conv_transpose2d_forward(x, self.weight.data, b, self.stride, self.padding)
+        self.save_cache(cache)
+        return out
+
+    def backward(self, dout):
+        dx, dw, db = F.conv_transpose2d_backward(dout, self.pop_cache())
+        self.weight.accumulate(dw)
+        if self.bias is not None:
+            self.bias.accumulate(db)
+        return dx
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}"
+                + ("" if self.bias is not None else ", bias=False"))
+
+
+def convolutionize(linear, input_shape):
+    """Turn a Linear over a flattened (C, H, W) input into the equivalent Conv2d.
+
+    The Linear's weight (out, C·H·W) is reshaped to an (out, C, H, W) filter: applied to a C×H×W
+    map it computes exactly the Linear's outputs (a 1×1 output map). On a larger map it slides,
+    giving a heat map of those outputs, one per H×W window, at the cost of one convolution
+    (FCN §1.2; this is how fc6 becomes a 7×7 convolution over pool5). A Linear that follows
+    another (fc7 after fc6) has input_shape (C, 1, 1) and becomes a 1×1 convolution.
+    """
+    C, H, W = input_shape
+    out_features, in_features = linear.weight.data.shape
+    if C * H * W != in_features:
+        raise ValueError(f"convolutionize: input_shape {tuple(input_shape)} has {C * H * W} "
+                         f"values but the Linear expects {in_features}")
+    conv = Conv2d(C, out_features, (H, W), bias=linear.bias is not None,
+                  dtype=linear.weight.data.dtype)
+    conv.weight.data = linear.weight.data.reshape(out_features, C, H, W).copy()
+    if linear.bias is not None:
+        conv.bias.data = linear.bias.data.copy()
+    conv.to(linear.device)
+    return conv

@@ -1,0 +1,151 @@
+"""The small layers: MaxPool2d, ReLU, Dropout, Linear, Flatten, Crop, Scale."""
+import math
+
+import numpy as np
+
+from .. import functional as F
+from ..functional.im2col import pair
+from .module import Module, Parameter
+
+
+class MaxPool2d(Module):
+    """Max pooling; ``ceil_mode=True`` is Caffe's (and FCN's) rounding."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
+        self.padding, self.ceil_mode = padding, ceil_mode
+
+    def forward(self, x):
+        out, cache = F.max_pool2d_forward(x, self.kernel_size, self.stride, self.padding,
+                                          self.ceil_mode)
+        self.save_cache(cache)
+        return out
+
+    def backward(self, dout):
+        return F.max_pool2d_backward(dout, self.pop_cache())
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+class ReLU(Module):
+    def forward(self, x):
+        out, cache = F.relu_forward(x)
+        self.save_cache(cache)
+        return out
+
+    def backward(self, dout):
+        return F.relu_backward(dout, self.pop_cache())
+
+
+class Dropout(Module):
+    """Inverted dropout with probability p; the identity in eval mode.
+
+    Masks come from (seed, step): ``step`` counts training forward passes, so the sequence of
+    masks is reproducible and a resumed run continues it exactly.
+    """
+
+    def __init__(self, p=0.5, seed=0):
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p, self.seed, self.step = p, seed, 0
+
+    def forward(self, x):
+        out, cache = F.dropout_forward(x, self.p, self.seed, self.step, self.training)
+        if self.training:
+            self.step += 1
+        self.save_cache(("mask", cache))
+        return out
+
+    def backward(self, dout):
+        _, mask = self.pop_cache()
+        return F.dropout_backward(dout, mask)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class Linear(Module):
+    """y = x Wᵀ + b; weight (out_features, in_features) as in PyTorch."""
+
+    def __init__(self, in_features, out_features, bias=True, seed=None, dtype=np.float32):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        rng = np.random.default_rng(seed)
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = Parameter(rng.uniform(-bound, bound, (out_features, in_features))
+                                .astype(dtype))
+        self.bias = (Parameter(rng.uniform(-bound, bound, out_features).astype(dtype))
+                     if bias else None)
+
+    def forward(self, x):
+        b = self.bias.data if self.bias is not None else None
+        out, cache = F.linear_forward(x, self.weight.data, b)
+        self.save_cache(cache)
+        return out
+
+    def backward(self, dout):
+        dx, dw, db = F.linear_backward(dout, self.pop_cache())
+        self.weight.accumulate(dw)
+        if self.bias is not None:
+            self.bias.accumulate(db)
+        return dx
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}"
+
+
+class Flatten(Module):
+    """(N, C, H, W) → (N, C·H·W), in the C, H, W order that ``convolutionize`` assumes."""
+
+    def forward(self, x):
+        self.save_cache(x.shape)
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout):
+        return dout.reshape(self.pop_cache())
+
+
+class Crop(Module):
+    """Caffe's Crop: the window of ``like``'s height and width starting at ``offset``.
+
+    ``forward(x, like)`` takes the reference map (or its shape); ``offset`` is an int or (oy, ox).
+    """
+
+    def __init__(self, offset):
+        super().__init__()
+        self.offset = pair(offset)
+
+    def forward(self, x, like):
+        size = tuple(like.shape[2:]) if hasattr(like, "shape") else tuple(like[-2:])
+        out, cache = F.crop_forward(x, size, self.offset)
+        self.save_cache(cache)
+        return out
+
+    def backward(self, dout):
+        return F.crop_backward(dout, self.pop_cache())
+
+    def extra_repr(self):
+        return f"offset={self.offset}"
+
+
+class Scale(Module):
+    """Multiply by a fixed factor (FCN-8s-at-once scales pool4 by 0.01 and pool3 by 0.0001)."""
+
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        out, cache = F.scale_forward(x, self.factor)
+        self.save_cache(cache)
+        return out
+
+    def backward(self, dout):
+        return F.scale_backward(dout, self.pop_cache())
+
+    def extra_repr(self):
+        return f"factor={self.factor}"
