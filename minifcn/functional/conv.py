@@ -111,12 +111,14 @@ def _conv_data_grad(dy, w, x_shape, g, chunk_bytes=CHUNK_BYTES):
 
 
 def _conv_weight_grad(x, dy, w_shape, g, chunk_bytes=CHUNK_BYTES):
-    """dW of y = conv(x, w): sums over images and bands → (O, C, kh, kw).
+    """dW of y = conv(x, w): sums dy_band @ colsᵀ over images and bands → (O, C, kh, kw).
 
-    The product is taken as dW2ᵀ += cols @ dy_bandᵀ, (C·kh·kw, O), and transposed once at the
-    end: OpenBLAS runs the other orientation, dy_band @ colsᵀ with its long inner dimension
-    and small (O, C·kh·kw) result, up to 10-20× slower on some FCN layers (measured: 64 × 576
-    × 50k, 4 GFLOP/s against 100).
+    The orientation of this GEMM matters. Its inner dimension is the number of pixels: for the
+    conv layers of FCN (rows·ow up to 50k, O = 64 … 512) OpenBLAS runs dy @ colsᵀ up to 20×
+    slower than the same product transposed, cols @ dyᵀ → (C·kh·kw, O) (measured: 64 × 576 ×
+    50k, 4 GFLOP/s against 100), so there we accumulate dW2ᵀ and transpose once at the end
+    (a few MB). For fc6/fc7 (192 pixels, dW of 100M floats) that final transpose would cost
+    more than the GEMM, and the direct orientation is fast: use it when pixels < O.
     """
     xp = get_array_module(x, dy)
     N, C = x.shape[:2]
@@ -124,16 +126,22 @@ def _conv_weight_grad(x, dy, w_shape, g, chunk_bytes=CHUNK_BYTES):
     (oh, ow), (ph, pw) = g["out_hw"], g["padding"]
     ckk = C * kh * kw
     xpad = pad2d(x, ph, pw)
-    dw2t = xp.zeros((ckk, O), dtype=dy.dtype)
     buf = _band_buffer(xp, ckk, oh, ow, x.dtype, chunk_bytes)
+    transposed = oh * ow >= O
+    acc = None                      # the first product is the accumulator: no zeros, no add
     for n in range(N):
         dyn = dy[n].reshape(O, oh * ow)
         for r0, r1 in _bands(oh, ckk, ow, x.itemsize, chunk_bytes):
-            cols = _band(buf, (1, C, kh, kw, r1 - r0, ow))
+            cols = _band(buf, (1, C, kh, kw, r1 - r0, ow)).reshape(ckk, -1)
             im2col_rows(xpad[n:n + 1], g["kernel"], g["stride"], g["dilation"], r0, r1, ow,
-                        out=cols)
-            dw2t += cols.reshape(ckk, -1) @ dyn[:, r0 * ow:r1 * ow].T
-    return xp.ascontiguousarray(dw2t.T).reshape(w_shape)
+                        out=cols.reshape(1, C, kh, kw, r1 - r0, ow))
+            dyb = dyn[:, r0 * ow:r1 * ow]
+            prod = cols @ dyb.T if transposed else dyb @ cols.T
+            if acc is None:
+                acc = prod
+            else:
+                acc += prod
+    return (xp.ascontiguousarray(acc.T) if transposed else acc).reshape(w_shape)
 
 
 def _check_conv_args(x, w, b, in_axis, what):
