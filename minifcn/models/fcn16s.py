@@ -1,0 +1,63 @@
+"""FCN-16s: the 1/32 scores upsampled ×2 and fused with scores from pool4 (1/16), then ×16.
+
+    image ─ conv1…pool4 ─ conv5…pool5 ─ fc6 ─ fc7 ─ score_fr ─ upscore2 (×2) ─┐
+                 │ (1/16)                                                       + fuse_pool4
+                 └──────────────── score_pool4 ─ crop 5 ─────────────────────┘   (1/16)
+    fuse_pool4 ─ upscore16 (×16) ─ crop 27 ─ score
+
+Sizes in the comments are for a 500×500 input (FCN.md's table); "1/16" is relative to the input.
+"""
+from .. import nn
+from ..geometry import crop_offset
+from .fcn import FCN
+
+
+class FCN16s(FCN):
+    """x (N, 3, H, W) → scores (N, n_class, H, W), for every H, W ≥ 1.
+
+    Parameters: conv1_1 … conv5_3, fc6, fc7, score_fr, score_pool4 (weight, bias), upscore2
+    (k4 s2) and upscore16 (k32 s16) (weight only, bilinear, frozen by default).
+    """
+
+    def __init__(self, n_class=21, base_channels=64, fc_channels=4096, **kwargs):
+        super().__init__(n_class, base_channels, fc_channels, **kwargs)
+        self.score_pool4 = self.score_layer(8 * base_channels)
+        self.upscore2 = self.upscore_layer(4, 2)
+        self.upscore16 = self.upscore_layer(32, 16)
+        upscore2 = self.score_fr_path() + [self.upscore2]
+        # The sum fuse_pool4 = upscore2 + score_pool4c lives in upscore2's coordinates.
+        self.score_pool4c = nn.Crop(crop_offset(self.trunk("pool4") + [self.score_pool4],
+                                                like=upscore2))             # 5
+        self.score = nn.Crop(crop_offset(upscore2 + [self.upscore16]))       # 27
+
+    def forward(self, x):                                 # 500×500
+        h = self.block_forward(1, x)                      # 1/2: 349
+        h = self.block_forward(2, h)                      # 1/4: 175
+        h = self.block_forward(3, h)                      # 1/8: 88
+        pool4 = self.block_forward(4, h)                  # 1/16: 44
+        h = self.block_forward(5, pool4)                  # 1/32: 22
+        h = self.drop6(self.relu6(self.fc6(h)))           # 1/32: 16
+        h = self.drop7(self.relu7(self.fc7(h)))           # 1/32: 16
+        h = self.score_fr(h)                              # 1/32: 16
+        upscore2 = self.upscore2(h)                       # 1/16: 34
+        h = self.score_pool4(pool4)                       # 1/16: 44
+        h = self.score_pool4c(h, upscore2)                # 1/16: 34, from offset 5
+        h = upscore2 + h                                  # 1/16: fuse_pool4
+        h = self.upscore16(h)                             # 1/1: 33·16 + 32 = 560
+        return self.score(h, x)                           # 1/1: 500, from offset 27
+
+    def backward(self, dscore, need_input_grad=True):
+        dh = self.score.backward(dscore)                  # 1/1: 560
+        dh = self.upscore16.backward(dh)                  # 1/16: fuse_pool4, 34
+        # The sum passes dh unchanged to both of its inputs.
+        dpool4 = self.score_pool4.backward(self.score_pool4c.backward(dh))   # 1/16: 44
+        dh = self.upscore2.backward(dh)                   # 1/32: 16
+        dh = self.score_fr.backward(dh)
+        dh = self.fc7.backward(self.relu7.backward(self.drop7.backward(dh)))
+        dh = self.fc6.backward(self.relu6.backward(self.drop6.backward(dh)))  # 1/32: 22
+        dh = self.block_backward(5, dh)                   # 1/16: 44
+        dh += dpool4                                      # pool4 feeds conv5_1 and score_pool4
+        dh = self.block_backward(4, dh)                   # 1/8: 88
+        dh = self.block_backward(3, dh)                   # 1/4: 175
+        dh = self.block_backward(2, dh)                   # 1/2: 349
+        return self.block_backward(1, dh, need_input_grad)

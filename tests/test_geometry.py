@@ -1,0 +1,133 @@
+"""Crop offsets from composed coordinate maps (minifcn.geometry), checked three ways: against the
+published numbers, against receptive-field centroids measured through the real kernels, and on
+models whose conv1_1 padding differs from 100."""
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import minifcn.functional as F
+from minifcn import geometry, nn
+from minifcn.models import FCN8s, FCN8sAtOnce, FCN16s, FCN32s
+
+# The published VGG16-FCN layers as specs (kind, kernel, stride, pad); pools are 2×2 stride 2.
+CONV = ("conv", 3, 1, 1)
+POOL = ("pool", 2, 2, 0)
+
+
+def trunk(pad=100, up_to=5):
+    blocks = [[("conv", 3, 1, pad), CONV], [CONV] * 2, [CONV] * 3, [CONV] * 3, [CONV] * 3]
+    return [spec for block in blocks[:up_to] for spec in block + [POOL]]
+
+
+SCORE_FR = trunk() + [("conv", 7, 1, 0), ("conv", 1, 1, 0), ("conv", 1, 1, 0)]
+UPSCORE2 = SCORE_FR + [("deconv", 4, 2, 0)]
+UPSCORE_POOL4 = UPSCORE2 + [("deconv", 4, 2, 0)]
+
+
+def test_single_layer_maps():
+    # conv: input = s·o + d(k−1)/2 − p;  deconv: the inverse.
+    assert geometry.coord_map("conv", 3, 1, 100) == (1, -99)
+    assert geometry.coord_map("conv", 3, 1, 1, dilation=2) == (1, 1)
+    assert geometry.coord_map("pool", 2, 2, 0) == (2, Fraction(1, 2))
+    up = geometry.coord_map("deconv", 64, 32, 0)
+    assert up == (Fraction(1, 32), Fraction(-63, 64))
+    down = geometry.coord_map("conv", 64, 32, 0)
+    assert down.then(up) == geometry.IDENTITY        # a deconv undoes its convolution's map
+    assert geometry.coord_map("crop", 5) == (1, 5)
+
+
+def test_pool5_map_and_published_offsets():
+    assert geometry.path_map(trunk()) == (32, Fraction(-167, 2))       # (32, −83.5)
+    assert geometry.path_map(SCORE_FR) == (32, Fraction(25, 2))        # fc6's centre: +96 px
+    assert geometry.crop_offset(SCORE_FR + [("deconv", 64, 32, 0)]) == 19              # 32s
+    assert geometry.crop_offset(trunk(up_to=4) + [("conv", 1, 1, 0)], like=UPSCORE2) == 5
+    assert geometry.crop_offset(UPSCORE2 + [("deconv", 32, 16, 0)]) == 27              # 16s
+    assert geometry.crop_offset(trunk(up_to=3) + [("conv", 1, 1, 0)], like=UPSCORE_POOL4) == 9
+    assert geometry.crop_offset(UPSCORE_POOL4 + [("deconv", 16, 8, 0)]) == 31          # 8s
+
+
+def test_a_crop_makes_the_maps_equal():
+    cropped = trunk(up_to=4) + [("conv", 1, 1, 0), ("crop", 5)]
+    assert geometry.path_map(cropped) == geometry.path_map(UPSCORE2)
+
+
+def test_misaligned_blobs_are_refused():
+    with pytest.raises(ValueError, match="scales"):
+        geometry.crop_offset(trunk(up_to=4), like=trunk(up_to=3))
+    with pytest.raises(ValueError, match="whole number"):      # half a pixel apart
+        geometry.crop_offset([("conv", 2, 1, 0)])
+    with pytest.raises(ValueError, match="whole number"):      # negative: the blob is too small
+        geometry.crop_offset([("conv", 3, 1, 0)])
+
+
+def test_layer_specs_from_layer_objects():
+    assert geometry.layer_spec(nn.Conv2d(1, 1, 7)) == ("conv", 7, 1, 0, 1)
+    assert geometry.layer_spec(nn.MaxPool2d(2, 2, ceil_mode=True)) == ("pool", 2, 2, 0)
+    assert geometry.layer_spec(nn.ConvTranspose2d(1, 1, 4, 2, bias=False)) == ("deconv", 4, 2, 0)
+    assert geometry.layer_spec(nn.Crop(9)) == ("crop", 9)
+    for layer in (nn.ReLU(), nn.Dropout(0.5), nn.Scale(0.01)):
+        assert geometry.layer_spec(layer) is None
+    with pytest.raises(ValueError, match="square"):
+        geometry.layer_spec(nn.Conv2d(1, 1, (3, 5)))
+    with pytest.raises(TypeError):
+        geometry.layer_spec(nn.Linear(2, 2))
+
+
+def centroid(specs, width, o):
+    """Where output column ``o`` looks in a 33×``width`` input: the centroid of its gradient.
+
+    Convolutions and pools become all-ones kernels and deconvolutions bilinear ones, so every
+    layer weighs its window symmetrically about the window's centre; the weights are separable,
+    so the column marginal of d output / d input gives the x centroid. (33 rows: the floor-mode
+    2×2 "pools" here still leave fc6 its 7 rows.)
+    """
+    h, caches = np.zeros((1, 1, 33, width)), []
+    for kind, k, s, p, *_ in specs:
+        if kind == "deconv":
+            h, cache = F.conv_transpose2d_forward(h, F.bilinear_weight(1, 1, k, np.float64), None,
+                                                  s, p)
+        else:
+            h, cache = F.conv2d_forward(h, np.ones((1, 1, k, k)), None, s, p)
+        caches.append((kind, cache))
+    dh = np.zeros_like(h)
+    dh[0, 0, h.shape[2] // 2, o] = 1
+    for kind, cache in reversed(caches):
+        backward = F.conv_transpose2d_backward if kind == "deconv" else F.conv2d_backward
+        dh = backward(dh, cache)[0]
+    w = dh[0, 0].sum(axis=0)
+    return (w * np.arange(width)).sum() / w.sum()
+
+
+@pytest.mark.parametrize("path", [trunk(), SCORE_FR, UPSCORE2, UPSCORE_POOL4,
+                                  SCORE_FR + [("deconv", 64, 32, 0)]])
+def test_maps_match_measured_receptive_field_centres(path):
+    # Output pixels whose receptive field lies inside a 1000-px wide input (no border effects).
+    m = geometry.path_map(path)
+    for o in (int((400 - m.shift) / m.scale), int((500 - m.shift) / m.scale) + 1):
+        assert centroid(path, 1000, o) == pytest.approx(float(m(o)), abs=1e-9)
+
+
+def test_measured_centres_confirm_the_final_crop():
+    # After FCN-32s's crop at 19, output pixel o looks at image pixel o: the scores line up.
+    for o in (480, 513):
+        assert centroid(SCORE_FR + [("deconv", 64, 32, 0)], 1000, o + 19) == pytest.approx(o)
+
+
+@pytest.mark.parametrize("cls,published", [
+    (FCN32s, {"score": 19}),
+    (FCN16s, {"score_pool4c": 5, "score": 27}),
+    (FCN8s, {"score_pool4c": 5, "score_pool3c": 9, "score": 31}),
+    (FCN8sAtOnce, {"score_pool4c": 5, "score_pool3c": 9, "score": 31}),
+])
+@pytest.mark.parametrize("pad", [99, 100, 101, 132])
+def test_models_compute_their_offsets(cls, published, pad):
+    model = cls(base_channels=1, fc_channels=2, conv1_1_padding=pad).eval()
+    # One more pixel of padding shifts everything by one image pixel: the final crop moves by
+    # one, the skip crops (between blobs that both shift) do not.
+    expected = {name: off + (pad - 100 if name == "score" else 0)
+                for name, off in published.items()}
+    assert model.crop_offsets == expected
+    for h, w in [(1, 1), (2, 33), (31, 97)]:
+        x = np.zeros((1, 3, h, w), np.float32)
+        assert model(x).shape == (1, 21, h, w)

@@ -1,0 +1,244 @@
+"""The models: shapes for any input size, torchfcn's parameter names, initialisation, caches,
+dropout seeds, the factory, staged copies and VGG16 → FCN convolutionization."""
+import numpy as np
+import pytest
+
+from minifcn import functional as F
+from minifcn import models, nn
+from minifcn.models import FCN8s, FCN8sAtOnce, FCN16s, FCN32s, VGG16
+
+FCNS = [FCN32s, FCN16s, FCN8s, FCN8sAtOnce]
+TINY = dict(base_channels=2, fc_channels=4)
+CONVS = [f"conv{b}_{i}" for b, n in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
+         for i in range(1, n + 1)]
+LEARNED = CONVS + ["fc6", "fc7", "score_fr"]
+TORCHFCN_NAMES = {   # parameter names in torchfcn's models: with .weight and .bias / .weight
+    FCN32s: (LEARNED, ["upscore"]),
+    FCN16s: (LEARNED + ["score_pool4"], ["upscore2", "upscore16"]),
+    FCN8s: (LEARNED + ["score_pool3", "score_pool4"], ["upscore2", "upscore8", "upscore_pool4"]),
+    FCN8sAtOnce: (LEARNED + ["score_pool3", "score_pool4"],
+                  ["upscore2", "upscore8", "upscore_pool4"]),
+}
+
+
+def randomize(model, seed=0, scale=0.3):
+    rng = np.random.default_rng(seed)
+    for p in model.parameters():
+        p.data = (scale * rng.standard_normal(p.shape)).astype(p.data.dtype)
+    return model
+
+
+@pytest.mark.parametrize("cls", FCNS)
+def test_scores_have_the_input_size(cls):
+    model = randomize(cls(n_class=3, base_channels=1, fc_channels=2)).eval()
+    for h, w in [(1, 1), (2, 2), (31, 33), (33, 31), (64, 97), (224, 224), (375, 500),
+                 (600, 600), (1, 600), (600, 1)]:
+        x = np.random.default_rng(h).standard_normal((1, 3, h, w)).astype(np.float32)
+        score = model(x)
+        assert score.shape == (1, 3, h, w) and score.dtype == np.float32
+        assert np.isfinite(score).all()
+    assert cls(**TINY)(np.zeros((2, 3, 5, 3), np.float32)).shape == (2, 21, 5, 3)
+
+
+@pytest.mark.parametrize("cls", FCNS)
+def test_backward_returns_the_input_gradient_or_none(cls):
+    model = randomize(cls(n_class=3, **TINY)).eval()       # eval: the same masks twice
+    x = np.random.default_rng(0).standard_normal((2, 3, 13, 17)).astype(np.float32)
+    score = model(x)
+    assert score.shape == (2, 3, 13, 17)
+    dx = model.backward(np.ones_like(score))
+    assert dx.shape == x.shape and np.abs(dx).sum() > 0
+    grads = {n: p.grad.copy() for n, p in model.named_parameters()}
+    model.zero_grad()
+    model(x)
+    assert model.backward(np.ones_like(score), need_input_grad=False) is None
+    for name, p in model.named_parameters():       # the parameters' gradients are the same
+        np.testing.assert_allclose(p.grad, grads[name], rtol=1e-5, atol=1e-6)
+    assert all(m.cache is None for m in model.modules())   # backward released every cache
+
+
+@pytest.mark.parametrize("cls", FCNS)
+def test_parameter_names_are_torchfcns(cls):
+    with_bias, deconvs = TORCHFCN_NAMES[cls]
+    expected = {f"{n}.{p}" for n in with_bias for p in ("weight", "bias")} | \
+        {f"{n}.weight" for n in deconvs}
+    assert set(cls(**TINY).state_dict()) == expected
+
+
+def test_full_size_shapes_are_vgg16s():
+    # Built without allocating VGG16 (134 M parameters): the widths scale with base_channels.
+    model = FCN8s(base_channels=4, fc_channels=16, n_class=5)
+    shapes = {n: p.shape for n, p in model.named_parameters()}
+    assert shapes["conv1_1.weight"] == (4, 3, 3, 3)
+    assert shapes["conv3_3.weight"] == (16, 16, 3, 3)
+    assert shapes["conv5_3.weight"] == (32, 32, 3, 3)
+    assert shapes["fc6.weight"] == (16, 32, 7, 7) and shapes["fc7.weight"] == (16, 16, 1, 1)
+    assert shapes["score_fr.weight"] == (5, 16, 1, 1)
+    assert shapes["score_pool4.weight"] == (5, 32, 1, 1)
+    assert shapes["score_pool3.weight"] == (5, 16, 1, 1)
+    assert shapes["upscore8.weight"] == (5, 5, 16, 16)
+    assert model.conv1_1.padding == (100, 100) and model.conv1_2.padding == (1, 1)
+    assert model.pool1.ceil_mode and model.drop6.p == 0.5 and model.drop7.p == 0.5
+    assert FCN32s(base_channels=1, fc_channels=1).upscore.weight.shape == (21, 21, 64, 64)
+    assert FCN16s(base_channels=1, fc_channels=1).upscore16.weight.shape == (21, 21, 32, 32)
+
+
+@pytest.mark.parametrize("cls", FCNS)
+def test_initialisation(cls):
+    model = cls(**TINY)
+    for name, p in model.named_parameters():
+        if name.startswith("score"):
+            assert not p.data.any(), name                 # score layers start at zero
+            assert p.requires_grad
+        elif name.startswith("upscore"):
+            k = p.shape[-1]
+            np.testing.assert_array_equal(p.data, F.bilinear_weight(21, 21, k))
+            assert not p.requires_grad, name              # frozen bilinear upsampling
+        else:
+            assert p.data.std() > 0 and p.requires_grad
+    # An untrained FCN scores zero everywhere: FCN.md's "all-zero predictions".
+    assert not model(np.ones((1, 3, 5, 6), np.float32)).any()
+    learned = cls(learn_upsampling=True, **TINY)
+    assert all(m.weight.requires_grad for m in learned.modules()
+               if isinstance(m, nn.ConvTranspose2d))
+    assert learned.config["learn_upsampling"] is True
+    model.set_learn_upsampling(True)
+    assert all(p.requires_grad for p in model.parameters())
+    assert model.config["learn_upsampling"] is True
+
+
+def test_bilinear_upscore_interpolates():
+    # With score_fr's output constant, ×32 bilinear upsampling gives that constant in the middle.
+    model = FCN32s(n_class=2, **TINY).eval()
+    model.score_fr.bias.data[:] = [1.5, -2.0]
+    score = model(np.zeros((1, 3, 300, 300), np.float32))
+    np.testing.assert_allclose(score[0, :, 100:200, 100:200].mean(axis=(1, 2)), [1.5, -2.0],
+                               rtol=1e-5)
+
+
+def test_seeds_make_weights_and_dropout_reproducible():
+    a, b, c = FCN8s(seed=1, **TINY), FCN8s(seed=1, **TINY), FCN8s(seed=2, **TINY)
+    for (name, pa), pb, pc in zip(a.named_parameters(), b.parameters(), c.parameters()):
+        np.testing.assert_array_equal(pa.data, pb.data)
+        if name.startswith("conv"):
+            assert not np.array_equal(pa.data, pc.data), name
+    assert a.drop6.seed == b.drop6.seed != a.drop7.seed
+    assert a.drop6.seed != c.drop6.seed
+    assert a.conv1_1.weight.data.std() > 0 and not np.array_equal(a.conv1_2.weight.data[:2, :2],
+                                                                    a.conv2_1.weight.data[:2, :2])
+    # Training mode: dropout masks change from step to step but repeat for a rebuilt model.
+    x = np.random.default_rng(0).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    for m in (a, b):
+        randomize(m)
+    first, second = a(x), a(x)
+    assert not np.allclose(first, second)
+    np.testing.assert_array_equal(first, b(x))
+    a.eval()
+    np.testing.assert_array_equal(a(x), a(x))
+
+
+def test_caches_hold_no_copies():
+    x = np.zeros((1, 3, 9, 9), np.float32)
+    model = randomize(FCN8s(**TINY))
+    model(x)
+    # A conv caches its input, which is the previous ReLU's cached output: one array, not two.
+    assert model.conv1_1.cache[0] is x
+    assert model.conv1_2.cache[0] is model.relu1_1.cache
+    assert model.score_pool4.cache[0] is model.conv5_1.cache[0]      # pool4, shared
+    assert model.score_pool3.cache[0] is model.conv4_1.cache[0]      # pool3, shared
+    assert isinstance(model.score_pool4c.cache[0], tuple)            # crops keep shapes only
+    atonce = randomize(FCN8sAtOnce(**TINY))
+    atonce(x)
+    np.testing.assert_array_equal(atonce.score_pool4.cache[0],
+                                  atonce.conv5_1.cache[0] * np.float32(0.01))
+    with nn.no_grad():
+        model(x)
+    assert all(m.cache is None for m in model.modules())
+
+
+def test_device_and_dtype_moves():
+    model = randomize(FCN16s(**TINY)).to(dtype=np.float64)
+    assert all(p.data.dtype == np.float64 for p in model.parameters())
+    score = model(np.zeros((1, 3, 7, 7)))
+    assert score.dtype == np.float64
+    assert model.device == "cpu"
+
+
+def test_get_model_and_config_round_trip():
+    for name, cls in [("fcn32s", FCN32s), ("FCN16s", FCN16s), ("fcn8s", FCN8s),
+                      ("fcn8s-atonce", FCN8sAtOnce), ("fcn8s_atonce", FCN8sAtOnce),
+                      ("vgg16", VGG16)]:
+        model = models.get_model(name, seed=3, **TINY)
+        assert type(model) is cls
+        rebuilt = cls(**model.config)
+        for (n, p), q in zip(model.named_parameters(), rebuilt.parameters()):
+            np.testing.assert_array_equal(p.data, q.data)
+    with pytest.raises(ValueError, match="fcn8s"):
+        models.get_model("fcn4s")
+
+
+def test_class_names_and_input_convention():
+    assert FCN8s(**TINY).class_names == list(models.VOC_CLASS_NAMES)
+    assert FCN8s(n_class=3, **TINY).class_names is None
+    assert FCN8s(n_class=2, class_names=["bg", "cat"], **TINY).config["class_names"] == ["bg", "cat"]
+    assert FCN8s(**TINY).input_convention == "caffe"
+    assert FCN32s(input_convention="torchvision", **TINY).config["input_convention"] == "torchvision"
+    with pytest.raises(ValueError, match="convention"):
+        FCN8s(input_convention="bgr", **TINY)
+    with pytest.raises(ValueError, match="class names"):
+        FCN8s(n_class=3, class_names=["a"], **TINY)
+    data = pytest.importorskip("minifcn.data")
+    assert tuple(models.VOC_CLASS_NAMES) == tuple(data.VOC_CLASSES)
+
+
+def test_staged_copies():
+    fcn32s = randomize(FCN32s(**TINY), seed=1)
+    fcn32s.input_convention = "torchvision"
+    fcn16s = FCN16s(**TINY)
+    copied = fcn16s.copy_params_from(fcn32s)
+    assert set(copied) == {f"{n}.{p}" for n in LEARNED for p in ("weight", "bias")}
+    for name in copied:
+        np.testing.assert_array_equal(fcn16s.state_dict()[name], fcn32s.state_dict()[name])
+    assert not fcn16s.score_pool4.weight.data.any()
+    np.testing.assert_array_equal(fcn16s.upscore2.weight.data, F.bilinear_weight(21, 21, 4))
+    assert fcn16s.input_convention == "torchvision"
+    fcn16s = randomize(fcn16s, seed=2)
+    for cls in (FCN8s, FCN8sAtOnce):
+        fcn8s = cls(**TINY)
+        copied = fcn8s.copy_params_from(fcn16s)
+        assert set(copied) == set(fcn16s.state_dict()) - {"upscore16.weight"}
+        np.testing.assert_array_equal(fcn8s.score_pool4.weight.data, fcn16s.score_pool4.weight.data)
+        assert not fcn8s.score_pool3.weight.data.any()
+    with pytest.raises(ValueError, match="shape"):
+        FCN16s(n_class=5, **TINY).copy_params_from(fcn32s)
+
+
+def test_vgg16_classifier():
+    vgg = randomize(VGG16(**TINY), scale=0.5).eval()
+    assert vgg.class_names is None and vgg.fc6.weight.shape == (4, 16 * 7 * 7)
+    x = np.random.default_rng(0).standard_normal((2, 3, 224, 224)).astype(np.float32)
+    out = vgg(x)
+    assert out.shape == (2, 1000)
+    assert vgg.backward(np.ones_like(out)).shape == x.shape
+    with pytest.raises(ValueError, match="224"):
+        vgg(np.zeros((1, 3, 200, 224), np.float32))
+
+
+@pytest.mark.parametrize("cls", FCNS)
+def test_from_vgg16_convolutionizes_fc6_and_fc7(cls):
+    vgg = randomize(VGG16(input_convention="torchvision", **TINY), scale=0.5).eval()
+    fcn = cls.from_vgg16(vgg, n_class=5).eval()
+    assert fcn.n_class == 5 and fcn.input_convention == "torchvision"
+    assert fcn.config["input_convention"] == "torchvision"
+    for name in CONVS:
+        np.testing.assert_array_equal(getattr(fcn, name).weight.data, getattr(vgg, name).weight.data)
+    assert not fcn.score_fr.weight.data.any()                      # fc8 is dropped
+    # On VGG's 7×7 pool5 the convolutionized fc6/fc7 compute exactly VGG's fc6/fc7.
+    x = np.random.default_rng(1).standard_normal((2, 3, 224, 224)).astype(np.float32)
+    vgg(x)
+    pool5 = vgg.fc6.cache[0].reshape(2, 16, 7, 7)                 # fc6's input, unflattened
+    fc7_vgg = vgg.relu7.cache                                     # after fc7 and its ReLU
+    fc7_fcn = fcn.relu7(fcn.fc7(fcn.relu6(fcn.fc6(pool5))))       # (2, 4, 1, 1)
+    np.testing.assert_allclose(fc7_fcn[:, :, 0, 0], fc7_vgg, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="widths"):
+        cls(base_channels=4, fc_channels=4).copy_params_from_vgg16(vgg)
