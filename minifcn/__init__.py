@@ -1,9 +1,24 @@
 """minifcn: Fully Convolutional Networks for semantic segmentation, written by hand.
 
-Every layer has an explicit forward and backward pass (no autograd), the same code runs on NumPy
+Every layer has an explicit forward and backward pass (no autograd); the same code runs on NumPy
 and, through ``minifcn.backend``, on CuPy.
+
+    minifcn.functional  pure kernels (forward/backward pairs) and their naive loop references
+    minifcn.nn          layers with PyTorch's names; Module, Parameter, no_grad
+    minifcn.gradcheck   numerical gradients: the proof that a backward is right
+    minifcn.models      VGG16, FCN32s, FCN16s, FCN8s, FCN8sAtOnce
+    minifcn.geometry    coordinate maps: where FCN's crop offsets come from
+    minifcn.data        VOC / SBD / the offline shapes dataset, preprocessing, the VOC palette
+    minifcn.metrics     pixel acc, mean acc, mean IU, f.w. IU
+    minifcn.optim       SGD as in the FCN recipe
+    train, evaluate, predict, predict_proba, save, load
 """
 __version__ = "0.1.0"
 
-from . import backend, functional, gradcheck, nn  # noqa: F401
-from .backend import cuda_available, get_array_module, to_cpu, to_device  # noqa: F401
+from . import backend, functional, gradcheck, nn  # noqa: F401,E402
+from . import data, geometry, metrics, models, optim, plots  # noqa: F401,E402
+from .backend import cuda_available, get_array_module, to_cpu, to_device  # noqa: F401,E402
+from .evaluate import evaluate  # noqa: F401,E402
+from .io import load, save  # noqa: F401,E402
+from .predict import predict, predict_proba  # noqa: F401,E402
+from .train import train  # noqa: F401,E402

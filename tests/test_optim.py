@@ -1,0 +1,65 @@
+"""SGD: Caffe's update, FCN's bias multipliers, frozen parameters, and its saved state."""
+import numpy as np
+import pytest
+
+from minifcn import nn
+from minifcn.optim import SGD
+
+
+def _conv():
+    conv = nn.Conv2d(1, 1, 1, seed=0).to(dtype=np.float64)
+    conv.weight.data[...] = 2.0
+    conv.bias.data[...] = 1.0
+    return conv
+
+
+def test_two_steps_by_hand():
+    conv = _conv()
+    opt = SGD(conv.named_parameters(), lr=0.1, momentum=0.9, weight_decay=0.01)
+    for _ in range(2):
+        conv.weight.grad = np.full((1, 1, 1, 1), 0.5)
+        conv.bias.grad = np.full(1, 0.5)
+        opt.step()
+    # weight: v1 = 0.1·(0.5 + 0.01·2) = 0.052, w1 = 1.948
+    #         v2 = 0.9·0.052 + 0.1·(0.5 + 0.01·1.948) = 0.0468 + 0.051948 = 0.098748,
+    #         w2 = 1.948 − 0.098748 = 1.849252
+    np.testing.assert_allclose(conv.weight.data.ravel(), [1.849252], rtol=1e-12)
+    # bias: twice the lr, no decay: v1 = 0.2·0.5 = 0.1, v2 = 0.09 + 0.1 = 0.19; b = 1 − 0.29
+    np.testing.assert_allclose(conv.bias.data, [0.71], rtol=1e-12)
+
+
+def test_frozen_parameters_are_skipped():
+    deconv = nn.ConvTranspose2d(1, 1, 4, 2, bias=False).to(dtype=np.float64)
+    deconv.weight.requires_grad = False
+    before = deconv.weight.data.copy()
+    opt = SGD(deconv.named_parameters(), lr=1.0)
+    deconv.weight.grad = np.ones_like(before)
+    opt.step()
+    np.testing.assert_array_equal(deconv.weight.data, before)
+    assert opt.params == []
+
+
+def test_state_dict_round_trip_continues_identically():
+    a, b = _conv(), _conv()
+    opt_a = SGD(a.named_parameters(), lr=0.1)
+    a.weight.grad, a.bias.grad = np.ones((1, 1, 1, 1)), np.ones(1)
+    opt_a.step()
+    b.load_state_dict(a.state_dict())
+    opt_b = SGD(b.named_parameters(), lr=0.1)
+    opt_b.load_state_dict(opt_a.state_dict())
+    for conv, opt in ((a, opt_a), (b, opt_b)):
+        conv.weight.grad, conv.bias.grad = np.full((1, 1, 1, 1), 0.3), np.full(1, 0.3)
+        opt.step()
+    np.testing.assert_array_equal(a.weight.data, b.weight.data)
+    np.testing.assert_array_equal(a.bias.data, b.bias.data)
+
+
+def test_bad_state_and_arguments_are_explained():
+    conv = _conv()
+    opt = SGD(conv.named_parameters(), lr=0.1)
+    with pytest.raises(KeyError, match="unknown parameters"):
+        opt.load_state_dict({"velocity": {"fc8.weight": np.zeros(1)}})
+    with pytest.raises(ValueError, match="shape"):
+        opt.load_state_dict({"velocity": {"weight": np.zeros(3)}})
+    with pytest.raises(ValueError, match="≥ 0"):
+        SGD(conv.named_parameters(), lr=-1)
