@@ -1,0 +1,41 @@
+"""Helpers shared by the benchmark scripts (no torch here: the scripts run without it)."""
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def randomize_score_layers(model, seed=0, scale=1e-3):
+    """FCN's score layers start at zero; give them small random weights so that every path of
+    the network carries a signal in the benchmarks (the cost is the same either way)."""
+    rng = np.random.default_rng(seed)
+    for name in ("score_fr", "score_pool3", "score_pool4"):
+        layer = getattr(model, name)
+        layer.weight.data = (scale * rng.standard_normal(layer.weight.shape)).astype(np.float32)
+        layer.bias.data = (scale * rng.standard_normal(layer.bias.shape)).astype(np.float32)
+
+
+def make_batch(H, W, n_class=21, seed=0):
+    """One image (1, 3, H, W) on the 0–255 scale and its labels, a strip of them ignored."""
+    rng = np.random.default_rng(seed)
+    x = (50 * rng.standard_normal((1, 3, H, W))).astype(np.float32)
+    target = rng.integers(0, n_class, (1, H, W)).astype(np.int64)
+    target[:, :10] = 255
+    return x, target
+
+
+def timed(f, *args):
+    t0 = time.perf_counter()
+    f(*args)
+    return time.perf_counter() - t0
+
+
+def try_import_torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch

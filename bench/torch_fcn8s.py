@@ -1,0 +1,65 @@
+"""FCN-8s in PyTorch, for the benchmarks only (minifcn itself never imports torch).
+
+The same geometry as ``minifcn.models.FCN8s`` and torchfcn: conv1_1 padded by 100, ceil-mode
+2×2 pools, fc6 a 7×7 convolution, crops at 5 (score_pool4), 9 (score_pool3) and 31 (final),
+bilinear transposed convolutions without bias. ``from_minifcn`` copies a minifcn model's weights
+so that both compute the same function (the benchmarks check that once before timing).
+"""
+import numpy as np
+import torch
+from torch import nn
+
+CONVS = ((3, 64, 2), (64, 128, 2), (128, 256, 3), (256, 512, 3), (512, 512, 3))
+
+
+class TorchFCN8s(nn.Module):
+    def __init__(self, n_class=21, base_channels=64, fc_channels=4096):
+        super().__init__()
+        c_in, layers = 3, []
+        for b, (_, width, n) in enumerate(CONVS, start=1):
+            c_out = width * base_channels // 64
+            for i in range(1, n + 1):
+                conv = nn.Conv2d(c_in, c_out, 3, padding=100 if (b, i) == (1, 1) else 1)
+                self.add_module(f"conv{b}_{i}", conv)     # torchfcn's parameter names
+                layers += [conv, nn.ReLU(inplace=True)]
+                c_in = c_out
+            layers.append(nn.MaxPool2d(2, stride=2, ceil_mode=True))
+            if b == 3:
+                self.to_pool3 = nn.Sequential(*layers)
+                layers = []
+            elif b == 4:
+                self.to_pool4 = nn.Sequential(*layers)
+                layers = []
+        self.to_pool5 = nn.Sequential(*layers)
+        self.fc6 = nn.Conv2d(c_in, fc_channels, 7)
+        self.fc7 = nn.Conv2d(fc_channels, fc_channels, 1)
+        self.drop = nn.Dropout(0.5)
+        self.score_fr = nn.Conv2d(fc_channels, n_class, 1)
+        self.score_pool3 = nn.Conv2d(4 * base_channels, n_class, 1)
+        self.score_pool4 = nn.Conv2d(8 * base_channels, n_class, 1)
+        self.upscore2 = nn.ConvTranspose2d(n_class, n_class, 4, 2, bias=False)
+        self.upscore_pool4 = nn.ConvTranspose2d(n_class, n_class, 4, 2, bias=False)
+        self.upscore8 = nn.ConvTranspose2d(n_class, n_class, 16, 8, bias=False)
+
+    def forward(self, x):
+        pool3 = self.to_pool3(x)                                        # 1/8
+        pool4 = self.to_pool4(pool3)                                    # 1/16
+        h = self.to_pool5(pool4)                                        # 1/32
+        h = self.drop(torch.relu_(self.fc6(h)))
+        h = self.drop(torch.relu_(self.fc7(h)))
+        upscore2 = self.upscore2(self.score_fr(h))                      # 1/16
+        h = self.score_pool4(pool4)
+        h = h[:, :, 5:5 + upscore2.shape[2], 5:5 + upscore2.shape[3]]
+        upscore_pool4 = self.upscore_pool4(upscore2 + h)                # 1/8
+        h = self.score_pool3(pool3)
+        h = h[:, :, 9:9 + upscore_pool4.shape[2], 9:9 + upscore_pool4.shape[3]]
+        h = self.upscore8(upscore_pool4 + h)                            # 1/1
+        return h[:, :, 31:31 + x.shape[2], 31:31 + x.shape[3]].contiguous()
+
+    @torch.no_grad()
+    def from_minifcn(self, model):
+        """Copy every parameter of a minifcn FCN8s (same names) into this model."""
+        own = dict(self.named_parameters())        # conv1_1.weight, …: registered by name
+        for name, p in model.named_parameters():
+            own[name].copy_(torch.from_numpy(np.asarray(p.data)))
+        return self
