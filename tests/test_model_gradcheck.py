@@ -1,0 +1,58 @@
+"""Whole-model gradient checks: each model's hand-written backward against central differences,
+in float64, for the input and a random sample of every parameter (deconvolutions included)."""
+import numpy as np
+import pytest
+
+from minifcn import gradcheck
+from minifcn.models import FCN8s, FCN8sAtOnce, FCN16s, FCN32s, VGG16
+
+
+def randomized(model, seed=0):
+    """Every parameter random (the score layers start at zero, which would check little), with
+    He-like scales so activations neither vanish nor explode through 15 layers."""
+    rng = np.random.default_rng(seed)
+    for name, p in model.named_parameters():
+        fan_in = np.prod(p.shape[1:]) if p.data.ndim > 1 else 1
+        std = 0.3 if name.endswith("bias") or name.startswith("upscore") else np.sqrt(2 / fan_in)
+        p.data = std * rng.standard_normal(p.shape)
+    return model.eval()          # dropout off: the same function at every evaluation
+
+
+def check_model(model, x, n_samples):
+    errors = gradcheck.check_layer(model, x, n_samples=n_samples)
+    assert set(errors) == {"x"} | {name for name, _ in model.named_parameters()}
+    worst = max(errors, key=errors.get)
+    assert errors[worst] < 1e-6, (worst, errors[worst])
+
+
+def test_fcn8s_backward_quick():
+    # One coordinate per array of a very small FCN-8s: the always-run version of the check below.
+    model = randomized(FCN8s(n_class=2, base_channels=2, fc_channels=4).to(dtype=np.float64))
+    check_model(model, np.random.default_rng(0).standard_normal((1, 3, 5, 6)), n_samples=1)
+
+
+@pytest.mark.slow       # 7–10 s each on two busy cores
+@pytest.mark.parametrize("cls", [FCN32s, FCN16s, FCN8s, FCN8sAtOnce])
+def test_fcn_backward_matches_numerical_gradient(cls):
+    model = randomized(cls(n_class=3, base_channels=4, fc_channels=8).to(dtype=np.float64))
+    check_model(model, np.random.default_rng(1).standard_normal((1, 3, 13, 17)), n_samples=3)
+
+
+def test_at_once_scales_reach_the_skip_gradients():
+    # The 0.01 and 0.0001 factors scale score_pool4's and score_pool3's weight gradients.
+    x = np.random.default_rng(2).standard_normal((1, 3, 13, 17))
+    grads = {}
+    for cls in (FCN8s, FCN8sAtOnce):
+        model = randomized(cls(n_class=3, base_channels=4, fc_channels=8).to(dtype=np.float64))
+        out = model(x)
+        model.backward(np.ones_like(out))
+        grads[cls] = {n: p.grad for n, p in model.named_parameters()}
+    for name, factor in (("score_pool4.weight", 0.01), ("score_pool3.weight", 0.0001)):
+        np.testing.assert_allclose(grads[FCN8sAtOnce][name], factor * grads[FCN8s][name],
+                                   rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_vgg16_backward_matches_numerical_gradient():
+    model = randomized(VGG16(n_class=5, base_channels=2, fc_channels=4).to(dtype=np.float64))
+    check_model(model, np.random.default_rng(3).standard_normal((1, 3, 224, 224)), n_samples=2)
