@@ -13,7 +13,7 @@ the right/bottom padding.
 import math
 
 from ..backend import get_array_module
-from .im2col import pad2d, pair
+from .im2col import pair
 
 
 def pool_output_size(size, kernel_size, stride, padding=0, ceil_mode=False):
@@ -28,11 +28,34 @@ def pool_output_size(size, kernel_size, stride, padding=0, ceil_mode=False):
     return out
 
 
+def _span(k_offset, stride, pad, size, n_out):
+    """For kernel offset k: the outputs [o0, o1) whose window pixel at k is a real input pixel,
+    and the input index of the first of them. Window o sees input o·s + k − p."""
+    o0 = max(0, -(-(pad - k_offset) // stride))                # ceil((p − k) / s), at least 0
+    o1 = min(n_out, (size - 1 + pad - k_offset) // stride + 1)
+    return o0, o1, o0 * stride + k_offset - pad
+
+
+def _offsets(kh, kw, sy, sx, ph, pw, H, W, oh, ow):
+    """Per window offset (ky, kx): its number ky·kw + kx, the output block whose pixel at that
+    offset is real, and the strided input slice that block reads."""
+    for ky in range(kh):
+        i0, i1, y0 = _span(ky, sy, ph, H, oh)
+        for kx in range(kw):
+            j0, j1, x0 = _span(kx, sx, pw, W, ow)
+            if i1 > i0 and j1 > j0:
+                yield (ky * kw + kx, (slice(i0, i1), slice(j0, j1)),
+                       (slice(y0, y0 + sy * (i1 - i0 - 1) + 1, sy),
+                        slice(x0, x0 + sx * (j1 - j0 - 1) + 1, sx)))
+
+
 def max_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False):
     """x (N, C, H, W) → out (N, C, oh, ow), cache.
 
-    Windows that hang over the edge (padding, or ceil mode) only see real pixels: the overhang
-    is filled with −inf, so it can never win.
+    Windows that hang over the edge (padding, or ceil mode) only see real pixels. Instead of
+    copying x into a −inf-padded array, each offset (ky, kx) updates only the block of outputs
+    whose window pixel at that offset is real (see ``_offsets``), starting from −inf: the same
+    result, without a full copy of the input (102 MB at pool1 of FCN).
     """
     if x.ndim != 4:
         raise ValueError(f"max_pool2d expects input of shape (N, C, H, W), got {tuple(x.shape)}")
@@ -46,35 +69,46 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False):
     N, C, H, W = x.shape
     oh = pool_output_size(H, kh, sy, ph, ceil_mode)
     ow = pool_output_size(W, kw, sx, pw, ceil_mode)
-    # Padded input large enough for every window: −inf in the padding and overhang.
-    Hp, Wp = (oh - 1) * sy + kh, (ow - 1) * sx + kw
-    xpad = xp.full((N, C, max(Hp, H + ph), max(Wp, W + pw)), -xp.inf, dtype=x.dtype)
-    xpad[:, :, ph:ph + H, pw:pw + W] = x
-    out = None
+    out = xp.empty((N, C, oh, ow), dtype=x.dtype)
     switch = xp.zeros((N, C, oh, ow), dtype=xp.int8)     # winning offset ky·kw + kx
-    for ky in range(kh):
-        for kx in range(kw):
-            win = xpad[:, :, ky:ky + sy * (oh - 1) + 1:sy, kx:kx + sx * (ow - 1) + 1:sx]
-            if out is None:
-                out = win.copy()
-                continue
-            better = win > out                          # strict: ties keep the first offset
-            out = xp.where(better, win, out)
-            switch[better] = ky * kw + kx
-    cache = (x.shape, (kh, kw), (sy, sx), (ph, pw), xpad.shape, switch)
+    first = True
+    for k, (oi, oj), (yi, xj) in _offsets(kh, kw, sy, sx, ph, pw, H, W, oh, ow):
+        win, o = x[:, :, yi, xj], out[:, :, oi, oj]
+        if first:
+            if o.shape != out.shape:                      # padding: some windows start outside
+                out[...] = -xp.inf
+                better = win > o
+                xp.copyto(o, win, where=better)
+                xp.copyto(switch[:, :, oi, oj], k, where=better)
+            else:
+                o[...] = win                              # offset 0 covers every window
+            first = False
+            continue
+        better = win > o                                  # strict: ties keep the first offset
+        xp.copyto(o, win, where=better)
+        xp.copyto(switch[:, :, oi, oj], k, where=better)
+    cache = (x.shape, (kh, kw), (sy, sx), (ph, pw), switch)
     return out, cache
 
 
 def max_pool2d_backward(dout, cache):
-    """dout (N, C, oh, ow) → dx (N, C, H, W): each gradient goes to its window's argmax."""
+    """dout (N, C, oh, ow) → dx (N, C, H, W): each gradient goes to its window's argmax.
+
+    Written straight into dx, offset by offset, over the same blocks as the forward. When the
+    windows do not overlap (stride ≥ kernel, FCN's 2×2/2 pools) the slices of different offsets
+    are disjoint, so each is written once with ``multiply(..., out=)``, no temporary.
+    """
     xp = get_array_module(dout)
-    x_shape, (kh, kw), (sy, sx), (ph, pw), pad_shape, switch = cache
+    x_shape, (kh, kw), (sy, sx), (ph, pw), switch = cache
     N, C, H, W = x_shape
     oh, ow = dout.shape[2:]
-    dxpad = xp.zeros(pad_shape, dtype=dout.dtype)
-    for ky in range(kh):
-        for kx in range(kw):
-            # Within one offset the windows' pixels are distinct, so a plain += is exact.
-            dxpad[:, :, ky:ky + sy * (oh - 1) + 1:sy, kx:kx + sx * (ow - 1) + 1:sx] += \
-                xp.where(switch == ky * kw + kx, dout, 0)
-    return xp.ascontiguousarray(dxpad[:, :, ph:ph + H, pw:pw + W])
+    dx = xp.zeros(x_shape, dtype=dout.dtype)
+    disjoint = sy >= kh and sx >= kw
+    for k, (oi, oj), (yi, xj) in _offsets(kh, kw, sy, sx, ph, pw, H, W, oh, ow):
+        hit = switch[:, :, oi, oj] == k
+        if disjoint:
+            xp.multiply(dout[:, :, oi, oj], hit, out=dx[:, :, yi, xj])
+        else:
+            # Overlapping windows: within one offset the pixels are distinct, so += is exact.
+            dx[:, :, yi, xj] += dout[:, :, oi, oj] * hit
+    return dx
