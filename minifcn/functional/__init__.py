@@ -12,4 +12,6 @@ from .loss import softmax_cross_entropy_backward, softmax_cross_entropy_forward 
 from .pool import max_pool2d_backward, max_pool2d_forward, pool_output_size  # noqa: F401
 from .skip import (add_backward, add_forward, crop_backward, crop_forward,  # noqa: F401
                    scale_backward, scale_forward)
+from .unpool import (max_pool2d_with_indices_forward, max_unpool2d_backward,  # noqa: F401
+                     max_unpool2d_forward, unpool_output_size)
 from .upsample import bilinear_weight, upsample_filter  # noqa: F401
