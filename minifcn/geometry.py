@@ -25,7 +25,7 @@ makes pool5 at least 7×7 for every input of 1 px and more (a 1×1 image: 199 �
 For FCN-32s the numbers work out as (a, b) after each stage, with b in image pixels:
 
     conv1_1 (k3, pad 100)   (1, −99)     the padding shifts everything by 100, the 3×3 centre by 1
-    pool1 … pool5 (k2, s2)  (32, −83.5)  each 2×2 pool adds a/2 to b (half an input pixel), doubles a
+    pool1 … pool5 (k2, s2)  (32, −83.5)  each 2×2 pool adds a/2 to b (half a pixel), doubles a
     fc6 (k7)                (32, 12.5)   the 7×7 window's centre is 3 pool5 pixels = 96 px in
     upscore (k64, s32)      (1, −19)     → crop at 19
 

@@ -142,7 +142,8 @@ def test_torchvision_vgg16(tmp_path):
     assert type(vgg) is VGG16 and vgg.input_convention == "torchvision" and vgg.n_class == 1000
     loaded = io.load(tmp_path / "vgg.npz")
     for i, name in zip(TORCHVISION_FEATURES, VGG16_CONVS):
-        np.testing.assert_array_equal(getattr(loaded, name).weight.data, state[f"features.{i}.weight"])
+        np.testing.assert_array_equal(getattr(loaded, name).weight.data,
+                                      state[f"features.{i}.weight"])
     np.testing.assert_array_equal(loaded.fc6.weight.data, state["classifier.0.weight"])
     np.testing.assert_array_equal(loaded.fc8.bias.data, state["classifier.6.bias"])
     # --model builds the FCN from it: fc6 convolutionized, convention 'torchvision' recorded.

@@ -180,9 +180,11 @@ def test_get_model_and_config_round_trip():
 def test_class_names_and_input_convention():
     assert FCN8s(**TINY).class_names == list(models.VOC_CLASS_NAMES)
     assert FCN8s(n_class=3, **TINY).class_names is None
-    assert FCN8s(n_class=2, class_names=["bg", "cat"], **TINY).config["class_names"] == ["bg", "cat"]
+    named = FCN8s(n_class=2, class_names=["bg", "cat"], **TINY)
+    assert named.config["class_names"] == ["bg", "cat"]
     assert FCN8s(**TINY).input_convention == "caffe"
-    assert FCN32s(input_convention="torchvision", **TINY).config["input_convention"] == "torchvision"
+    tv = FCN32s(input_convention="torchvision", **TINY)
+    assert tv.config["input_convention"] == "torchvision"
     with pytest.raises(ValueError, match="convention"):
         FCN8s(input_convention="bgr", **TINY)
     with pytest.raises(ValueError, match="class names"):
@@ -231,7 +233,8 @@ def test_from_vgg16_convolutionizes_fc6_and_fc7(cls):
     assert fcn.n_class == 5 and fcn.input_convention == "torchvision"
     assert fcn.config["input_convention"] == "torchvision"
     for name in CONVS:
-        np.testing.assert_array_equal(getattr(fcn, name).weight.data, getattr(vgg, name).weight.data)
+        np.testing.assert_array_equal(getattr(fcn, name).weight.data,
+                                      getattr(vgg, name).weight.data)
     assert not fcn.score_fr.weight.data.any()                      # fc8 is dropped
     # On VGG's 7×7 pool5 the convolutionized fc6/fc7 compute exactly VGG's fc6/fc7.
     x = np.random.default_rng(1).standard_normal((2, 3, 224, 224)).astype(np.float32)

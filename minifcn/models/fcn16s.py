@@ -1,9 +1,8 @@
 """FCN-16s: the 1/32 scores upsampled ×2 and fused with scores from pool4 (1/16), then ×16.
 
-    image ─ conv1…pool4 ─ conv5…pool5 ─ fc6 ─ fc7 ─ score_fr ─ upscore2 (×2) ─┐
-                 │ (1/16)                                                       + fuse_pool4
-                 └──────────────── score_pool4 ─ crop 5 ─────────────────────┘   (1/16)
-    fuse_pool4 ─ upscore16 (×16) ─ crop 27 ─ score
+    image ─ conv1…pool4 ─ conv5…pool5 ─ fc6 ─ fc7 ─ score_fr        1/32
+    fuse_pool4 = upscore2(score_fr) + crop(score_pool4(pool4), 5)    1/16
+    score      = crop(upscore16(fuse_pool4), 27)                     the input's size
 
 Sizes in the comments are for a 500×500 input (FCN.md's table); "1/16" is relative to the input.
 """

@@ -1,7 +1,7 @@
 """FCN-32s: VGG16's coarse 1/32 score map, upsampled ×32 in one step.
 
-    image ─ conv1…pool5 ─ fc6 ─ fc7 ─ score_fr ─ upscore (×32) ─ crop 19 ─ score
-              (1/32)                   (1/32)      (≥ input)              (input size)
+    image ─ conv1…pool5 ─ fc6 ─ fc7 ─ score_fr        1/32
+    score = crop(upscore(score_fr), 19)               the input's size
 
 Sizes in the comments are for a 500×500 input (FCN.md's table); "1/32" is relative to the input.
 """

@@ -1,11 +1,9 @@
 """FCN-8s and FCN-8s-at-once: two skips, from pool4 (1/16) and pool3 (1/8), then ×8.
 
-    image ─ conv1…pool3 ─ conv4…pool4 ─ conv5…pool5 ─ fc6 ─ fc7 ─ score_fr ─ upscore2 (×2) ─┐
-               │ (1/8)         │ (1/16)                                                      + fuse_pool4
-               │               └──────────── score_pool4 ─ crop 5 ───────────────────────┘  (1/16)
-               │                            fuse_pool4 ─ upscore_pool4 (×2) ─┐
-               └───────────────────────────── score_pool3 ─ crop 9 ──────────+ fuse_pool3 (1/8)
-    fuse_pool3 ─ upscore8 (×8) ─ crop 31 ─ score
+    image ─ conv1…pool3 ─ conv4…pool4 ─ conv5…pool5 ─ fc6 ─ fc7 ─ score_fr         1/32
+    fuse_pool4 = upscore2(score_fr)          + crop(score_pool4(pool4), 5)        1/16
+    fuse_pool3 = upscore_pool4(fuse_pool4)   + crop(score_pool3(pool3), 9)        1/8
+    score      = crop(upscore8(fuse_pool3), 31)                                   the input's size
 
 FCN-8s is trained in stages (VGG16 → 32s → 16s → 8s). Trained directly from VGG16 it learns
 poorly: the pool3 and pool4 features are on a much larger scale than fc7's, and so are the
