@@ -245,3 +245,6 @@ def test_from_vgg16_convolutionizes_fc6_and_fc7(cls):
     np.testing.assert_allclose(fc7_fcn[:, :, 0, 0], fc7_vgg, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="widths"):
         cls(base_channels=4, fc_channels=4).copy_params_from_vgg16(vgg)
+    other = cls(**TINY)
+    assert "fc6.weight" in other.copy_params_from(vgg)           # a VGG16 is convolutionized
+    np.testing.assert_array_equal(other.fc6.weight.data, fcn.fc6.weight.data)

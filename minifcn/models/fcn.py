@@ -101,7 +101,11 @@ class FCN(VGGBackbone):
         score_pool4, upscore2 (upscore16 is not in FCN-8s; score_pool3 stays zero). The input
         convention and class names come along: they describe the weights. A shared name with
         a different shape (another n_class or width) is an error. Returns the copied names.
+        A VGG16 source is handed to ``copy_params_from_vgg16``.
         """
+        if isinstance(source, VGG16):
+            self.copy_params_from_vgg16(source)
+            return [n for n, _ in source.named_parameters() if not n.startswith("fc8")]
         mine = dict(self.named_parameters())
         state = {}
         for name, p in source.named_parameters():
