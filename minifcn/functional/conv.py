@@ -14,7 +14,7 @@ Caches hold the layer input, not the im2col buffer: the buffer is rebuilt band b
 backward pass, which keeps memory at the size of the activations (the trade PyTorch makes too).
 """
 from ..backend import get_array_module
-from .im2col import col2im_rows, conv_output_size, im2col_rows, pad2d, pair, rows_per_chunk
+from .im2col import col2im_rows, conv_output_size, im2col_rows, pair, rows_per_chunk
 
 # Budget for one im2col band. 64 MiB keeps the largest FCN layers (conv1_2: 576 rows × 400k
 # pixels) from allocating a gigabyte at once, and is large enough that the GEMMs stay efficient.
@@ -34,7 +34,10 @@ def _geometry(x_hw, w_shape, stride, padding, dilation):
                 out_hw=(oh, ow))
 
 
-def _bands(n_rows, ckk, ow, itemsize, chunk_bytes):
+def _bands(n_rows, ckk, ow, itemsize, chunk_bytes=None):
+    """(r0, r1) bands of output rows whose im2col buffer fits in ``chunk_bytes``
+    (None: the module's CHUNK_BYTES, read at call time so tests can shrink it)."""
+    chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
     step = rows_per_chunk(ckk * ow * itemsize, n_rows, chunk_bytes)
     for r0 in range(0, n_rows, step):
         yield r0, min(n_rows, r0 + step)
@@ -46,6 +49,7 @@ def _band_buffer(xp, ckk, n_rows, ow, dtype, chunk_bytes):
     A fresh 64 MiB array per band costs a page fault per 4 KiB page on first touch (the
     allocator hands large blocks back to the OS on free); filling the same pages again is free.
     """
+    chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
     step = rows_per_chunk(ckk * ow * xp.dtype(dtype).itemsize, n_rows, chunk_bytes)
     return xp.empty(ckk * step * ow, dtype=dtype)
 
@@ -58,7 +62,7 @@ def _band(buf, shape):
     return buf[:size].reshape(shape)
 
 
-def _conv_apply(x, w, g, chunk_bytes=CHUNK_BYTES):
+def _conv_apply(x, w, g, chunk_bytes=None):
     """y = conv(x, w) without bias.  x (N, C, H, W), w (O, C, kh, kw) → y (N, O, oh, ow).
 
     Per band of output rows: cols (C·kh·kw, rows·ow) = im2col, then one GEMM
@@ -71,20 +75,19 @@ def _conv_apply(x, w, g, chunk_bytes=CHUNK_BYTES):
     (oh, ow), (ph, pw) = g["out_hw"], g["padding"]
     w2 = w.reshape(O, -1)                                  # (O, C·kh·kw)
     ckk = w2.shape[1]
-    xpad = pad2d(x, ph, pw)
     y = xp.empty((N, O, oh, ow), dtype=x.dtype)
     buf = _band_buffer(xp, ckk, oh, ow, x.dtype, chunk_bytes)
     for n in range(N):
         yn = y[n].reshape(O, oh * ow)
         for r0, r1 in _bands(oh, ckk, ow, x.itemsize, chunk_bytes):
             cols = _band(buf, (1, C, kh, kw, r1 - r0, ow))
-            im2col_rows(xpad[n:n + 1], g["kernel"], g["stride"], g["dilation"], r0, r1, ow,
-                        out=cols)
+            im2col_rows(x[n:n + 1], g["kernel"], g["stride"], g["dilation"], r0, r1, ow,
+                        out=cols, padding=(ph, pw))
             xp.matmul(w2, cols.reshape(ckk, -1), out=yn[:, r0 * ow:r1 * ow])
     return y
 
 
-def _conv_data_grad(dy, w, x_shape, g, chunk_bytes=CHUNK_BYTES):
+def _conv_data_grad(dy, w, x_shape, g, chunk_bytes=None):
     """dx of y = conv(x, w): dy (N, O, oh, ow) → dx (N, C, H, W), through col2im.
 
     Per band: dcols (C·kh·kw, rows·ow) = W2ᵀ @ dy_band into the reused buffer, then col2im adds
@@ -96,45 +99,43 @@ def _conv_data_grad(dy, w, x_shape, g, chunk_bytes=CHUNK_BYTES):
     (oh, ow), (ph, pw) = g["out_hw"], g["padding"]
     w2t = w.reshape(O, -1).T                               # (C·kh·kw, O)
     ckk = w2t.shape[0]
-    dxpad = xp.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=dy.dtype)
+    dx = xp.zeros((N, C, H, W), dtype=dy.dtype)
     buf = _band_buffer(xp, ckk, oh, ow, dy.dtype, chunk_bytes)
     for n in range(N):
         dyn = dy[n].reshape(O, oh * ow)
         for r0, r1 in _bands(oh, ckk, ow, dy.itemsize, chunk_bytes):
             dcols = _band(buf, (ckk, (r1 - r0) * ow))
             xp.matmul(w2t, dyn[:, r0 * ow:r1 * ow], out=dcols)
-            col2im_rows(dcols.reshape(1, C, kh, kw, r1 - r0, ow), dxpad[n:n + 1],
-                        g["stride"], g["dilation"], r0)
-    if ph or pw:
-        return xp.ascontiguousarray(dxpad[:, :, ph:ph + H, pw:pw + W])
-    return dxpad
+            col2im_rows(dcols.reshape(1, C, kh, kw, r1 - r0, ow), dx[n:n + 1],
+                        g["stride"], g["dilation"], r0, padding=(ph, pw))
+    return dx
 
 
-def _conv_weight_grad(x, dy, w_shape, g, chunk_bytes=CHUNK_BYTES):
+def _conv_weight_grad(x, dy, w_shape, g, chunk_bytes=None):
     """dW of y = conv(x, w): sums dy_band @ colsᵀ over images and bands → (O, C, kh, kw).
 
-    The orientation of this GEMM matters. Its inner dimension is the number of pixels: for the
-    conv layers of FCN (rows·ow up to 50k, O = 64 … 512) OpenBLAS runs dy @ colsᵀ up to 20×
-    slower than the same product transposed, cols @ dyᵀ → (C·kh·kw, O) (measured: 64 × 576 ×
-    50k, 4 GFLOP/s against 100), so there we accumulate dW2ᵀ and transpose once at the end
-    (a few MB). For fc6/fc7 (192 pixels, dW of 100M floats) that final transpose would cost
-    more than the GEMM, and the direct orientation is fast: use it when pixels < O.
+    The orientation of this GEMM matters. Its inner dimension is the number of pixels, up to
+    50k per band, and OpenBLAS is fast on such a product only when the result is *tall*
+    (more rows than columns): for conv1_2, dy @ colsᵀ → (64, 576) runs at 4 GFLOP/s and
+    cols @ dyᵀ → (576, 64) at 100; for conv1_1 it is the other way round ((64, 27) is the fast
+    one). So we accumulate dW2ᵀ (C·kh·kw, O) when C·kh·kw ≥ O and transpose it once at the end
+    (a few MB). fc6 and fc7 have few pixels (192) and a huge dW (100M floats), where the
+    direct product is fast and the final transpose would cost more than the GEMM: direct.
     """
     xp = get_array_module(x, dy)
     N, C = x.shape[:2]
     O, _, kh, kw = w_shape
     (oh, ow), (ph, pw) = g["out_hw"], g["padding"]
     ckk = C * kh * kw
-    xpad = pad2d(x, ph, pw)
     buf = _band_buffer(xp, ckk, oh, ow, x.dtype, chunk_bytes)
-    transposed = oh * ow >= O
+    transposed = ckk >= O and oh * ow >= O
     acc = None                      # the first product is the accumulator: no zeros, no add
     for n in range(N):
         dyn = dy[n].reshape(O, oh * ow)
         for r0, r1 in _bands(oh, ckk, ow, x.itemsize, chunk_bytes):
             cols = _band(buf, (1, C, kh, kw, r1 - r0, ow)).reshape(ckk, -1)
-            im2col_rows(xpad[n:n + 1], g["kernel"], g["stride"], g["dilation"], r0, r1, ow,
-                        out=cols.reshape(1, C, kh, kw, r1 - r0, ow))
+            im2col_rows(x[n:n + 1], g["kernel"], g["stride"], g["dilation"], r0, r1, ow,
+                        out=cols.reshape(1, C, kh, kw, r1 - r0, ow), padding=(ph, pw))
             dyb = dyn[:, r0 * ow:r1 * ow]
             prod = cols @ dyb.T if transposed else dyb @ cols.T
             if acc is None:
