@@ -83,6 +83,20 @@ def test_full_size_shapes_are_vgg16s():
     assert FCN16s(base_channels=1, fc_channels=1).upscore16.weight.shape == (21, 21, 32, 32)
 
 
+def test_he_initialisation_keeps_the_activation_scale():
+    # N(0, 2/fan_in) weights: each conv + ReLU keeps E[h²] about constant, so the signal reaches
+    # fc7 at the scale it started with (PyTorch's default uniform init shrinks it ~6× a layer).
+    model = FCN8s(n_class=3, base_channels=8, fc_channels=64, seed=1).eval()
+    w = model.conv3_1.weight.data
+    np.testing.assert_allclose(w.std(), np.sqrt(2 / np.prod(w.shape[1:])), rtol=0.1)
+    x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    h = x
+    for b in range(1, 6):
+        h = model.block_forward(b, h)
+    h = model.relu7(model.fc7(model.relu6(model.fc6(h))))
+    assert 0.1 < float((h ** 2).mean()) / float((x ** 2).mean()) < 10
+
+
 @pytest.mark.parametrize("cls", FCNS)
 def test_initialisation(cls):
     model = cls(**TINY)
@@ -94,6 +108,8 @@ def test_initialisation(cls):
             k = p.shape[-1]
             np.testing.assert_array_equal(p.data, F.bilinear_weight(21, 21, k))
             assert not p.requires_grad, name              # frozen bilinear upsampling
+        elif name.endswith(".bias"):
+            assert not p.data.any() and p.requires_grad, name     # He init: zero biases
         else:
             assert p.data.std() > 0 and p.requires_grad
     # An untrained FCN scores zero everywhere: FCN.md's "all-zero predictions".
@@ -120,7 +136,7 @@ def test_seeds_make_weights_and_dropout_reproducible():
     a, b, c = FCN8s(seed=1, **TINY), FCN8s(seed=1, **TINY), FCN8s(seed=2, **TINY)
     for (name, pa), pb, pc in zip(a.named_parameters(), b.parameters(), c.parameters()):
         np.testing.assert_array_equal(pa.data, pb.data)
-        if name.startswith("conv"):
+        if name.startswith("conv") and name.endswith(".weight"):   # biases start at 0
             assert not np.array_equal(pa.data, pc.data), name
     assert a.drop6.seed == b.drop6.seed != a.drop7.seed
     assert a.drop6.seed != c.drop6.seed

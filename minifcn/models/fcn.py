@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn
-from .vgg import VGG16, VGG16_CONVS, VGGBackbone, layer_seed
+from .vgg import VGG16, VGG16_CONVS, VGGBackbone, he_init, layer_seed
 
 
 class FCN(VGGBackbone):
@@ -42,10 +42,10 @@ class FCN(VGGBackbone):
                          class_names)
         self.fc_channels, self.conv1_1_padding = int(fc_channels), int(conv1_1_padding)
         self.learn_upsampling = bool(learn_upsampling)
-        self.fc6 = nn.Conv2d(8 * base_channels, fc_channels, 7, seed=layer_seed(seed, "fc6"))
+        self.fc6 = he_init(nn.Conv2d(8 * base_channels, fc_channels, 7), layer_seed(seed, "fc6"))
         self.relu6 = nn.ReLU()
         self.drop6 = nn.Dropout(0.5, seed=layer_seed(seed, "drop6"))
-        self.fc7 = nn.Conv2d(fc_channels, fc_channels, 1, seed=layer_seed(seed, "fc7"))
+        self.fc7 = he_init(nn.Conv2d(fc_channels, fc_channels, 1), layer_seed(seed, "fc7"))
         self.relu7 = nn.ReLU()
         self.drop7 = nn.Dropout(0.5, seed=layer_seed(seed, "drop7"))
         self.score_fr = self.score_layer(fc_channels)

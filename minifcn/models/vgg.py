@@ -24,6 +24,7 @@ import zlib
 import numpy as np
 
 from .. import nn
+from ..nn import init
 
 VOC_CLASS_NAMES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
@@ -42,6 +43,17 @@ def layer_seed(seed, name):
     return int(np.random.SeedSequence([int(seed), zlib.crc32(name.encode())]).generate_state(1)[0])
 
 
+def he_init(layer, seed):
+    """Kaiming-normal weights, zero biases (``minifcn.nn.init``): keeps the activations' scale
+    through a deep ReLU stack, which PyTorch's default uniform init does not."""
+    rng = np.random.default_rng(seed)
+    w = layer.weight.data
+    layer.weight.data = init.kaiming_normal(rng, w.shape, int(np.prod(w.shape[1:])), w.dtype)
+    if layer.bias is not None:
+        layer.bias.data[...] = 0
+    return layer
+
+
 class VGGBackbone(nn.Module):
     """conv1_1 … pool5 as attributes with torchfcn's names, and a forward/backward per block.
 
@@ -50,8 +62,9 @@ class VGGBackbone(nn.Module):
     ``minifcn.data.transforms``), ``class_names`` (VOC's 21 by default when n_class is 21) and
     ``seed``, from which every layer's initial weights and dropout masks derive.
 
-    Convolutions start from PyTorch's default initialisation (uniform ±1/√fan_in), which is only
-    a placeholder: FCN is trained from ImageNet VGG16 weights (``copy_params_from_vgg16``).
+    Convolutions start from He initialisation (``he_init``: N(0, 2/fan_in) weights, zero
+    biases), so that the 15-layer ReLU stack can be trained from scratch, as the offline shapes
+    data is; the papers start from ImageNet VGG16 weights (``copy_params_from_vgg16``).
     """
 
     def __init__(self, n_class, base_channels=64, conv1_1_padding=1, seed=0,
@@ -77,7 +90,8 @@ class VGGBackbone(nn.Module):
             pairs = []
             for i in range(1, n_convs + 1):
                 pad = conv1_1_padding if (b, i) == (1, 1) else 1
-                conv = nn.Conv2d(c_in, c_out, 3, padding=pad, seed=layer_seed(seed, f"conv{b}_{i}"))
+                conv = he_init(nn.Conv2d(c_in, c_out, 3, padding=pad),
+                               layer_seed(seed, f"conv{b}_{i}"))
                 relu = nn.ReLU()
                 setattr(self, f"conv{b}_{i}", conv)
                 setattr(self, f"relu{b}_{i}", relu)
@@ -129,10 +143,10 @@ class VGG16(VGGBackbone):
         super().__init__(n_class, base_channels, 1, seed, input_convention, class_names)
         self.fc_channels = int(fc_channels)
         self.flatten = nn.Flatten()
-        self.fc6 = nn.Linear(8 * base_channels * 7 * 7, fc_channels, seed=layer_seed(seed, "fc6"))
+        self.fc6 = he_init(nn.Linear(8 * base_channels * 7 * 7, fc_channels), layer_seed(seed, "fc6"))
         self.relu6 = nn.ReLU()
         self.drop6 = nn.Dropout(0.5, seed=layer_seed(seed, "drop6"))
-        self.fc7 = nn.Linear(fc_channels, fc_channels, seed=layer_seed(seed, "fc7"))
+        self.fc7 = he_init(nn.Linear(fc_channels, fc_channels), layer_seed(seed, "fc7"))
         self.relu7 = nn.ReLU()
         self.drop7 = nn.Dropout(0.5, seed=layer_seed(seed, "drop7"))
         self.fc8 = nn.Linear(fc_channels, n_class, seed=layer_seed(seed, "fc8"))

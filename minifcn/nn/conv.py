@@ -1,17 +1,10 @@
 """Conv2d, ConvTranspose2d, and ``convolutionize``: the layer classes around the conv kernels."""
-import math
-
 import numpy as np
 
 from .. import functional as F
 from ..functional.im2col import pair as _pair
+from . import init
 from .module import Module, Parameter
-
-
-def _init_uniform(rng, shape, fan_in, dtype):
-    # PyTorch's default (Kaiming-uniform with a=√5 for weights, which reduces to ±1/√fan_in).
-    bound = 1.0 / math.sqrt(max(1, fan_in))
-    return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
 
 class Conv2d(Module):
@@ -31,9 +24,9 @@ class Conv2d(Module):
         self.need_input_grad = True
         rng = np.random.default_rng(seed)
         fan_in = in_channels * kh * kw
-        self.weight = Parameter(_init_uniform(rng, (out_channels, in_channels, kh, kw), fan_in,
+        self.weight = Parameter(init.uniform(rng, (out_channels, in_channels, kh, kw), fan_in,
                                               dtype))
-        self.bias = Parameter(_init_uniform(rng, (out_channels,), fan_in, dtype)) if bias else None
+        self.bias = Parameter(init.uniform(rng, (out_channels,), fan_in, dtype)) if bias else None
 
     def forward(self, x):
         b = self.bias.data if self.bias is not None else None
@@ -70,9 +63,9 @@ class ConvTranspose2d(Module):
         self.kernel_size, self.stride, self.padding = (kh, kw), _pair(stride), _pair(padding)
         rng = np.random.default_rng(seed)
         fan_in = out_channels * kh * kw          # PyTorch's fan-in for a transposed conv
-        self.weight = Parameter(_init_uniform(rng, (in_channels, out_channels, kh, kw), fan_in,
+        self.weight = Parameter(init.uniform(rng, (in_channels, out_channels, kh, kw), fan_in,
                                               dtype))
-        self.bias = Parameter(_init_uniform(rng, (out_channels,), fan_in, dtype)) if bias else None
+        self.bias = Parameter(init.uniform(rng, (out_channels,), fan_in, dtype)) if bias else None
 
     def forward(self, x):
         b = self.bias.data if self.bias is not None else None

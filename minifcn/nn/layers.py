@@ -1,10 +1,9 @@
 """The small layers: MaxPool2d, ReLU, Dropout, Linear, Flatten, Crop, Scale."""
-import math
-
 import numpy as np
 
 from .. import functional as F
 from ..functional.im2col import pair
+from . import init
 from .module import Module, Parameter
 
 
@@ -75,10 +74,8 @@ class Linear(Module):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         rng = np.random.default_rng(seed)
-        bound = 1.0 / math.sqrt(in_features)
-        self.weight = Parameter(rng.uniform(-bound, bound, (out_features, in_features))
-                                .astype(dtype))
-        self.bias = (Parameter(rng.uniform(-bound, bound, out_features).astype(dtype))
+        self.weight = Parameter(init.uniform(rng, (out_features, in_features), in_features, dtype))
+        self.bias = (Parameter(init.uniform(rng, (out_features,), in_features, dtype))
                      if bias else None)
 
     def forward(self, x):
