@@ -1,0 +1,266 @@
+"""Lesson 06: training FCN-8s with ``minifcn.train()``.
+
+The paper's recipe is short: SGD, momentum 0.99, batch 1, a summed loss with a learning rate of
+1e-10 … 1e-14, biases at twice the rate, frozen bilinear deconvolutions, score layers starting at
+zero, and training in stages from ImageNet VGG16. Each choice has a reason, and most of the
+trouble people have with FCN ports comes from changing one without the others. This lesson takes
+them one at a time, with numbers, then trains a small FCN-8s from scratch on the offline shapes
+data (or on a subset of VOC: ``--data VOC_ROOT``) and shows the run's curves and predictions.
+"""
+import argparse
+import os
+import sys
+import time
+
+# --data is this lesson's own flag; the common ones (--out, --quick, --device, --seed) are
+# parsed by _common.
+_own = argparse.ArgumentParser(add_help=False)
+_own.add_argument("--data", default=None, metavar="VOC_ROOT",
+                  help="train on a subset of VOC at VOC_ROOT instead of the shapes data")
+own, sys.argv[1:] = _own.parse_known_args()
+
+import _common  # noqa: E402
+from _common import np, plt, say, section  # noqa: E402
+
+import minifcn  # noqa: E402
+from minifcn import backend, data, functional, models, nn, optim  # noqa: E402
+
+args = _common.parse_args(__file__, "Training FCN-8s with minifcn.train() (also: --data "
+                                    "VOC_ROOT to train on a subset of VOC)")
+dev = args.device
+root = own.data if own.data is not None else data.ensure_shapes()
+train_set = data.load_dataset(root, "train")
+val_set = data.load_dataset(root, "val")
+K = train_set.n_class
+print(f"data: {root}\n  {len(train_set)} training and {len(val_set)} validation images, "
+      f"{K} classes: {', '.join(train_set.class_names)}")
+
+widths = dict(base_channels=4, fc_channels=32) if args.quick else dict(base_channels=8,
+                                                                         fc_channels=64)
+
+
+def uniform_init(model, seed):
+    """PyTorch's default start, weights uniform in ±1/√fan_in and biases too, for every
+    convolution except the score layers (which stay at zero)."""
+    g = np.random.default_rng(seed)
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Conv2d) and not name.startswith("score"):
+            bound = 1 / np.sqrt(m.in_channels * m.kernel_size[0] * m.kernel_size[1])
+            for p in (m.weight, m.bias):
+                p.data = backend.to_device(g.uniform(-bound, bound, p.shape).astype(np.float32),
+                                           backend.device_of(p.data))
+    return model
+
+
+def new_fcn8s():
+    """A fresh FCN-8s for the shapes (or VOC) classes, inputs in the 'torchvision' convention."""
+    return models.FCN8s(n_class=K, input_convention="torchvision",
+                        class_names=list(train_set.class_names), seed=args.seed, **widths)
+
+
+image0, label0 = train_set[0]
+x0 = backend.to_device(data.preprocess(image0, "torchvision")[None], dev)
+t0 = backend.to_device(label0[None], dev)
+
+# ------------------------------------------------------------------------------------------------
+section("1. Score layers start at zero")
+say("""
+    FCN's score layers (score_fr, score_pool4, score_pool3) start with zero weights and biases.
+    Then every pixel gets the score 0 for every class, the softmax is uniform, and the loss is
+    ln(K). Where VGG16's weights have not been transplanted, or training has not started, the
+    prediction is the first class, background, everywhere: a common surprise (FCN.md's "all-zero
+    predictions").
+""")
+model = new_fcn8s().to(dev)
+crit = nn.SoftmaxCrossEntropy(reduction="mean")
+score = model(x0)
+loss = float(crit(score, t0))
+print(f"untrained FCN-8s: loss {loss:.4f} (ln {K} = {np.log(K):.4f}), predicted classes "
+      f"{sorted(set(backend.to_cpu(score.argmax(axis=1)).ravel().tolist()))}")
+model.zero_grad()
+model.backward(crit.backward())
+print("\ngradient norms after the first backward pass:")
+for name, p in model.named_parameters():
+    if name.endswith(".weight") and not name.startswith("upscore"):
+        g = float(np.linalg.norm(backend.to_cpu(p.grad)))
+        if name.startswith(("score", "fc", "conv5_3", "conv1_1")):
+            print(f"  {name:<20} {g:.3e}")
+say("""
+    Only the score layers get a gradient. Everything below them receives dL/d(input of a score
+    layer) = Wᵀ · dL/d(score), and W is zero: the first step trains the score layers alone, and
+    from the second on the signal flows down. Zero is the safe start because it makes the new
+    layers add nothing at first: when FCN-16s starts from a trained FCN-32s, its zero
+    score_pool4 means it begins as exactly FCN-32s (lesson 05's staged training).
+""")
+
+# ------------------------------------------------------------------------------------------------
+section("2. Loss: sum or mean, and the learning rate that goes with each")
+crit_sum = nn.SoftmaxCrossEntropy(reduction="sum")
+w_probe = model.score_fr
+grads = {}
+for name, c in (("mean", crit), ("sum", crit_sum)):
+    model.zero_grad()
+    value = float(c(model(x0), t0))
+    model.backward(c.backward())
+    grads[name] = (value, float(np.linalg.norm(backend.to_cpu(w_probe.weight.grad))))
+counted = int((label0 != train_set.ignore_index).sum())
+print(f"one {label0.shape[0]}×{label0.shape[1]} image, {counted} labelled pixels:")
+print(f"  reduction 'mean': loss {grads['mean'][0]:10.4f}   |dL/d score_fr.weight| "
+      f"{grads['mean'][1]:.4e}")
+print(f"  reduction 'sum':  loss {grads['sum'][0]:10.4f}   |dL/d score_fr.weight| "
+      f"{grads['sum'][1]:.4e}   (ratio {grads['sum'][1] / grads['mean'][1]:.0f})")
+voc_pixels = 500 * 375
+say(f"""
+    The summed loss, the paper's, is the mean times the number of labelled pixels, and so is its
+    gradient. SGD's step is lr × gradient, so 'sum' with rate lr takes the same step as 'mean'
+    with rate lr × pixels: here {counted} times larger. On a 500×375 VOC image that is
+    {voc_pixels:,} pixels, which is why the paper's rates are tiny: 1e-10 with the summed loss
+    is a per-pixel-mean rate of about {1e-10 * voc_pixels:.0e}. Change the reduction without
+    dividing or multiplying the rate by the pixel count and training either crawls or explodes.
+    minifcn.train uses reduction='mean' by default (rates around 1e-3 … 1e-2). Here is the
+    explosion, in a short run with 'sum' and a rate meant for 'mean':
+""")
+try:
+    minifcn.train(model=new_fcn8s(), reduction="sum", lr=1e-2, momentum=0.9, iterations=30,
+                  eval_every=0, progress=False, seed=args.seed, device=dev, data=root,
+                  out=os.path.join(args.out, "diverged"))
+    print("  (no divergence this time)")
+except FloatingPointError as err:                    # minifcn.train's TrainingDiverged
+    print("  " + str(err).split(". ")[0] + ".")
+    print("  minifcn.train stopped and kept its last good checkpoint.")
+
+# ------------------------------------------------------------------------------------------------
+section("3. Momentum 0.99, biases at 2× the rate, frozen deconvolutions")
+opt = optim.SGD(model.named_parameters(), lr=1e-3, momentum=0.99, weight_decay=5e-4)
+print(f"{'parameter':<22} {'rate':>8} {'decay':>8}")
+for name, p in model.named_parameters():
+    if name.split(".")[0] in ("conv1_1", "score_fr", "upscore8"):
+        if not p.requires_grad:
+            print(f"{name:<22} {'frozen (not in the optimizer)':>30}")
+            continue
+        bias = name.endswith(".bias")
+        print(f"{name:<22} {opt.lr * (opt.bias_lr_mult if bias else 1):>8.0e} "
+              f"{opt.weight_decay * (opt.bias_decay_mult if bias else 1):>8.0e}")
+mu = opt.momentum
+say(f"""
+    Momentum μ keeps a running sum of past gradients, v ← μ·v + lr·g, and steps by v. With a
+    steady gradient the step settles at lr/(1 − μ) = {1 / (1 - mu):.0f}× lr, and it averages
+    the gradients of the last ~1/(1 − μ) = {1 / (1 - mu):.0f} iterations: with one image per
+    iteration, μ = 0.99 acts like a batch of about a hundred images, without the memory. (FCN.md
+    uses μ = 0.99 and batch 1 throughout; the runs in these lessons use μ = 0.9 with a larger
+    rate, the same lr/(1 − μ) with a shorter memory, which suits runs of a few hundred steps.)
+
+    Biases get twice the rate and no weight decay: Caffe's lr_mult 2 / decay_mult 0. A bias
+    has one input (a constant 1) instead of hundreds, so its gradient is small, and decaying it
+    toward zero has no regularising value.
+
+    The deconvolutions (upscore2, upscore_pool4, upscore8) start as bilinear interpolation and
+    stay frozen: the optimizer skips them (requires_grad=False). The paper found that learning
+    them gained little; fixed, they cannot drift into artefacts. set_learn_upsampling(True)
+    frees them.
+""")
+
+# ------------------------------------------------------------------------------------------------
+section("4. From scratch is slower than from VGG16")
+say("""
+    The paper never trains from scratch: the trunk starts as VGG16 trained on ImageNet's 1.2
+    million images, so its filters already respond to edges, textures and object parts, and
+    FCN only has to learn to read them out per pixel. Offline, without those weights, the
+    lessons train everything from random numbers on a few hundred small images: the net has
+    to discover its features from scratch, which takes many more iterations and ends lower.
+
+    The random start matters too. minifcn's models start with He initialisation, weights
+    ~ N(0, 2/fan_in) (minifcn.nn.init.kaiming_normal), because they have to be trainable from
+    scratch here; PyTorch's default, uniform in ±1/√fan_in, is only a placeholder for weights
+    that VGG16 will overwrite. Follow the size of the activations through the trunk (root mean
+    square after each block) from both starts:
+""")
+plain, he = uniform_init(new_fcn8s(), args.seed).to(dev), new_fcn8s().to(dev)
+print(f"{'':>10}" + "".join(f"{'pool' + str(i):>9}" for i in range(1, 6)) + f"{'fc7':>9}")
+rms = {}
+for label, m in (("uniform", plain), ("He", he)):
+    m.eval()
+    with nn.no_grad():
+        h, row = x0, []
+        for i in range(1, 6):
+            h = m.block_forward(i, h)
+            row.append(float(np.sqrt((backend.to_cpu(h) ** 2).mean())))
+        h = m.relu7(m.fc7(m.relu6(m.fc6(h))))
+        row.append(float(np.sqrt((backend.to_cpu(h) ** 2).mean())))
+    rms[label] = row
+    print(f"{label:>10}" + "".join(f"{v:>9.3g}" for v in row))
+decay = rms["uniform"][4] / rms["uniform"][0]
+say(f"""
+    A ReLU keeps the positive half of its input, which halves its mean square; He's variance
+    2/fan_in doubles it back, so the scale holds through all fifteen layers. A smaller
+    variance shrinks the signal layer after layer, and the gradient on its way down with it.
+    From the uniform start each layer's weights cut the mean square to about a third and the
+    ReLU halves it again: here pool5 keeps {decay:.2g}× of pool1's scale, and such a net learns
+    far more slowly. The runs in these lessons use He's start.
+
+    Staged training (lesson 05) also has to do with the start. From VGG16, pool3's and pool4's
+    features are much larger than fc7's, and so are the gradients of the score layers that read
+    them: trained in one go, FCN-8s lets its skip scores run ahead of the rest. Hence the
+    paper's stages (FCN-32s → 16s → 8s), or FCN-8s-at-once, which scales pool4 by 0.01 and pool3
+    by 0.0001 before their score layers. From He's start every block has about the same scale
+    (the table), so here FCN-8s is trained in one stage.
+""")
+
+# ------------------------------------------------------------------------------------------------
+section("5. The run")
+iterations = 40 if args.quick else 400
+batch = 1 if args.quick else 4
+subset = 60 if args.quick else None
+val_subset = 10 if args.quick else 60
+if own.data is not None:
+    subset, val_subset = (20, 10) if args.quick else (200, 50)
+recipe = dict(iterations=iterations, batch_size=batch, lr=1e-2, momentum=0.9,
+              weight_decay=5e-4, reduction="mean", subset=subset, val_subset=val_subset,
+              eval_every=max(iterations // 5, 1), data=root, seed=args.seed, device=dev,
+              progress=False)
+say(f"""
+    minifcn.train(model=fcn8s, {', '.join(f'{k}={v!r}' for k, v in recipe.items()
+    if k not in ('data', 'progress'))}, out=...)
+
+    FCN-8s with widths {widths['base_channels']}…{8 * widths['base_channels']} and
+    {widths['fc_channels']}-channel fc6/fc7, He initialisation, inputs in the 'torchvision'
+    convention (RGB scaled to about zero mean, unit variance). It evaluates on {val_subset}
+    validation images every {recipe['eval_every']} iterations and writes log.csv, eval.csv,
+    metrics.json, checkpoint.npz (model + optimizer; resume=True continues it exactly) and
+    three figures into the run folder.
+""" + ("""
+    --quick: 40 iterations on 60 images, far too few to learn the shapes; the curves and
+    predictions show the mechanics, not a trained net. Run without --quick (a few minutes to
+    tens of minutes on a CPU) for a net that has learned something.
+""" if args.quick else "") + ("""
+    VOC images are about 500×375: each iteration costs tens of times more than on the shapes
+    data, and a net trained from scratch on a few hundred of them learns little. This shows the
+    mechanics on real data; the paper's results need ImageNet weights and a GPU.
+""" if own.data is not None else ""))
+start = time.perf_counter()
+run = minifcn.train(model=new_fcn8s(), out=os.path.join(args.out, "run"), **recipe)
+seconds = time.perf_counter() - start
+print(f"trained {iterations} iterations in {seconds:.0f} s "
+      f"({seconds / iterations:.2f} s per iteration of {batch} image{'s' * (batch > 1)})")
+print(f"{'iteration':>9} {'pixel acc':>9} {'mean acc':>9} {'mean IU':>8} {'f.w. IU':>8}")
+with open(os.path.join(run["out"], "eval.csv"), encoding="utf-8") as f:
+    next(f)
+    for line in f:
+        it, *vals = line.strip().split(",")
+        print(f"{it:>9} " + " ".join(f"{float(v):>8.3f} " for v in vals))
+frozen = max(float(np.abs(backend.to_cpu(run["model"].upscore8.weight.data)
+                          - functional.bilinear_weight(K, K, 16)).max()), 0.0)
+print(f"upscore8 after training: max |w − bilinear| = {frozen:.1e} (frozen)")
+say(f"""
+    The run folder is {run['out']}. Its loss.png shows the loss per iteration (grey, noisy:
+    one batch at a time) and a moving average; metrics.png the four validation scores at each
+    evaluation; predictions.png a few validation images, their labels and the predictions.
+    Lesson 07 explains the scores and looks at this model class by class.
+""")
+fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), gridspec_kw={"width_ratios": [1.2, 1.2, 1]})
+for ax, name in zip(axes, ("loss.png", "metrics.png", "predictions.png")):
+    ax.imshow(plt.imread(os.path.join(run["out"], name)))
+    ax.axis("off")
+fig.suptitle(f"minifcn.train: FCN-8s, {iterations} iterations"
+             + (" (--quick: barely trained)" if args.quick else ""), fontsize=11)
+_common.save_figure(fig, args, "training.png")
