@@ -1,0 +1,275 @@
+"""Lesson 01: convolution and pooling from scratch.
+
+The note's §1.1 A: classification networks stack convolution + pooling to get strong features
+that do not care *where* things are; segmentation needs exactly that *where*. This lesson builds
+the two operations, checks the fast convolution against plain loops, follows the feature maps
+as they shrink, and measures both sides of pooling: what it buys and what it costs.
+"""
+import _common
+from _common import np, plt, say, section
+
+from minifcn import backend, data, metrics, nn
+from minifcn import functional as F
+
+args = _common.parse_args(__file__, "Convolution and pooling from scratch")
+_common.intro(__doc__)
+rng = np.random.default_rng(args.seed)
+dev = args.device
+
+section("1. Convolution, two ways")
+say("""
+    A convolution slides a small filter over the image. Output pixel (i, j) of output channel o
+    is one dot product: the filter w[o] (C × kh × kw numbers) times the C × kh × kw window of
+    the input under it, plus a bias. The plainest code loops over the output pixels.
+    minifcn keeps that loop as a reference (minifcn.functional.naive.conv2d_naive).
+
+    The fast way is im2col: copy every window into one column of a matrix,
+    cols (C·kh·kw, oh·ow), so that the whole convolution is one matrix product
+    W.reshape(O, C·kh·kw) @ cols. Same arithmetic, but done by an optimised matrix library
+    instead of a Python loop.
+""")
+size = 32 if args.quick else 64
+x = rng.standard_normal((2, 3, size, size)).astype(np.float32)
+w = rng.standard_normal((16, 3, 3, 3)).astype(np.float32)
+b = rng.standard_normal(16).astype(np.float32)
+naive = F.naive.conv2d_naive(x, w, b, stride=1, padding=1)
+cols = F.im2col(x, 3, stride=1, padding=1)                  # (N, C, kh, kw, oh, ow)
+by_hand = np.stack([w.reshape(16, -1) @ cols[n].reshape(27, -1) for n in range(2)])
+by_hand = by_hand.reshape(naive.shape) + b[None, :, None, None]
+xd, wd, bd = (backend.to_device(a, dev) for a in (x, w, b))
+fast, _ = F.conv2d_forward(xd, wd, bd, stride=1, padding=1)
+fast = backend.to_cpu(fast)
+t_naive = _common.best_time(lambda: F.naive.conv2d_naive(x, w, b, padding=1))
+
+
+def run_fast():
+    out, _ = F.conv2d_forward(xd, wd, bd, padding=1)
+    backend.synchronize(out)
+
+
+t_fast = _common.best_time(run_fast)
+print(f"input {x.shape}, filters {w.shape}, padding 1 → output {naive.shape}")
+print(f"im2col matrix for one image: {cols[0].reshape(27, -1).shape}  (C·kh·kw, oh·ow)")
+print(f"max |naive − W @ cols|           = {np.abs(naive - by_hand).max():.2e}")
+print(f"max |naive − conv2d_forward|     = {np.abs(naive - fast).max():.2e}  ({dev})")
+print(f"largest output value {np.abs(naive).max():.1f}, so the difference is "
+      f"{np.abs(naive - fast).max() / np.abs(naive).max():.0e} of it")
+print(f"time: naive loops {t_naive * 1e3:.1f} ms, im2col {t_fast * 1e3:.2f} ms "
+      f"→ {t_naive / t_fast:.0f}× faster")
+say("""
+    The differences are float32 rounding (float32 keeps about 7 significant digits): the two
+    codes add the same products in a different order. That is how every fast kernel in minifcn
+    is trusted: it is compared against a loop that is obviously right.
+""")
+
+# The im2col picture: pixels numbered 0..63 of a 1-channel 8×8 image, 3×3 windows without
+# padding → a 6×6 output, so 9 rows × 36 columns. Output pixel (1, 2) is column 1·6 + 2 = 8.
+small = np.arange(64, dtype=np.float32).reshape(1, 1, 8, 8)
+small_cols = F.im2col(small, 3).reshape(9, 36)
+fig, axes = plt.subplots(1, 2, figsize=(13, 3.4), gridspec_kw={"width_ratios": [1, 3.6]})
+for ax, img in zip(axes, (small[0, 0], small_cols)):
+    ax.imshow(img, cmap="Blues", aspect="auto", vmax=100)
+    for (yy, xx), v in np.ndenumerate(img):
+        ax.text(xx, yy, int(v), ha="center", va="center", fontsize=7)
+axes[0].add_patch(plt.Rectangle((1.5, 0.5), 3, 3, fill=False, ec="red", lw=2))
+axes[0].set_title("8×8 input (pixel numbers), the window\nof output pixel (1, 2)")
+axes[1].add_patch(plt.Rectangle((7.5, -0.5), 1, 9, fill=False, ec="red", lw=2))
+axes[1].set_title("im2col: one column per output pixel (6×6 = 36), one row per (ky, kx)")
+axes[1].set_xlabel("output pixel, row-major")
+_common.save_figure(fig, args, "im2col.png")
+
+
+section("2. How feature maps shrink, and what one output pixel sees")
+say("""
+    VGG16, the classifier FCN is built from, has five stages of 3×3 convolutions (padding 1:
+    size kept), each ended by a 2×2 max pooling with stride 2 (size halved). A pixel of a deeper
+    map depends on a larger patch of the image: its receptive field. With r the field and j the
+    spacing of the map's pixels measured in input pixels ("jump"), a layer of kernel k and
+    stride s gives
+
+        r_out = r_in + (k − 1) · j_in          j_out = j_in · s
+
+    VGG16 on its 224×224 ImageNet input, with fc6 seen as a 7×7 convolution (lesson 03):
+""")
+
+
+def grow(r, j, k, s):
+    """Receptive field and jump after a layer of kernel k and stride s."""
+    return r + (k - 1) * j, j * s
+
+
+vgg = ([("conv1_1", 3, 1, 1, 64), ("conv1_2", 3, 1, 1, 64), ("pool1", 2, 2, 0, 64)]
+       + [(f"conv2_{i}", 3, 1, 1, 128) for i in (1, 2)] + [("pool2", 2, 2, 0, 128)]
+       + [(f"conv3_{i}", 3, 1, 1, 256) for i in (1, 2, 3)] + [("pool3", 2, 2, 0, 256)]
+       + [(f"conv4_{i}", 3, 1, 1, 512) for i in (1, 2, 3)] + [("pool4", 2, 2, 0, 512)]
+       + [(f"conv5_{i}", 3, 1, 1, 512) for i in (1, 2, 3)] + [("pool5", 2, 2, 0, 512)]
+       + [("fc6 (7×7)", 7, 1, 0, 4096)])
+n, r, j = 224, 1, 1
+print(f"{'layer':>10} {'k':>2} {'s':>2} {'pad':>3} {'channels':>8} {'size':>5} {'jump':>5} "
+      f"{'field':>5}")
+for name, k, s, p, c in vgg:
+    n = F.conv_output_size(n, k, s, p)
+    r, j = grow(r, j, k, s)
+    print(f"{name:>10} {k:>2} {s:>2} {p:>3} {c:>8} {n:>5} {j:>5} {r:>5}")
+say("""
+    The map shrinks 32× (224 → 7) while the channels grow (3 → 512): less *where*, more *what*.
+    A pool5 pixel sees most of the image, an fc6 output more than all of it (the field counts
+    the zero padding around the image).
+
+    Check the formula by experiment on VGG's first two stages (with 4 channels). Make every
+    weight positive and every bias zero, and feed a batch of images that are black except for
+    one lit pixel each, one image per pixel position. The centre output is then > 0 exactly when
+    the lit pixel is inside its receptive field.
+""")
+stack = [nn.Conv2d(1, 4, 3, padding=1, seed=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1, seed=2),
+         nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, padding=1, seed=3), nn.ReLU(),
+         nn.Conv2d(4, 4, 3, padding=1, seed=4), nn.ReLU(), nn.MaxPool2d(2)]
+r, j = 1, 1
+for layer in stack:
+    if isinstance(layer, nn.Conv2d):
+        layer.weight.data = np.abs(layer.weight.data)
+        layer.bias.data[...] = 0
+        r, j = grow(r, j, layer.kernel_size[0], layer.stride[0])
+    elif isinstance(layer, nn.MaxPool2d):
+        r, j = grow(r, j, layer.kernel_size, layer.stride)
+S = 32
+h = np.eye(S * S, dtype=np.float32).reshape(S * S, 1, S, S)   # image i lights pixel i
+with nn.no_grad():
+    for layer in stack:
+        h = layer(h)
+c = h.shape[-1] // 2
+seen = (h[:, 0, c, c] > 0).reshape(S, S)
+ys, xs = np.nonzero(seen.any(1))[0], np.nonzero(seen.any(0))[0]
+print(f"output pixel ({c}, {c}) of the {h.shape[-1]}×{h.shape[-1]} map after two stages:")
+first = j * c + (j - r) // 2      # the field is centred on the pixel's own j×j block
+print(f"  formula: {r}×{r} input pixels, rows and columns {first}–{first + r - 1}")
+print(f"  measured: {len(ys)}×{len(xs)}, rows {ys[0]}–{ys[-1]}, columns {xs[0]}–{xs[-1]}")
+
+section("3. Why pooling gives spatial invariance")
+say("""
+    A max pooling keeps the largest value of each 2×2 window. Move the input by one pixel and
+    the largest value often stays in the same window: the pooled map barely changes. After
+    several poolings a shift of a pixel or two hardly shows at all. That is the note's "strong
+    feature": it survives small changes of the input, which is what a classifier wants (a cat
+    moved by two pixels is still a cat).
+
+    Measure it: a stack of three [3×3 conv → ReLU → 2×2 max pool] stages with random filters,
+    applied to 56×56 windows of our shapes images at horizontal offsets 0 and d. The number is
+    ‖f(shifted) − f(original)‖ / ‖f(original)‖ at each stage, over a batch of images ('global max'
+    is the maximum over all positions, as a classifier's last pooling would take). For contrast,
+    the same three convolutions without pooling.
+""")
+root = data.ensure_shapes()
+val = data.load_dataset(root, "val")
+n_img = 8 if args.quick else 32
+images = np.stack([val[i][0] for i in range(n_img)])
+labels = np.stack([val[i][1] for i in range(n_img)])
+x = data.preprocess(images, "torchvision")              # (N, 3, 64, 64), values around 0 ± 1
+chans = [3, 16, 32, 64]
+convs = [nn.Conv2d(chans[i], chans[i + 1], 3, padding=1, seed=args.seed + i).to(dev)
+         for i in range(3)]
+relu, pool = nn.ReLU(), nn.MaxPool2d(2)
+
+
+def stages(x, pooling=True):
+    """Feature maps after each stage, on the host, as a dict."""
+    h = backend.to_device(np.ascontiguousarray(x), dev)
+    out = {"input": h}
+    for i, conv in enumerate(convs):
+        h = relu(conv(h))
+        if i == 0:
+            out["conv1"] = h
+        if pooling:
+            h = pool(h)
+            out[f"pool{i + 1}"] = h
+    out["last" if not pooling else "global max"] = h.max(axis=(2, 3)) if pooling else h
+    return {k: backend.to_cpu(v) for k, v in out.items()}
+
+
+def change(a, b):
+    return float(np.linalg.norm(a - b) / np.linalg.norm(a))
+
+
+shifts = (1, 2, 4)
+with nn.no_grad():
+    base = stages(x[:, :, :56, :56])
+    base_np = stages(x[:, :, :56, :56], pooling=False)["last"]
+    table = {d: stages(x[:, :, :56, d:d + 56]) for d in shifts}
+    no_pool = {d: change(base_np, stages(x[:, :, :56, d:d + 56], False)["last"]) for d in shifts}
+names = list(base)
+print(f"{'shift':>5} " + " ".join(f"{k:>10}" for k in names) + f" {'3 convs, no pool':>17}")
+for d in shifts:
+    print(f"{d:>4}px " + " ".join(f"{change(base[k], table[d][k]):>10.3f}" for k in names)
+          + f" {no_pool[d]:>17.3f}")
+say("""
+    Read across a row: the relative change falls stage after stage, and the convolutions alone
+    (last column, same depth, no pooling) fall much less. Read down a column: the pooled maps
+    tolerate a shift smaller than their stride (pool3 has stride 8) far better than a larger
+    one. (What is left in 'global max' comes from content that enters or leaves the window at
+    its edges.) This is what lets a classifier be sure of *what* is in the image.
+""")
+fig, axes = plt.subplots(2, 5, figsize=(12, 5))
+shifted = stages(x[:1, :, :56, 2:58])
+for row, (title, feats, img) in enumerate([("offset 0", base, images[0, :56, :56]),
+                                           ("offset 2", shifted, images[0, :56, 2:58])]):
+    axes[row, 0].imshow(img)
+    axes[row, 0].set_title(f"image, {title}")
+    for col, key in enumerate(["conv1", "pool1", "pool2", "pool3"], start=1):
+        channel = int(base[key][0].std(axis=(1, 2)).argmax())   # the liveliest channel
+        fmap = feats[key][0, channel]
+        axes[row, col].imshow(fmap, cmap="magma")
+        axes[row, col].set_title(f"{key} ch{channel} {fmap.shape[0]}×{fmap.shape[1]}")
+for ax in axes.flat:
+    ax.axis("off")
+fig.suptitle("Feature maps of a 2-pixel shift: the pooled maps hardly change, and keep little "
+             "detail")
+_common.save_figure(fig, args, "feature_maps.png")
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for d in shifts:
+    ax.plot(names, [change(base[k], table[d][k]) for k in names], marker="o", label=f"shift {d}")
+ax.set_ylabel("relative change of the features")
+ax.legend()
+_common.save_figure(fig, args, "pooling_invariance.png")
+
+section("4. What pooling costs: detail")
+say("""
+    Segmentation needs a class for every pixel. A network whose last map is 1/f of the image
+    can give at most one answer per f×f block. Even a perfect one, answering each block with
+    its most common true class, is wrong on every pixel of a block that a boundary crosses.
+    Score that best case on the validation labels (255, the thin void band, is not counted):
+""")
+cm_rows = []
+for f in (1, 2, 4, 8, 16, 32):
+    cm = metrics.ConfusionMatrix(val.n_class)
+    blocky = []
+    for lab in labels:
+        H, W = lab.shape
+        blocks = lab.reshape(H // f, f, W // f, f).transpose(0, 2, 1, 3).reshape(H // f, W // f, -1)
+        votes = np.stack([(blocks == k).sum(-1) for k in range(val.n_class)], -1)
+        best = np.repeat(np.repeat(votes.argmax(-1), f, 0), f, 1)   # back to full size
+        cm.update(lab, best)
+        blocky.append(best)
+    s = cm.scores()
+    cm_rows.append((f, s["acc"], s["mean_iu"], blocky))
+    print(f"  1/{f:<2}  map {64 // f:>2}×{64 // f:<2}  best pixel accuracy {100 * s['acc']:5.1f} %  "
+          f"best mean IU {100 * s['mean_iu']:5.1f} %")
+acc32, miu32 = cm_rows[-1][1:3]
+say(f"""
+    (Down to 1/2 the 2-pixel void band along every boundary hides the block errors.) At 1/32,
+    VGG's pool5, a 64×64 image is 2×2 cells: {100 * (1 - acc32):.0f} % of the pixels would be
+    wrong even with perfect answers, and small objects vanish, which is why mean IU (the mean
+    over classes of overlap / union) falls further, to {100 * miu32:.0f} %.
+    Classification nets (AlexNet, VGGNet, GoogLeNet) are built to give *what*; segmentation also
+    needs *where*. FCN keeps the classifier's convolutions and pooling, and gets the detail back
+    with upsampling (lesson 04) and skip layers that reuse the finer 1/16 and 1/8 maps
+    (lesson 05). First, lesson 03 removes the other obstacle: the fully connected layers.
+""")
+fig, axes = plt.subplots(1, 5, figsize=(12, 2.8))
+axes[0].imshow(images[0])
+axes[0].set_title("image")
+for ax, (f, acc, miu, blocky) in zip(axes[1:], [cm_rows[0], cm_rows[3], cm_rows[4], cm_rows[5]]):
+    ax.imshow(data.colorize(blocky[0] if f > 1 else labels[0]))
+    ax.set_title("labels" if f == 1 else f"best answer at 1/{f}")
+for ax in axes:
+    ax.axis("off")
+_common.save_figure(fig, args, "detail_lost.png")
