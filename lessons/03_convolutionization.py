@@ -1,0 +1,266 @@
+"""Lesson 03: fully connected vs. convolutionized (the note's §1.1 B, 1.2, 1.3).
+
+A classifier ends in fully connected (Linear) layers: they need one fixed input size and answer
+with one label, so *where* is lost. FCN's first idea: a Linear layer over a C×H×W map is exactly
+an H×W convolution. Convert the layers, and the same classifier slides over a whole image of any
+size in one pass, answering with a heat map of class scores.
+"""
+import time
+
+import _common
+from _common import np, plt, say, section
+
+from minifcn import backend, data, metrics, nn, optim
+
+args = _common.parse_args(__file__, "Fully connected vs. convolutionized")
+_common.intro(__doc__)
+rng = np.random.default_rng(args.seed)
+dev = args.device
+S, R = 38, 19              # window size, and how far it reaches from its centre
+
+section("1. A small classifier with fully connected layers")
+say(f"""
+    The task: look at a {S}×{S} window of a shapes image and say what is at its centre:
+    background, circle, square, triangle or cross. Training windows are centred on single
+    objects (within ±4 pixels, randomly turned and mirrored, so that every step sees new
+    windows) or on background, cut from images padded with the mean colour.
+
+    The network is a miniature VGG: three stages of [3×3 conv → ReLU → 2×2 max pool], then
+    Flatten → Linear → ReLU → Linear. The convolutions have no padding: then a window's answer
+    depends on nothing outside the window, which section 3 relies on.
+""")
+root = data.ensure_shapes()
+splits = {s: data.load_dataset(root, s) for s in ("train", "val")}
+n_class = splits["train"].n_class
+
+
+def windows_of(ds, n_images):
+    """Padded images (N, 64 + 2R, 64 + 2R, 3) and (image, cy, cx, class) of window centres."""
+    padded, centres = [], []
+    for i in range(n_images):
+        image, label = ds[i]
+        big = np.empty((image.shape[0] + 2 * R, image.shape[1] + 2 * R, 3), np.uint8)
+        big[...] = data.MEAN_RGB                          # ≈ 0 after preprocess
+        big[R:-R, R:-R] = image
+        padded.append(big)
+        for c in range(1, n_class):                       # one window per object class present
+            ys, xs = np.nonzero(label == c)
+            if len(ys) < 30:
+                continue
+            cy, cx = int(ys.mean()), int(xs.mean())
+            if label[cy, cx] == c:                        # the centroid lies on the object
+                centres.append((i, cy, cx, c))
+        for cy, cx in rng.integers(0, image.shape[0], size=(20, 2)):
+            if (np.pad(label, 6)[cy:cy + 13, cx:cx + 13] == 0).all():   # background around it
+                centres.append((i, cy, cx, 0))
+                break
+    return np.stack(padded), np.array(centres)
+
+
+def batch(padded, centres, jitter=0):
+    """Windows (N, 3, S, S) ready for the network, and their classes."""
+    crops = []
+    for i, cy, cx, _ in centres:
+        if jitter:
+            cy, cx = np.clip([cy, cx] + rng.integers(-jitter, jitter + 1, 2), 0, 63)
+        crop = padded[i, cy:cy + S, cx:cx + S]           # centred on (cy, cx) of the image
+        if jitter:
+            crop = np.rot90(crop, rng.integers(4))[:, ::rng.choice([-1, 1])]
+        crops.append(crop)
+    return data.preprocess(np.stack(crops), "torchvision"), centres[:, 3].astype(np.int32)
+
+
+train_img, train_c = windows_of(splits["train"], 120 if args.quick else 300)
+val_img, val_c = windows_of(splits["val"], 60)
+x_val, y_val = batch(val_img, val_c)
+chance = np.bincount(y_val).max() / len(y_val)
+print(f"{len(train_c)} training windows, {len(val_c)} validation windows; classes in the "
+      f"training set: {np.bincount(train_c[:, 3], minlength=n_class).tolist()}")
+
+features = [nn.Conv2d(3, 16, 3, seed=1), nn.ReLU(), nn.MaxPool2d(2),      # 38 → 36 → 18
+            nn.Conv2d(16, 32, 3, seed=2), nn.ReLU(), nn.MaxPool2d(2),     # 18 → 16 → 8
+            nn.Conv2d(32, 64, 3, seed=3), nn.ReLU(), nn.MaxPool2d(2)]     # 8 → 6 → 3
+fc1, fc2 = nn.Linear(64 * 3 * 3, 128, seed=4), nn.Linear(128, n_class, seed=5)
+classifier = nn.Sequential(*features, nn.Flatten(), fc1, nn.ReLU(), fc2).to(dev)
+crit = nn.SoftmaxCrossEntropy()
+iterations = 300 if args.quick else 1500
+lr = 0.02
+opt = optim.SGD(classifier.named_parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+
+
+def accuracy(model, x, y):
+    with nn.no_grad():
+        scores = backend.to_cpu(model(backend.to_device(x, dev)))
+    return float((scores.argmax(1) == y).mean())
+
+
+start = time.perf_counter()
+for it in range(1, iterations + 1):
+    if it == int(0.8 * iterations):
+        opt.lr = lr / 10                                  # smaller steps for the last 20 %
+    xb, yb = batch(train_img, train_c[rng.integers(0, len(train_c), 32)], jitter=4)
+    scores = classifier(backend.to_device(xb, dev))       # (32, 5)
+    # The loss takes (N, C, H, W) score maps: a classifier's output is a 1×1 map.
+    loss = crit(scores[:, :, None, None], backend.to_device(yb[:, None, None], dev))
+    classifier.backward(crit.backward()[:, :, 0, 0])
+    opt.step()
+    classifier.zero_grad()
+    if it % (iterations // 5) == 0:
+        print(f"  iteration {it:>4}  loss {float(loss):.3f}  validation accuracy "
+              f"{100 * accuracy(classifier, x_val, y_val):.1f} %")
+acc = accuracy(classifier, x_val, y_val)
+print(f"trained in {time.perf_counter() - start:.1f} s: validation accuracy {100 * acc:.1f} %, "
+      f"chance (always the commonest class) {100 * chance:.1f} %")
+
+section("2. Convolutionization")
+say(f"""
+    fc1 takes the 64×3×3 pool3 map flattened into {fc1.in_features} numbers: each of its
+    {fc1.out_features} outputs is a weighted sum over all 64×3×3 values plus a bias. That is
+    exactly what a 3×3 convolution with 64 input channels computes at one position. So
+    fc1's weight ({fc1.out_features}, {fc1.in_features}) reshaped to
+    ({fc1.out_features}, 64, 3, 3) *is* a convolution filter bank, and fc2, which sees a
+    1×1 map of {fc1.out_features} channels, is a 1×1 convolution. nn.convolutionize does the
+    reshape; nothing is retrained.
+""")
+conv6 = nn.convolutionize(fc1, (64, 3, 3))
+conv7 = nn.convolutionize(fc2, (fc1.out_features, 1, 1))
+fully_conv = nn.Sequential(*features, conv6, nn.ReLU(), conv7)
+print(f"fc1 {tuple(fc1.weight.shape)} → conv6 {tuple(conv6.weight.shape)};  "
+      f"fc2 {tuple(fc2.weight.shape)} → conv7 {tuple(conv7.weight.shape)}")
+
+section("3. The whole image in one pass: a heat map")
+P = R - 4      # padding so that window (i, j) is centred on the 8×8 block (i, j) of the image
+say(f"""
+    Pad a 64×64 image by {P} pixels ({64 + 2 * P}×{64 + 2 * P}) and run the convolutionized
+    network on it. The three poolings give the map a stride of 8: output (i, j) is the
+    classifier applied to the {S}×{S} window starting at (8i, 8j) of the padded image, which is
+    centred on the 8×8 block (i, j) of the image. The classifier itself refuses the big image:
+""")
+image, label = splits["val"][0]
+big = np.empty((64 + 2 * P, 64 + 2 * P, 3), np.uint8)
+big[...] = data.MEAN_RGB
+big[P:-P, P:-P] = image
+x_big = backend.to_device(data.preprocess(big[None], "torchvision"), dev)
+xp = backend.get_array_module(x_big)                      # numpy, or cupy on a GPU
+try:
+    with nn.no_grad():
+        classifier(x_big)
+except ValueError as err:
+    print(f"  classifier({big.shape[0]}×{big.shape[1]} image) → ValueError: {err}")
+with nn.no_grad():
+    heat = backend.to_cpu(fully_conv(x_big))               # (1, 5, 8, 8)
+    wide = fully_conv(xp.concatenate([x_big, x_big], axis=3))
+print(f"  fully_conv({big.shape[0]}×{big.shape[1]} image) → scores {heat.shape};  on a "
+      f"{big.shape[0]}×{2 * big.shape[1]} image → {wide.shape}")
+i, j = 3, 5
+window = x_big[:, :, 8 * i:8 * i + S, 8 * j:8 * j + S]
+with nn.no_grad():
+    one = backend.to_cpu(classifier(window))[0]
+    print(f"  cell ({i}, {j}) of the heat map vs the classifier on its window: max difference "
+          f"{np.abs(heat[0, :, i, j] - one).max():.1e} (float32)")
+    for m in (classifier, fully_conv):
+        m.to(dtype=np.float64)
+    heat64 = backend.to_cpu(fully_conv(x_big.astype(np.float64)))
+    one64 = backend.to_cpu(classifier(window.astype(np.float64)))[0]
+    print(f"  the same in float64: {np.abs(heat64[0, :, i, j] - one64).max():.1e}")
+    for m in (classifier, fully_conv):
+        m.to(dtype=np.float32)
+say("""
+    Identical up to rounding (the two ways add the same products in another order). This is the
+    answer to the note's question "we know *where*, but can it still classify?": every cell of
+    the heat map is the classifier's own answer for its window. Nothing is lost, a position is
+    gained. (With padded convolutions, as in VGG, a window near others would see real pixels
+    where the lone window saw zero padding, and the equality would only be approximate.)
+""")
+cm = metrics.ConfusionMatrix(n_class)
+examples = []
+for k in range(len(splits["val"]) if not args.quick else 20):
+    image, label = splits["val"][k]
+    big[P:-P, P:-P] = image
+    with nn.no_grad():
+        score = backend.to_cpu(fully_conv(backend.to_device(
+            data.preprocess(big[None], "torchvision"), dev)))[0]
+    coarse = np.repeat(np.repeat(score.argmax(0), 8, 0), 8, 1)   # each cell → its 8×8 block
+    cm.update(label, coarse)
+    if k < 3:
+        examples.append((image, label, score))
+s = cm.scores()
+print(f"as a segmentation (each cell's class painted on its 8×8 block) on {k + 1} validation "
+      f"images: pixel accuracy {100 * s['acc']:.1f} %, mean IU {100 * s['mean_iu']:.1f} %")
+say("""
+    A segmentation already, if a coarse one: one answer per 8×8 block, from a classifier that
+    only ever saw windows centred on objects. Lesson 01 measured the best any 1/8 map can do;
+    the figure shows where the answers are and how blocky they are.
+""")
+
+fig, axes = plt.subplots(len(examples), n_class + 2, figsize=(1.9 * (n_class + 2),
+                                                            1.9 * len(examples)))
+for row, (image, label, score) in enumerate(examples):
+    prob = np.exp(score - score.max(0)) / np.exp(score - score.max(0)).sum(0)   # softmax
+    axes[row, 0].imshow(image)
+    axes[row, 1].imshow(data.colorize(label))
+    for c in range(n_class):
+        ax = axes[row, c + 2]
+        ax.imshow(prob[c], cmap="viridis", vmin=0, vmax=1, extent=(-0.5, 63.5, 63.5, -0.5))
+        if (label == c).any():                     # where class c really is
+            ax.contour(label == c, levels=[0.5], colors="white", linewidths=0.8)
+        if row == 0:
+            ax.set_title(splits["val"].class_names[c])
+axes[0, 0].set_title("image")
+axes[0, 1].set_title("labels")
+for ax in axes.flat:
+    ax.axis("off")
+fig.suptitle("Heat maps of the convolutionized classifier: P(class) per 8×8 block "
+             "(white: where the class really is)")
+_common.save_figure(fig, args, "heatmaps.png")
+
+section("4. What one pass saves over sliding windows")
+say("""
+    The alternative is to cut the 64 windows out and classify each. Neighbouring windows
+    overlap by 30 of their 38 pixels, and each recomputes the convolutions of the shared part.
+    Count the multiply-adds (conv: out channels × output pixels × in channels × kh × kw;
+    Linear: in × out) and time both, the windows as one batch (their best case):
+""")
+
+
+def count_macs(model, x):
+    """Multiply-adds of one forward pass of a Sequential on the batch x."""
+    total = 0
+    with nn.no_grad():
+        for layer in model.children():
+            y = layer(x)
+            if isinstance(layer, nn.Conv2d):
+                total += y.size * layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
+            elif isinstance(layer, nn.Linear):
+                total += x.shape[0] * layer.in_features * layer.out_features
+            x = y
+    return total
+
+
+crops = xp.concatenate([x_big[:, :, 8 * a:8 * a + S, 8 * b:8 * b + S]
+                        for a in range(8) for b in range(8)])      # (64, 3, 38, 38)
+macs_windows = count_macs(classifier, crops)
+macs_whole = count_macs(fully_conv, x_big)
+
+
+def timed(model, x):
+    def run():
+        with nn.no_grad():
+            backend.synchronize(model(x))
+    return _common.best_time(run, 5)
+
+
+t_windows, t_whole = timed(classifier, crops), timed(fully_conv, x_big)
+print(f"  64 windows: {macs_windows / 1e6:6.1f} M multiply-adds, {1e3 * t_windows:6.1f} ms")
+print(f"  one pass:   {macs_whole / 1e6:6.1f} M multiply-adds, {1e3 * t_whole:6.1f} ms")
+print(f"  → {macs_windows / macs_whole:.1f}× less arithmetic, {t_windows / t_whole:.1f}× faster")
+say("""
+    (Time also counts what arithmetic does not: memory traffic, and per-image overheads of the
+    loops around the matrix products, which the windows pay 64 times. So the two ratios differ.)
+
+    The saving grows with the overlap. VGG16 classifies 224×224 windows; convolutionized in FCN
+    it moves them in steps of 32 pixels, so neighbours share six sevenths of their width. The
+    same sharing is what Fast R-CNN and Faster R-CNN exploit: compute the convolutional features
+    of the image once, then read every candidate box from them. What is left is the resolution:
+    one answer per 8×8 block here, per 32×32 in FCN. Lesson 04 upsamples.
+""")
