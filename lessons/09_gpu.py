@@ -1,0 +1,148 @@
+"""Lesson 09: the same code on a GPU.
+
+Nothing in minifcn's layers says "CPU". Every kernel asks its inputs which array library they
+belong to (``xp = get_array_module(x)``: NumPy, or CuPy for arrays on an NVIDIA GPU) and calls
+``xp.matmul``, ``xp.maximum``, slices… which CuPy provides with NumPy's names. Moving a model
+(``model.to('cuda')``) and its batches (``backend.to_device``) is all it takes. This lesson runs
+an FCN forward and backward on both and times them.
+"""
+import sys
+import time
+
+import _common
+from _common import np, plt, say, section
+
+from minifcn import backend, nn
+
+args = _common.parse_args(__file__, "The same code on a GPU", gpu_optional=True,
+                          default_device="cuda")
+_common.intro(__doc__)
+rng = np.random.default_rng(args.seed)
+N_CLASS, SIZE = 5, 64
+
+section("1. The model")
+try:
+    from minifcn.models import FCN8s
+except ImportError:                       # an older minifcn without the models package
+    FCN8s = None
+
+
+def make_model():
+    """A small FCN-8s (VGG16's layout, narrow layers), or an FCN-like stack without it."""
+    if FCN8s is not None:
+        return FCN8s(n_class=N_CLASS, base_channels=8, fc_channels=64, seed=args.seed)
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1, seed=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1, seed=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1, seed=3), nn.ReLU(), nn.MaxPool2d(2),       # 1/8
+        nn.Conv2d(64, N_CLASS, 1, seed=4),
+        nn.ConvTranspose2d(N_CLASS, N_CLASS, 16, stride=8, padding=4, bias=False, seed=5))
+
+
+model = make_model()
+for p in model.parameters():
+    if not p.data.any():    # FCN's score layers start at zero: give them weights, so that the
+        p.data = rng.normal(0, 0.01, p.data.shape).astype(p.data.dtype)   # scores are not all 0
+n_params = sum(p.data.size for p in model.parameters())
+print(f"{type(model).__name__}: {n_params / 1e3:.0f} k parameters, {SIZE}×{SIZE} inputs, "
+      f"{N_CLASS} classes")
+crit = nn.SoftmaxCrossEntropy()
+
+
+def step(model, x, t):
+    """One forward and backward pass, as a training iteration does (without the update)."""
+    loss = crit(model(x), t)
+    model.backward(crit.backward())
+    model.zero_grad()
+    return loss
+
+
+def batch(n):
+    x = rng.standard_normal((n, 3, SIZE, SIZE)).astype(np.float32)
+    t = rng.integers(0, N_CLASS, (n, SIZE, SIZE)).astype(np.int32)
+    return x, t
+
+
+def time_step(model, x, t, device, repeat):
+    """Seconds per forward+backward, the batch already on ``device``; the best of ``repeat``."""
+    x, t = backend.to_device(x, device), backend.to_device(t, device)
+    backend.synchronize(step(model, x, t))                 # warm-up: first calls are slow
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        loss = step(model, x, t)
+        backend.synchronize(loss)                          # GPU calls return before the work ends
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+section("2. On the CPU")
+say("""
+    Forward and backward of a batch, for a few batch sizes. The best of a few runs is kept:
+    it is the one least disturbed by whatever else the machine is doing.
+""")
+sizes = [1, 4] if args.quick else [1, 4, 16]
+repeat = 2 if args.quick else 3
+cpu_times = {}
+for n in sizes:
+    cpu_times[n] = time_step(model, *batch(n), "cpu", repeat)
+    print(f"  batch {n:>2}: {1e3 * cpu_times[n]:8.1f} ms  "
+          f"({1e3 * cpu_times[n] / n:6.1f} ms per image)")
+
+section("3. On the GPU")
+gpu_times = {}
+if args.device != "cuda":
+    say("You asked for --device cpu: the GPU part is skipped.")
+elif not backend.cuda_available():
+    say(f"""
+        No GPU here (minifcn.cuda_available() is False: CuPy is not installed, or it finds no
+        CUDA device). To run this part, {backend.INSTALL_HINT}.
+        Then `python -c "import minifcn; print(minifcn.cuda_available())"` prints True, and
+        every lesson (and `minifcn train`) accepts --device cuda.
+
+        What would happen there: model.to('cuda') copies every parameter to the GPU as a CuPy
+        array; backend.to_device(x, 'cuda') does the same for a batch. From then on the very
+        same layer code runs, because get_array_module(x) returns cupy instead of numpy. GPU
+        calls return before the work is done, so timings call backend.synchronize() first.
+    """)
+else:
+    say("""
+        model.to('cuda') copies every parameter to the GPU; the batches follow with
+        backend.to_device. First a check that both devices compute the same thing: the scores
+        of one batch in eval mode (no dropout: the two libraries draw different random masks).
+    """)
+    gpu_model = make_model()
+    gpu_model.load_state_dict(model.state_dict())      # the very same weights
+    gpu_model.to("cuda")
+    x, _ = batch(2)
+    model.eval()
+    gpu_model.eval()
+    with nn.no_grad():
+        cpu_scores = model(x)
+        gpu_scores = backend.to_cpu(gpu_model(backend.to_device(x, "cuda")))
+    model.train()
+    gpu_model.train()
+    print(f"  max |CPU − GPU| scores: {np.abs(cpu_scores - gpu_scores).max():.1e} "
+          f"(of values up to {np.abs(cpu_scores).max():.1e}; float32 sums in another order)")
+    for n in sizes:
+        gpu_times[n] = time_step(gpu_model, *batch(n), "cuda", repeat + 2)
+        print(f"  batch {n:>2}: {1e3 * gpu_times[n]:8.1f} ms  "
+              f"→ {cpu_times[n] / gpu_times[n]:5.1f}× the CPU's speed")
+    say("""
+        The GPU gains most on large batches: a small one cannot keep its thousands of cores
+        busy, and every layer call costs a fixed launch overhead. (The times leave out copying
+        the batch to the GPU, which a training loop does once per iteration.)
+    """)
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+pos = np.arange(len(sizes))
+ax.bar(pos - 0.2, [1e3 * cpu_times[n] / n for n in sizes], 0.4, label="CPU (NumPy)")
+if gpu_times:
+    ax.bar(pos + 0.2, [1e3 * gpu_times[n] / n for n in sizes], 0.4, label="GPU (CuPy)")
+ax.set_xticks(pos, [str(n) for n in sizes])
+ax.set_xlabel("batch size")
+ax.set_ylabel("ms per image (forward + backward)")
+ax.set_title(f"{type(model).__name__}, {SIZE}×{SIZE} inputs")
+ax.legend()
+_common.save_figure(fig, args, "cpu_vs_gpu.png")
+sys.exit(0)
