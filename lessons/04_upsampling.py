@@ -176,17 +176,20 @@ with nn.no_grad():
     learned_val = backend.to_cpu(learners["B"](backend.to_device(lo_val, dev)))
 errors = {"repeat (nearest)": val_mse(np.repeat(np.repeat(lo_val, 4, 2), 4, 3)),
           "bilinear": val_mse(bilinear(lo_val, 4)), "learned (B)": val_mse(learned_val)}
+print(f"  B: kernel peak {kernels['B'].max():.2f} (bilinear {bil8.max():.2f}), max |learned − "
+      f"bilinear kernel| = {np.abs(kernels['B'] - bil8).max():.2f}")
 print("  B, validation images, mean squared error inside the border:")
 for name, e in errors.items():
     print(f"    {name:>17}: {e:.2e}")
 say(f"""
     A finds the bilinear kernel from random numbers: the deconvolution *can* represent and learn
-    bilinear upsampling. B learns a kernel close to bilinear, a little sharper, and
-    {100 * (1 - errors['learned (B)'] / errors['bilinear']):.1f} % better than bilinear on
-    images it never saw: the data decides. In FCN a deconvolution is followed by the rest of the
-    network's training signal, so it could learn more than interpolation. In practice the gain is
-    small, and the original recipe keeps the deconvolutions frozen at bilinear (lr 0); minifcn's
-    models do the same unless asked (learn_upsampling=True).
+    bilinear upsampling. B learns a kernel close to bilinear, with a higher peak (sharper), and
+    {100 * (1 - errors['learned (B)'] / errors['bilinear']):.1f}% better than bilinear on
+    images it never saw: the data decides. In FCN a learned deconvolution is trained by the
+    segmentation loss, not by an interpolation target, so it is free to become something else
+    again. In practice the gain is small, and the original recipe keeps the deconvolutions
+    frozen at bilinear (lr 0); minifcn's models do the same unless asked
+    (learn_upsampling=True).
 """)
 fig, axes = plt.subplots(1, 5, figsize=(14, 3))
 for ax, (title, kern) in zip(axes, [("random start (A)", initial["A"]), ("learned A", kernels["A"]),
@@ -225,12 +228,13 @@ for name, kern in cases:
     print(f"  {name:>18}: {(inside.max() - inside.min()) / inside.mean():.2f}   one row: "
           f"{np.round(inside[0, :4], 2)}")
 phase = kernels["B"].reshape(2, 4, 2, 4).sum(axis=(0, 2))      # learned B: k = 8, s = 4
-print(f"  learned B (k=8, s=4): its 16 phase sums spread by "
-      f"{(phase.max() - phase.min()) / phase.mean():.1e} of their mean")
-say("""
+spread = (phase.max() - phase.min()) / phase.mean()
+print(f"  learned B (k=8, s=4): its 16 phase sums spread by {spread:.1e} of their mean")
+say(f"""
     Uneven overlap makes a checkerboard out of nothing; even overlap only makes a flat output
-    possible. A learned kernel has to find balanced phases (B did: its targets have no such
-    pattern); FCN's kernels start from bilinear, balanced from the first step. Hence k = 2s.
+    possible. A learned kernel has to find balanced phases (B's agree to {spread:.0e}: its
+    targets have no such pattern); FCN's kernels start from bilinear, balanced from the first
+    step. Hence k = 2s.
     Lesson 05 adds the finer predictions of earlier layers to the upsampled ones (skip layers).
 """)
 fig, axes = plt.subplots(1, len(outs), figsize=(2.6 * len(outs), 2.9))
