@@ -12,6 +12,7 @@ TRAIN_HELP = {
     "model": "fcn32s | fcn16s | fcn8s | fcn8s-atonce",
     "data": "a VOC-layout folder (default: the offline shapes dataset, generated if missing)",
     "iterations": "total iterations (a resumed run continues up to it)",
+    "optimizer": "adam | sgd (sgd: the papers' recipe, for training from VGG16 weights)",
     "lr": "learning rate (the papers' 1e-10 is for --reduction sum at 500×500)",
     "momentum": "SGD momentum", "weight_decay": "weight decay (biases get none)",
     "reduction": "loss over pixels: mean | sum (the papers' unnormalised loss)",

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from minifcn import nn
-from minifcn.optim import SGD
+from minifcn.optim import SGD, Adam
 
 
 def _conv():
@@ -46,7 +46,7 @@ def test_state_dict_round_trip_continues_identically():
     opt_a.step()
     b.load_state_dict(a.state_dict())
     opt_b = SGD(b.named_parameters(), lr=0.1)
-    opt_b.load_state_dict(opt_a.state_dict())
+    opt_b.load_state_dict(*opt_a.state_dict())
     for conv, opt in ((a, opt_a), (b, opt_b)):
         conv.weight.grad, conv.bias.grad = np.full((1, 1, 1, 1), 0.3), np.full(1, 0.3)
         opt.step()
@@ -57,9 +57,43 @@ def test_state_dict_round_trip_continues_identically():
 def test_bad_state_and_arguments_are_explained():
     conv = _conv()
     opt = SGD(conv.named_parameters(), lr=0.1)
-    with pytest.raises(KeyError, match="unknown parameters"):
-        opt.load_state_dict({"velocity": {"fc8.weight": np.zeros(1)}})
+    with pytest.raises(KeyError, match="'velocity/fc8.weight' matches no buffer"):
+        opt.load_state_dict({"velocity/fc8.weight": np.zeros(1)})
     with pytest.raises(ValueError, match="shape"):
-        opt.load_state_dict({"velocity": {"weight": np.zeros(3)}})
+        opt.load_state_dict({"velocity/weight": np.zeros(3)})
     with pytest.raises(ValueError, match="≥ 0"):
         SGD(conv.named_parameters(), lr=-1)
+
+
+def test_adam_two_steps_by_hand():
+    conv = _conv()
+    opt = Adam(conv.named_parameters(), lr=0.1, betas=(0.9, 0.99), eps=0.0)
+    grads = [0.5, -0.25]
+    for g in grads:
+        conv.weight.grad, conv.bias.grad = np.full((1, 1, 1, 1), g), np.full(1, g)
+        opt.step()
+    # step 1: m̂ = g1, v̂ = g1² → w −= 0.1·sign(g1) = 0.1          (Adam's first step is ±lr)
+    # step 2: m = 0.9·0.05 + 0.1·(−0.25) = 0.02, m̂ = 0.02/0.19
+    #         v = 0.99·0.0025 + 0.01·0.0625 = 0.003100, v̂ = 0.0031/0.0199
+    m_hat, v_hat = 0.02 / 0.19, 0.0031 / (1 - 0.99 ** 2)
+    expected = 2.0 - 0.1 - 0.1 * m_hat / np.sqrt(v_hat)
+    np.testing.assert_allclose(conv.weight.data.ravel(), [expected], rtol=1e-10)
+    np.testing.assert_allclose(conv.bias.data, [1.0 - 0.1 - 0.1 * m_hat / np.sqrt(v_hat)])
+    buffers, info = opt.state_dict()
+    assert set(buffers) == {"velocity/weight", "velocity/bias", "second/weight", "second/bias"}
+    assert info == {"step": 2}
+
+
+def test_adam_state_round_trip_continues_identically():
+    a, b = _conv(), _conv()
+    opt_a = Adam(a.named_parameters(), lr=0.01)
+    a.weight.grad, a.bias.grad = np.ones((1, 1, 1, 1)), np.ones(1)
+    opt_a.step()
+    b.load_state_dict(a.state_dict())
+    opt_b = Adam(b.named_parameters(), lr=0.01)
+    opt_b.load_state_dict(*opt_a.state_dict())
+    for conv, opt in ((a, opt_a), (b, opt_b)):
+        conv.weight.grad, conv.bias.grad = np.full((1, 1, 1, 1), 0.3), np.full(1, -0.7)
+        opt.step()
+    np.testing.assert_array_equal(a.weight.data, b.weight.data)
+    np.testing.assert_array_equal(a.bias.data, b.bias.data)
