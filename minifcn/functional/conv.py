@@ -16,9 +16,12 @@ backward pass, which keeps memory at the size of the activations (the trade PyTo
 from ..backend import get_array_module
 from .im2col import col2im_rows, conv_output_size, im2col_rows, pair, rows_per_chunk
 
-# Budget for one im2col band. 64 MiB keeps the largest FCN layers (conv1_2: 576 rows × 400k
-# pixels) from allocating a gigabyte at once, and is large enough that the GEMMs stay efficient.
-CHUNK_BYTES = 64 * 2 ** 20
+# Budget for one im2col band. Whole-image cols would be 0.9 GB for conv1_2 (576 rows × 400k
+# pixels at 375×500); bands bound that. Measured (conv forward + both gradients, against
+# PyTorch, interleaved): 8 MiB bands are 2× slower than 64 MiB at conv1_2 — OpenBLAS pays a
+# thread synchronisation per GEMM call and small-N products run poorly — and 128 MiB is a few
+# percent faster again, so 128 MiB (one buffer, reused; see _band_buffer).
+CHUNK_BYTES = 128 * 2 ** 20
 
 
 def _geometry(x_hw, w_shape, stride, padding, dilation):
@@ -43,15 +46,27 @@ def _bands(n_rows, ckk, ow, itemsize, chunk_bytes=None):
         yield r0, min(n_rows, r0 + step)
 
 
-def _band_buffer(xp, ckk, n_rows, ow, dtype, chunk_bytes):
-    """One flat buffer for the largest band, reused by every band and image of a call.
+_WORKSPACE = {}      # (library, dtype, device) → the flat im2col buffer, kept between calls
 
-    A fresh 64 MiB array per band costs a page fault per 4 KiB page on first touch (the
-    allocator hands large blocks back to the OS on free); filling the same pages again is free.
+
+def _band_buffer(xp, ckk, n_rows, ow, dtype, chunk_bytes=None, device=None):
+    """A flat buffer for the largest band, reused by every band, image, layer and call.
+
+    Allocating a fresh 64 MiB array per band (or per call) costs a page fault and the kernel's
+    zeroing for each 4 KiB page on first touch — large blocks are mmap'ed and handed back to
+    the OS on free — measured 30–100 ms per 100 MB here, a second or more per FCN training
+    step. So one buffer per dtype and device is kept and grown when a layer needs more.
+    (Only one band is alive at a time: no kernel here calls another while holding it.)
     """
     chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
     step = rows_per_chunk(ckk * ow * xp.dtype(dtype).itemsize, n_rows, chunk_bytes)
-    return xp.empty(ckk * step * ow, dtype=dtype)
+    size = ckk * step * ow
+    key = (xp.__name__, xp.dtype(dtype).str, str(device))
+    buf = _WORKSPACE.get(key)
+    if buf is None or buf.size < size:
+        _WORKSPACE.pop(key, None)                      # free the old one before growing
+        buf = _WORKSPACE[key] = xp.empty(size, dtype=dtype)
+    return buf
 
 
 def _band(buf, shape):
@@ -76,7 +91,7 @@ def _conv_apply(x, w, g, chunk_bytes=None):
     w2 = w.reshape(O, -1)                                  # (O, C·kh·kw)
     ckk = w2.shape[1]
     y = xp.empty((N, O, oh, ow), dtype=x.dtype)
-    buf = _band_buffer(xp, ckk, oh, ow, x.dtype, chunk_bytes)
+    buf = _band_buffer(xp, ckk, oh, ow, x.dtype, chunk_bytes, getattr(x, "device", None))
     for n in range(N):
         yn = y[n].reshape(O, oh * ow)
         for r0, r1 in _bands(oh, ckk, ow, x.itemsize, chunk_bytes):
@@ -100,7 +115,7 @@ def _conv_data_grad(dy, w, x_shape, g, chunk_bytes=None):
     w2t = w.reshape(O, -1).T                               # (C·kh·kw, O)
     ckk = w2t.shape[0]
     dx = xp.zeros((N, C, H, W), dtype=dy.dtype)
-    buf = _band_buffer(xp, ckk, oh, ow, dy.dtype, chunk_bytes)
+    buf = _band_buffer(xp, ckk, oh, ow, dy.dtype, chunk_bytes, getattr(dy, "device", None))
     for n in range(N):
         dyn = dy[n].reshape(O, oh * ow)
         for r0, r1 in _bands(oh, ckk, ow, dy.itemsize, chunk_bytes):
@@ -127,7 +142,7 @@ def _conv_weight_grad(x, dy, w_shape, g, chunk_bytes=None):
     O, _, kh, kw = w_shape
     (oh, ow), (ph, pw) = g["out_hw"], g["padding"]
     ckk = C * kh * kw
-    buf = _band_buffer(xp, ckk, oh, ow, x.dtype, chunk_bytes)
+    buf = _band_buffer(xp, ckk, oh, ow, x.dtype, chunk_bytes, getattr(x, "device", None))
     transposed = ckk >= O and oh * ow >= O
     acc = None                      # the first product is the accumulator: no zeros, no add
     for n in range(N):
