@@ -4,10 +4,16 @@ import numpy as np
 from ..backend import get_array_module
 
 
-def relu_forward(x):
-    """out = max(x, 0), same shape as x.  The cache is the output: its sign is the mask."""
+def relu_forward(x, inplace=False):
+    """out = max(x, 0), same shape as x.  The cache is the output: its sign is the mask.
+
+    ``inplace=True`` overwrites x (as PyTorch's ``ReLU(inplace=True)``): no new array, which
+    saves an allocation and a pass over memory per layer (100 MB at conv1 of FCN). Only safe
+    when nothing else needs x afterwards, e.g. the output of a convolution, which caches its
+    input and not its output.
+    """
     xp = get_array_module(x)
-    out = xp.maximum(x, 0)
+    out = xp.maximum(x, 0, out=x if inplace else None)
     return out, out
 
 

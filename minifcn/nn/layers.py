@@ -30,13 +30,23 @@ class MaxPool2d(Module):
 
 
 class ReLU(Module):
+    """max(x, 0). ``inplace=True`` overwrites its input, as in PyTorch: use it only where
+    nothing else holds that input (after a convolution, whose cache is its own input)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, x):
-        out, cache = F.relu_forward(x)
+        out, cache = F.relu_forward(x, inplace=self.inplace)
         self.save_cache(cache)
         return out
 
     def backward(self, dout):
         return F.relu_backward(dout, self.pop_cache())
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class Dropout(Module):
