@@ -74,8 +74,9 @@ train_img, train_c = windows_of(splits["train"], 120 if args.quick else 300)
 val_img, val_c = windows_of(splits["val"], 60)
 x_val, y_val = batch(val_img, val_c)
 chance = np.bincount(y_val).max() / len(y_val)
-print(f"{len(train_c)} training windows, {len(val_c)} validation windows; classes in the "
-      f"training set: {np.bincount(train_c[:, 3], minlength=n_class).tolist()}")
+counts = np.bincount(train_c[:, 3], minlength=n_class)
+print(f"{len(train_c)} training windows, {len(val_c)} validation windows; training windows per "
+      f"class: {dict(zip(splits['train'].class_names, counts.tolist()))}")
 
 features = [nn.Conv2d(3, 16, 3, seed=1), nn.ReLU(), nn.MaxPool2d(2),      # 38 → 36 → 18
             nn.Conv2d(16, 32, 3, seed=2), nn.ReLU(), nn.MaxPool2d(2),     # 18 → 16 → 8
