@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from common import make_batch, randomize_score_layers, timed, try_import_torch
+from common import make_batch, randomize_score_layers, set_inplace_relu, timed, try_import_torch
 from minifcn import nn
 from minifcn.models import FCN8s
 
@@ -54,12 +54,15 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--size", type=int, nargs=2, default=(375, 500), metavar=("H", "W"))
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--inplace-relu", action=argparse.BooleanOptionalAction, default=True,
+                    help="ReLU(inplace=True) after every conv, as the PyTorch model does")
     args = ap.parse_args()
     H, W = args.size
     x, target = make_batch(H, W)
 
     model = FCN8s(n_class=21, base_channels=64, fc_channels=4096)
     randomize_score_layers(model)
+    set_inplace_relu(model, args.inplace_relu)
     crit = nn.SoftmaxCrossEntropy(ignore_index=255, reduction="mean")
     runs = {"minifcn forward": (minifcn_forward, model, x),
             "minifcn step": (minifcn_step, model, crit, x, target)}
@@ -68,8 +71,9 @@ def main():
         tmodel = TorchFCN8s().from_minifcn(model)
         xt, tt = torch.from_numpy(x), torch.from_numpy(target)
         model.eval(), tmodel.eval()
-        diff = np.abs(minifcn_forward(model, x) - torch_forward(tmodel, xt).numpy()).max()
-        print(f"check: max |minifcn − torch| forward difference {diff:.2e}")
+        a, b = minifcn_forward(model, x), torch_forward(tmodel, xt).numpy()
+        print(f"check: max |minifcn − torch| / max |torch| = "
+              f"{np.abs(a - b).max() / np.abs(b).max():.1e} (float32 rounding: ~1e-6)")
         runs.update({"torch forward": (torch_forward, tmodel, xt),
                      "torch step": (torch_step, tmodel, xt, tt)})
     print(f"FCN-8s, one {H}×{W} image, {FORWARD_GFLOP_NOTE}; best of {args.repeat}, "

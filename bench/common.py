@@ -18,6 +18,16 @@ def randomize_score_layers(model, seed=0, scale=1e-3):
         layer.bias.data = (scale * rng.standard_normal(layer.bias.shape)).astype(np.float32)
 
 
+def set_inplace_relu(model, inplace=True):
+    """Every ReLU of an FCN follows a convolution (which caches its input, not its output), so
+    all of them can overwrite their input, as torchfcn's ``nn.ReLU(inplace=True)`` do."""
+    from minifcn import nn
+    for m in model.modules():
+        if isinstance(m, nn.ReLU):
+            m.inplace = inplace
+    return model
+
+
 def make_batch(H, W, n_class=21, seed=0):
     """One image (1, 3, H, W) on the 0–255 scale and its labels, a strip of them ignored."""
     rng = np.random.default_rng(seed)
