@@ -79,8 +79,7 @@ def main():
     layers = record_inputs(model, x)
     rng = np.random.default_rng(0)
     print(f"{'layer':14s} {'GFLOP':>6s} {'fwd ms':>8s} {'bwd ms':>8s} {'GF/s f':>7s} {'GF/s b':>7s}"
-          + ("  {'torch f':>8s} {'torch b':>8s} {'ratio f':>7s} {'ratio b':>7s}".format()
-             if False else ("   torch f  torch b  ratio f ratio b" if torch else "")))
+          + ("   torch f  torch b  ratio f ratio b" if torch else ""))
     total = np.zeros(4)
     for name, (layer, inputs) in layers.items():
         if args.only and name not in args.only:
@@ -89,7 +88,7 @@ def main():
         dout = rng.standard_normal(out.shape).astype(out.dtype)
         layer.cache = None
         gf = conv_gflop(layer, inputs[0], out)
-        fwd = torch_fwd = None
+        fwd = None
         if torch is not None:
             fwd = torch_op(layer, inputs)
             torch_dout = torch.from_numpy(dout)
