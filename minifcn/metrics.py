@@ -1,0 +1,81 @@
+"""The four segmentation scores of the FCN papers, from one confusion matrix over the whole set.
+
+hist[i, j] counts the pixels whose true class is i and predicted class j (rows = ground truth).
+Pixels whose true label is outside 0..n_class-1 (VOC's 255 "void") are not counted. Then
+
+    pixel acc = Σ_i hist[i, i] / Σ hist                      (fraction of pixels right)
+    mean acc  = mean over classes of hist[i, i] / Σ_j hist[i, j]   (per-class recall)
+    IU_i      = hist[i, i] / (Σ_j hist[i, j] + Σ_j hist[j, i] − hist[i, i])
+    mean IU   = mean over classes of IU_i
+    f.w. IU   = Σ_i freq_i · IU_i,  freq_i = Σ_j hist[i, j] / Σ hist   (over classes with freq > 0)
+
+A class that appears in neither truth nor prediction has IU 0/0 = nan and is left out of the
+means (nanmean). Scores are accumulated over the set, not averaged per image: an image with few
+pixels of a class counts for as little as it holds.
+"""
+import numpy as np
+
+
+class ConfusionMatrix:
+    """Accumulates an (n_class, n_class) confusion matrix over many label maps (host side)."""
+
+    def __init__(self, n_class):
+        self.n_class = int(n_class)
+        self.hist = np.zeros((self.n_class, self.n_class), dtype=np.int64)
+
+    def reset(self):
+        self.hist[...] = 0
+
+    def update(self, label_true, label_pred):
+        """Add one label map, or a batch, of true and predicted class indices (same shape)."""
+        label_true = np.asarray(label_true)
+        label_pred = np.asarray(label_pred)
+        if label_true.shape != label_pred.shape:
+            raise ValueError(
+                f"true and predicted labels differ in shape: {label_true.shape} vs {label_pred.shape}"
+            )
+        n = self.n_class
+        valid = (label_true >= 0) & (label_true < n)  # drops 255 ("void") and any other ignore value
+        true = label_true[valid].astype(np.int64)
+        pred = label_pred[valid].astype(np.int64)
+        if pred.size and (pred.min() < 0 or pred.max() >= n):
+            # n·t + p would silently land in another row
+            raise ValueError(f"predicted labels must be in 0..{n - 1}, got min {pred.min()}, max {pred.max()}")
+        self.hist += np.bincount(n * true + pred, minlength=n * n).reshape(n, n)
+        return self
+
+    @property
+    def iu(self):
+        """Per-class intersection over union, (n_class,) float64; nan for classes never seen."""
+        hist = self.hist
+        diag = np.diag(hist)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return diag / (hist.sum(axis=1) + hist.sum(axis=0) - diag)
+
+    def scores(self):
+        """{'acc', 'acc_cls', 'mean_iu', 'fwavacc'} as Python floats (nan when nothing was counted)."""
+        hist = self.hist
+        diag = np.diag(hist)
+        iu = self.iu
+        with np.errstate(divide="ignore", invalid="ignore"):
+            acc = diag.sum() / hist.sum()
+            acc_cls = np.nanmean(diag / hist.sum(axis=1)) if (hist.sum(axis=1) > 0).any() else np.nan
+            mean_iu = np.nanmean(iu) if (~np.isnan(iu)).any() else np.nan
+            freq = hist.sum(axis=1) / hist.sum()
+        fwavacc = (freq[freq > 0] * iu[freq > 0]).sum() if hist.sum() else np.nan
+        return {"acc": float(acc), "acc_cls": float(acc_cls), "mean_iu": float(mean_iu), "fwavacc": float(fwavacc)}
+
+
+def label_accuracy_score(label_trues, label_preds, n_class):
+    """(acc, acc_cls, mean_iu, fwavacc) over sequences of true and predicted label maps.
+
+    The same names and numbers as torchfcn's and Chainer fcn's ``label_accuracy_score``.
+    """
+    label_trues, label_preds = list(label_trues), list(label_preds)
+    if len(label_trues) != len(label_preds):
+        raise ValueError(f"{len(label_trues)} true label maps but {len(label_preds)} predicted ones")
+    matrix = ConfusionMatrix(n_class)
+    for label_true, label_pred in zip(label_trues, label_preds):
+        matrix.update(label_true, label_pred)
+    s = matrix.scores()
+    return s["acc"], s["acc_cls"], s["mean_iu"], s["fwavacc"]
