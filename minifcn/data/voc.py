@@ -1,0 +1,197 @@
+"""Segmentation datasets in the PASCAL VOC layout.
+
+A VOC-style dataset is a folder holding::
+
+    JPEGImages/<id>.jpg                  the images
+    SegmentationClass/<id>.png           the labels: palette PNGs whose pixel values are class indices
+    ImageSets/Segmentation/<split>.txt   the ids of each split, one per line
+    classes.txt                          (minifcn's own datasets only) the class names, one per line
+
+``SegmentationDataset`` reads any such folder; ``VOCSegmentation`` is it with VOC's 21 classes and
+VOC's extra split ``seg11valid``; the offline shapes dataset (``minifcn.data.shapes``) and SBD
+(``minifcn.data.sbd``) reuse the same class. ``load_dataset`` picks the class names from
+``classes.txt`` when the folder has one, else VOC's.
+
+``ds[i]`` is ``(image, label)``: image (H, W, 3) uint8 RGB, label (H, W) int32 class indices with
+255 ("void") for pixels that the loss and the metrics ignore.
+"""
+import os
+
+import numpy as np
+from PIL import Image
+
+from .palette import VOID_INDEX, read_label_png
+
+VOC_CLASSES = (
+    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
+    "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
+    "train", "tvmonitor",
+)
+CLASSES_FILE = "classes.txt"
+SEG11VALID_HELP = (
+    "seg11valid is the FCN papers' validation set: the 736 images of the VOC2011 segmentation "
+    "val list that are not in SBD's training set. minifcn cannot download it; copy seg11valid.txt "
+    "(from the FCN authors' repository, shelhamer/fcn.berkeleyvision.org, data/pascal/) there"
+)
+
+
+def read_image(path):
+    """Read an image file → (H, W, 3) uint8 RGB (grayscale, CMYK, palette images are converted)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"image file not found: {path}")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode != "RGB":
+                image = image.convert("RGB")
+    except Exception as e:  # PIL raises several types for a broken file
+        raise ValueError(f"cannot read image {path}: {e}") from e
+    return np.asarray(image, dtype=np.uint8)
+
+
+def read_class_names(path):
+    """Class names from a text file, one per line (blank lines skipped)."""
+    with open(path, encoding="utf-8") as f:
+        names = tuple(line.strip() for line in f if line.strip())
+    if not names:
+        raise ValueError(f"no class names in {path}")
+    return names
+
+
+def read_split(path):
+    """Image ids from a split list, one per line (VOC's lists hold only the id)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"split list not found: {path}")
+    with open(path, encoding="utf-8") as f:
+        return [line.split()[0] for line in f if line.strip()]
+
+
+def resolve_voc_root(root):
+    """The folder that holds JPEGImages/ etc., given it, ``VOCdevkit`` or the folder above that.
+
+    Raises FileNotFoundError naming every folder that was tried.
+    """
+    root = os.path.expanduser(os.fspath(root))
+    candidates = [root, os.path.join(root, "VOC2012"), os.path.join(root, "VOCdevkit", "VOC2012")]
+    for folder in candidates:
+        if os.path.isdir(os.path.join(folder, "JPEGImages")):
+            return folder
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"dataset folder not found: {root}")
+    raise FileNotFoundError(
+        f"no VOC-layout dataset (a folder with JPEGImages/) at {root}; looked in "
+        + ", ".join(candidates)
+    )
+
+
+def subset_ids(ids, subset, seed=0):
+    """A deterministic random choice of ``subset`` ids, kept in their original order."""
+    if subset is None:
+        return list(ids)
+    if not 0 < subset <= len(ids):
+        raise ValueError(f"subset={subset} is not in 1..{len(ids)} (the split has {len(ids)} ids)")
+    keep = np.random.default_rng(seed).choice(len(ids), size=subset, replace=False)
+    return [ids[i] for i in np.sort(keep)]
+
+
+class SegmentationDataset:
+    """Images and label maps in the VOC layout (see the module docstring).
+
+    root: the dataset folder. split: the name of a list ``<list_dir>/<split>.txt``.
+    class_names: the class names; None reads ``root/classes.txt``. subset, seed: keep a
+    deterministic random subset of ``subset`` ids (in list order).
+
+    Subclasses change where files live through the class attributes (SBD keeps its labels in
+    .mat files) and ``read_label``.
+    """
+
+    image_dir = "JPEGImages"
+    image_ext = ".jpg"
+    label_dir = "SegmentationClass"
+    label_ext = ".png"
+    list_dir = os.path.join("ImageSets", "Segmentation")
+    splits = None  # None: any split that has a list file
+    ignore_index = VOID_INDEX
+
+    def __init__(self, root, split="train", class_names=None, subset=None, seed=0):
+        self.root = os.path.expanduser(os.fspath(root))
+        if not os.path.isdir(self.root):
+            raise FileNotFoundError(f"dataset folder not found: {self.root}")
+        if self.splits is not None and split not in self.splits:
+            raise ValueError(f"unknown split {split!r} for {type(self).__name__}: expected one of {self.splits}")
+        for folder in (self.image_dir, self.label_dir):
+            if not os.path.isdir(os.path.join(self.root, folder)):
+                raise FileNotFoundError(f"dataset folder not found: {os.path.join(self.root, folder)}")
+        if class_names is None:
+            class_names = read_class_names(os.path.join(self.root, CLASSES_FILE))
+        self.split = split
+        self.class_names = tuple(class_names)
+        self.n_class = len(self.class_names)
+        self.ids = subset_ids(read_split(self.split_file(split)), subset, seed)
+
+    def split_file(self, split):
+        return os.path.join(self.root, self.list_dir, split + ".txt")
+
+    def image_path(self, image_id):
+        return os.path.join(self.root, self.image_dir, image_id + self.image_ext)
+
+    def label_path(self, image_id):
+        return os.path.join(self.root, self.label_dir, image_id + self.label_ext)
+
+    def read_label(self, path):
+        """(H, W) int32 class indices from a label file."""
+        return read_label_png(path)
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __getitem__(self, i):
+        """(image (H, W, 3) uint8 RGB, label (H, W) int32 in 0..n_class-1 or 255)."""
+        image_id = self.ids[i]  # IndexError past the end ends a for loop over the dataset
+        image = read_image(self.image_path(image_id))
+        label_path = self.label_path(image_id)
+        label = self.read_label(label_path)
+        if image.shape[:2] != label.shape:
+            raise ValueError(
+                f"image and label sizes differ for {label_path}: image {image.shape[0]}×{image.shape[1]}, "
+                f"label {label.shape[0]}×{label.shape[1]}"
+            )
+        bad = ((label < 0) | (label >= self.n_class)) & (label != self.ignore_index)
+        if bad.any():
+            raise ValueError(
+                f"label {label_path} has values {np.unique(label[bad]).tolist()} outside "
+                f"0..{self.n_class - 1} and {self.ignore_index}"
+            )
+        return image, label
+
+    def __repr__(self):
+        return f"{type(self).__name__}(root={self.root!r}, split={self.split!r}, {len(self)} images, {self.n_class} classes)"
+
+
+class VOCSegmentation(SegmentationDataset):
+    """PASCAL VOC 2012 segmentation: 21 classes, splits train / val / trainval / seg11valid.
+
+    root may be the VOC2012 folder, ``VOCdevkit`` or the folder above it.
+    """
+
+    splits = ("train", "val", "trainval", "seg11valid")
+
+    def __init__(self, root, split="train", subset=None, seed=0):
+        super().__init__(resolve_voc_root(root), split, VOC_CLASSES, subset, seed)
+
+    def split_file(self, split):
+        path = super().split_file(split)
+        if split == "seg11valid" and not os.path.isfile(path):
+            raise FileNotFoundError(f"split list not found: {path}. {SEG11VALID_HELP}")
+        return path
+
+
+def load_dataset(root, split="train", subset=None, seed=0):
+    """Open a VOC-layout dataset, with the class names from ``classes.txt`` if present, else VOC's.
+
+    This is how the training script opens either the offline shapes dataset or real VOC.
+    """
+    folder = resolve_voc_root(root)
+    if os.path.isfile(os.path.join(folder, CLASSES_FILE)):
+        return SegmentationDataset(folder, split, None, subset, seed)
+    return VOCSegmentation(folder, split, subset, seed)
