@@ -31,20 +31,23 @@ from . import backend, io, plots
 from .data import load_dataset
 from .data.shapes import ensure_shapes
 from .data.transforms import make_batch, random_crop, random_flip
-from .evaluate import evaluate, predict_scores
+from .evaluate import evaluate
 from .models import get_model
-from .nn import Dropout, SoftmaxCrossEntropy, no_grad
+from .nn import Dropout, SoftmaxCrossEntropy
+from .predict import predict
 from .optim import SGD, Adam
 
 # The main job (`python -m minifcn train`): a small FCN-8s on the offline shapes dataset, from
 # scratch, so with Adam (see minifcn.optim: SGD with the paper's recipe needs VGG16 weights).
 # lr 1e-3 suits the per-pixel *mean* loss (the papers' 1e-10..1e-14 are SGD on the summed loss).
-DEFAULTS = dict(model="fcn8s", data=None, iterations=3000, optimizer="adam", lr=1e-3,
-                momentum=0.99,
-                weight_decay=5e-4, reduction="mean", base_channels=16, fc_channels=256,
-                init=None, device=None, seed=0, subset=None, eval_every=500, out=None,
-                resume=False, batch_size=1, augment=True, progress=True, val_subset=None,
-                log_every=10)
+# Widths are VGG16's / 8 (8, 16, 32, 64, 64; fc6/fc7 128): with conv1_1's pad 100 a 64×64 image
+# is computed at 262×262, and this size keeps a step near 0.07 s of one core's time, so that
+# the 6000 batch-1 iterations the data needs fit in 10 minutes on 2 cores (bench/RESULTS.md).
+DEFAULTS = dict(model="fcn8s", data=None, iterations=6000, optimizer="adam", lr=1e-3,
+                momentum=0.99, weight_decay=5e-4, reduction="mean", base_channels=8,
+                fc_channels=128, init=None, device=None, seed=0, subset=None, eval_every=1000,
+                out=None, resume=False, batch_size=1, augment=True, progress=True,
+                val_subset=None, log_every=10)
 
 CHECKPOINT = "checkpoint.npz"
 LOG_FIELDS = ["iteration", "loss", "seconds"]
@@ -152,17 +155,10 @@ def _figures(out, model, val, history, log_rows, n_examples=4):
     if history:
         plots.plot_metrics(history, os.path.join(out, "metrics.png"))
     if val is not None and len(val):
-        images, labels, preds = [], [], []
-        was_training = model.training
-        model.eval()
-        with no_grad():
-            for i in range(min(n_examples, len(val))):
-                image, label = val[i]
-                images.append(image)
-                labels.append(label)
-                preds.append(backend.to_cpu(predict_scores(model, image).argmax(axis=0)))
-        model.train(was_training)
-        plots.plot_predictions(images, labels, preds, os.path.join(out, "predictions.png"))
+        samples = [val[i] for i in range(min(n_examples, len(val)))]
+        plots.plot_predictions([im for im, _ in samples], [lab for _, lab in samples],
+                               [predict(model, im) for im, _ in samples],
+                               os.path.join(out, "predictions.png"))
 
 
 def train(**kwargs):
@@ -242,7 +238,7 @@ def train(**kwargs):
 
     def flush(it):
         """Read the pending losses back (one transfer), check them, log them."""
-        nonlocal pending, last_good
+        nonlocal pending
         if not pending:
             return
         xp = backend.get_array_module(pending[0][1])
