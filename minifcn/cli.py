@@ -14,6 +14,7 @@ TRAIN_HELP = {
     "iterations": "total iterations (a resumed run continues up to it)",
     "optimizer": "adam | sgd (sgd: the papers' recipe, for training from VGG16 weights)",
     "lr": "learning rate (the papers' 1e-10 is for --reduction sum at 500×500)",
+    "lr_policy": "fixed | poly (lr·(1 − i/iterations)^0.9)",
     "momentum": "SGD momentum", "weight_decay": "weight decay (biases get none)",
     "reduction": "loss over pixels: mean | sum (the papers' unnormalised loss)",
     "base_channels": "VGG width scale (64 = VGG16)", "fc_channels": "fc6/fc7 width (4096 = VGG16)",

@@ -43,11 +43,13 @@ from .optim import SGD, Adam
 # Widths are VGG16's / 8 (8, 16, 32, 64, 64; fc6/fc7 128): with conv1_1's pad 100 a 64×64 image
 # is computed at 262×262, and this size keeps a step near 0.07 s of one core's time, so that
 # the 6000 batch-1 iterations the data needs fit in 10 minutes on 2 cores (bench/RESULTS.md).
+# The learning rate decays as lr·(1 − i/iterations)^0.9 ("poly", DeepLab's policy): from scratch
+# the last stretch at a small rate is worth a lot of mean IU. The papers keep it fixed.
 DEFAULTS = dict(model="fcn8s", data=None, iterations=6000, optimizer="adam", lr=1e-3,
-                momentum=0.99, weight_decay=5e-4, reduction="mean", base_channels=8,
-                fc_channels=128, init=None, device=None, seed=0, subset=None, eval_every=1000,
-                out=None, resume=False, batch_size=1, augment=True, progress=True,
-                val_subset=None, log_every=10)
+                lr_policy="poly", momentum=0.99, weight_decay=5e-4, reduction="mean",
+                base_channels=8, fc_channels=128, init=None, device=None, seed=0, subset=None,
+                eval_every=1000, out=None, resume=False, batch_size=1, augment=True,
+                progress=True, val_subset=None, log_every=10)
 
 CHECKPOINT = "checkpoint.npz"
 LOG_FIELDS = ["iteration", "loss", "seconds"]
@@ -75,6 +77,18 @@ def _build_model(spec, class_names, base_channels, fc_channels, seed, init):
             model.copy_params_from(source)            # staged training: 32s → 16s → 8s
         model.input_convention = getattr(source, "input_convention", model.input_convention)
     return model
+
+
+LR_POLICIES = ("fixed", "poly")
+
+
+def learning_rate(cfg, iteration):
+    """The rate of (1-based) ``iteration``: a pure function of it, so resume is exact."""
+    if cfg["lr_policy"] == "fixed":
+        return cfg["lr"]
+    if cfg["lr_policy"] == "poly":
+        return cfg["lr"] * (1 - (iteration - 1) / max(1, cfg["iterations"])) ** 0.9
+    raise ValueError(f"unknown lr_policy {cfg['lr_policy']!r}: expected one of {LR_POLICIES}")
 
 
 def _build_optimizer(model, cfg):
@@ -167,8 +181,9 @@ def train(**kwargs):
     model: 'fcn32s' | 'fcn16s' | 'fcn8s' | 'fcn8s-atonce', or a model object.
     data: a VOC-layout folder (real VOC, or the shapes dataset); None: the offline shapes
         dataset, generated on first use. iterations: the total count (a resumed run continues up
-        to it). lr, momentum, weight_decay: SGD (biases get 2× lr and no decay; frozen bilinear
-        deconvolutions are not updated). reduction: 'mean' or the paper's 'sum'.
+        to it). optimizer: 'adam' or 'sgd'. lr, lr_policy ('fixed' or 'poly'), momentum,
+        weight_decay (SGD: biases get 2× lr and no decay; frozen bilinear deconvolutions are
+        never updated). reduction: 'mean' or the paper's 'sum'.
     base_channels, fc_channels: the model's widths (64 and 4096 are VGG16's).
     init: a saved model to start from (a VGG16 for FCN-32s or at-once; FCN-32s for FCN-16s;
         FCN-16s for FCN-8s). device: 'cpu' or 'cuda' (default: $MINIFCN_DEVICE or cpu).
@@ -215,6 +230,7 @@ def train(**kwargs):
                          f"{train_set.n_class}")
     model.to(device)
     model.train()
+    learning_rate(cfg, 1)                                      # a clear error for a bad policy
     optimizer = _build_optimizer(model, cfg)
     if meta is not None:
         optimizer.load_state_dict({k[len("optim/"):]: v for k, v in extra.items()
@@ -289,6 +305,7 @@ def train(**kwargs):
                 loss = crit(score, t)
                 model.zero_grad()
                 model.backward(crit.backward(), need_input_grad=False)
+                optimizer.lr = learning_rate(cfg, it)
                 optimizer.step()
                 pending.append((it, loss, time.time() - t0))      # read back every log_every
                 if bar is not None:

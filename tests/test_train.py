@@ -11,7 +11,7 @@ import minifcn
 from minifcn import io
 from minifcn.data.shapes import make_shapes
 from minifcn.models import FCN8s
-from minifcn.train import TrainingDiverged, train
+from minifcn.train import DEFAULTS, TrainingDiverged, learning_rate, train
 
 TINY = dict(base_channels=2, fc_channels=8, progress=False)
 
@@ -51,9 +51,11 @@ def _final_state(out):
 
 
 def test_resume_is_bitwise_identical(shapes, tmp_path):
+    # Extending a finished 4-iteration run to 8 equals running 8 at once. (With the 'poly' policy
+    # the rate depends on the total, so extending changes it: the Ctrl-C test covers poly.)
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
-    train(data=shapes, iterations=8, eval_every=4, out=a, **TINY)
-    train(data=shapes, iterations=4, eval_every=4, out=b, **TINY)
+    train(data=shapes, iterations=8, eval_every=4, out=a, lr_policy="fixed", **TINY)
+    train(data=shapes, iterations=4, eval_every=4, out=b, lr_policy="fixed", **TINY)
     result = train(out=b, resume=True, iterations=8)         # settings come from the checkpoint
     assert result["iteration"] == 8
     sa, ea, ma = _final_state(a)
@@ -133,3 +135,14 @@ def test_bad_arguments_are_explained(shapes, tmp_path):
         train(out=str(tmp_path / "none"), resume=True)
     with pytest.raises(FileNotFoundError):
         train(data=str(tmp_path / "missing"), iterations=1, **TINY)
+
+
+def test_learning_rate_policies():
+    cfg = dict(DEFAULTS, lr=0.01, iterations=100)
+    assert learning_rate(dict(cfg, lr_policy="fixed"), 77) == 0.01
+    poly = dict(cfg, lr_policy="poly")
+    assert learning_rate(poly, 1) == 0.01
+    np.testing.assert_allclose(learning_rate(poly, 51), 0.01 * 0.5 ** 0.9)
+    assert 0 < learning_rate(poly, 100) < learning_rate(poly, 99) < learning_rate(poly, 2)
+    with pytest.raises(ValueError, match="'step'"):
+        learning_rate(dict(cfg, lr_policy="step"), 1)
