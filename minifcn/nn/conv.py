@@ -37,9 +37,7 @@ class Conv2d(Module):
 
     def backward(self, dout):
         dx, dw, db = F.conv2d_backward(dout, self.pop_cache(), need_dx=self.need_input_grad)
-        self.weight.accumulate(dw)
-        if self.bias is not None:
-            self.bias.accumulate(db)
+        self.accumulate_grads(dw, db)
         return dx
 
     def extra_repr(self):
@@ -61,6 +59,7 @@ class ConvTranspose2d(Module):
         kh, kw = _pair(kernel_size)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = (kh, kw), _pair(stride), _pair(padding)
+        self.need_input_grad = True
         rng = np.random.default_rng(seed)
         fan_in = out_channels * kh * kw          # PyTorch's fan-in for a transposed conv
         self.weight = Parameter(init.uniform(rng, (in_channels, out_channels, kh, kw), fan_in,
@@ -74,10 +73,9 @@ class ConvTranspose2d(Module):
         return out
 
     def backward(self, dout):
-        dx, dw, db = F.conv_transpose2d_backward(dout, self.pop_cache())
-        self.weight.accumulate(dw)
-        if self.bias is not None:
-            self.bias.accumulate(db)
+        dx, dw, db = F.conv_transpose2d_backward(dout, self.pop_cache(),
+                                                 need_dx=self.need_input_grad)
+        self.accumulate_grads(dw, db)
         return dx
 
     def extra_repr(self):

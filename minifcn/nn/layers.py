@@ -96,9 +96,7 @@ class Linear(Module):
 
     def backward(self, dout):
         dx, dw, db = F.linear_backward(dout, self.pop_cache())
-        self.weight.accumulate(dw)
-        if self.bias is not None:
-            self.bias.accumulate(db)
+        self.accumulate_grads(dw, db)
         return dx
 
     def extra_repr(self):

@@ -100,6 +100,12 @@ class Module:
         cache, self.cache = self.cache, None
         return cache
 
+    def accumulate_grads(self, dw, db=None):
+        """weight.grad += dw and bias.grad += db, for layers with a weight and an optional bias."""
+        self.weight.accumulate(dw)
+        if self.bias is not None:
+            self.bias.accumulate(db)
+
     # --- parameters and children --------------------------------------------------------------
     def children(self):
         return iter(self._modules.values())
