@@ -43,10 +43,10 @@ class FCN(VGGBackbone):
         self.fc_channels, self.conv1_1_padding = int(fc_channels), int(conv1_1_padding)
         self.learn_upsampling = bool(learn_upsampling)
         self.fc6 = he_init(nn.Conv2d(8 * base_channels, fc_channels, 7), layer_seed(seed, "fc6"))
-        self.relu6 = nn.ReLU()
+        self.relu6 = nn.ReLU(inplace=True)     # fc6 caches its input, not its output
         self.drop6 = nn.Dropout(0.5, seed=layer_seed(seed, "drop6"))
         self.fc7 = he_init(nn.Conv2d(fc_channels, fc_channels, 1), layer_seed(seed, "fc7"))
-        self.relu7 = nn.ReLU()
+        self.relu7 = nn.ReLU(inplace=True)
         self.drop7 = nn.Dropout(0.5, seed=layer_seed(seed, "drop7"))
         self.score_fr = self.score_layer(fc_channels)
 

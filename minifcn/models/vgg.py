@@ -92,7 +92,7 @@ class VGGBackbone(nn.Module):
                 pad = conv1_1_padding if (b, i) == (1, 1) else 1
                 conv = he_init(nn.Conv2d(c_in, c_out, 3, padding=pad),
                                layer_seed(seed, f"conv{b}_{i}"))
-                relu = nn.ReLU()
+                relu = nn.ReLU(inplace=True)       # the conv before it caches its input
                 setattr(self, f"conv{b}_{i}", conv)
                 setattr(self, f"relu{b}_{i}", relu)
                 pairs.append((conv, relu))
@@ -143,11 +143,12 @@ class VGG16(VGGBackbone):
         super().__init__(n_class, base_channels, 1, seed, input_convention, class_names)
         self.fc_channels = int(fc_channels)
         self.flatten = nn.Flatten()
-        self.fc6 = he_init(nn.Linear(8 * base_channels * 7 * 7, fc_channels), layer_seed(seed, "fc6"))
-        self.relu6 = nn.ReLU()
+        self.fc6 = he_init(nn.Linear(8 * base_channels * 7 * 7, fc_channels),
+                           layer_seed(seed, "fc6"))
+        self.relu6 = nn.ReLU(inplace=True)
         self.drop6 = nn.Dropout(0.5, seed=layer_seed(seed, "drop6"))
         self.fc7 = he_init(nn.Linear(fc_channels, fc_channels), layer_seed(seed, "fc7"))
-        self.relu7 = nn.ReLU()
+        self.relu7 = nn.ReLU(inplace=True)
         self.drop7 = nn.Dropout(0.5, seed=layer_seed(seed, "drop7"))
         self.fc8 = nn.Linear(fc_channels, n_class, seed=layer_seed(seed, "fc8"))
 

@@ -46,9 +46,13 @@ class Parameter:
         return self.data.shape
 
     def accumulate(self, g):
-        """grad += g (gradients add up across backward calls until ``zero_grad``)."""
+        """grad += g (gradients add up across backward calls until ``zero_grad``).
+
+        The first gradient is kept as it is, not copied (fc6's is 411 MB): ``g`` must be a
+        fresh array, as every kernel's backward returns.
+        """
         if self.grad is None:
-            self.grad = g.copy()
+            self.grad = g
         else:
             self.grad += g
 
