@@ -151,14 +151,15 @@ say(f"""
     uses μ = 0.99 and batch 1 throughout; the runs in these lessons use μ = 0.9 with a larger
     rate, the same lr/(1 − μ) with a shorter memory, which suits runs of a few hundred steps.)
 
-    Biases get twice the rate and no weight decay: Caffe's lr_mult 2 / decay_mult 0. A bias
-    has one input (a constant 1) instead of hundreds, so its gradient is small, and decaying it
-    toward zero has no regularising value.
+    Biases get twice the rate and no weight decay: Caffe's lr_mult 2 / decay_mult 0, a
+    convention FCN inherited from the Caffe classification models. Weight decay penalises large
+    weights, which make a net react strongly to small changes of its input; a bias multiplies
+    no input, so decaying it regularises nothing.
 
     The deconvolutions (upscore2, upscore_pool4, upscore8) start as bilinear interpolation and
-    stay frozen: the optimizer skips them (requires_grad=False). The paper found that learning
-    them gained little; fixed, they cannot drift into artefacts. set_learn_upsampling(True)
-    frees them.
+    stay there, as in the authors' released models (Caffe lr_mult 0): the optimizer skips them
+    (requires_grad=False; their gradient is still computed). set_learn_upsampling(True) lets
+    them learn, as lesson 04 does with a single deconvolution.
 """)
 
 # ------------------------------------------------------------------------------------------------
@@ -209,7 +210,7 @@ say(f"""
 
 # ------------------------------------------------------------------------------------------------
 section("5. The run")
-iterations = 40 if args.quick else 400
+iterations = 40 if args.quick else 1000
 batch = 1 if args.quick else 4
 subset = 60 if args.quick else None
 val_subset = 10 if args.quick else 60

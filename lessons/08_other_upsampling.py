@@ -413,7 +413,7 @@ say(f"""
 
 # ------------------------------------------------------------------------------------------------
 section("4. The same task, the same budget")
-iterations = 40 if args.quick else 400
+iterations = 40 if args.quick else 1000
 batch = 1 if args.quick else 4
 val_subset = 8 if args.quick else 60
 budget = dict(iterations=iterations, batch_size=batch, eval_every=iterations,
