@@ -304,6 +304,15 @@ for label, r in runs.items():
     s = r["metrics"]
     print(f"{label:>18} {total_its[label]:>10} {s['acc']:>9.3f} {s['acc_cls']:>9.3f} "
           f"{s['mean_iu']:>8.3f} {s['fwavacc']:>8.3f}")
+stuck = [k for k, r in runs.items() if r["metrics"]["acc_cls"] < 1 / shapes.n_class + 1e-3]
+if stuck:
+    say(f"""
+        {', '.join(stuck)} still answer{'s' if len(stuck) == 1 else ''} background everywhere
+        (mean accuracy 1/{shapes.n_class}: one class right, the others never predicted). From
+        scratch, with SGD, these nets need several thousand training images before they leave
+        that answer (lesson 06 shows a longer run); raise n_first and n_stage in this file to
+        see the skips at work. The geometry above does not depend on it.
+    """)
 say("""
     (Lesson 07 explains the four scores; mean IU is the one to read.) On VOC the skips add
     1.4 and then 0.5 points of mean IU (63.6 → 65.0 → 65.5 for the authors' FCN-32s, 16s, 8s;

@@ -253,6 +253,13 @@ with open(os.path.join(run["out"], "eval.csv"), encoding="utf-8") as f:
 frozen = max(float(np.abs(backend.to_cpu(run["model"].upscore8.weight.data)
                           - functional.bilinear_weight(K, K, 16)).max()), 0.0)
 print(f"upscore8 after training: max |w − bilinear| = {frozen:.1e} (frozen)")
+if run["metrics"]["acc_cls"] < 1 / K + 1e-3:
+    say(f"""
+        The net still answers background everywhere (mean accuracy 1/{K}): the loss has found
+        the easy minimum of predicting the commonest class, and {iterations * batch} images of
+        SGD from scratch were not enough to leave it. Raise the iterations: on this data the nets
+        of these lessons leave it after a few thousand images, often abruptly.
+    """)
 say(f"""
     The run folder is {run['out']}. Its loss.png shows the loss per iteration (grey, noisy:
     one batch at a time) and a moving average; metrics.png the four validation scores at each

@@ -461,6 +461,14 @@ print(f"\n{'method':<30} {'params':>7} {'train s/it':>10} {'predict ms':>10} {'p
 for label, s in results.items():
     print(f"{label:<30} {s['params']:>7} {s['seconds'] / iterations:>10.3f} "
           f"{1e3 * s['predict']:>10.1f} {s['acc']:>9.3f} {s['mean_iu']:>8.3f}")
+stuck = [k for k, r in results.items() if r["acc_cls"] < 1 / N_CLASS + 1e-3]
+if stuck:
+    say(f"""
+        Still answering background everywhere after {iterations} iterations (mean accuracy
+        1/{N_CLASS}): {'; '.join(stuck)}. With SGD from scratch these nets need thousands of
+        images to leave that answer, the deeper and more expensive ones more; their scores
+        here say nothing about what they can do.
+    """)
 say("""
     (train s/it includes the final evaluation and checkpoint; predict is one 64×64 image.)
     What to read in it: shift-and-stitch pays its 64 passes in time and is the only one that
