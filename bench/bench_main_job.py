@@ -29,10 +29,10 @@ def main():
     parser.add_argument("train_args", nargs="*", help="passed to `minifcn train` (after --)")
     args = parser.parse_args()
     sys.path.insert(0, REPO)
-    from minifcn.data.shapes import ensure_shapes
+    from minifcn.train import default_train_data
 
     t = time.time()
-    root = ensure_shapes()
+    root = default_train_data()
     data_seconds = time.time() - t
     out = args.out or tempfile.mkdtemp(prefix="minifcn-main-job-")
     cmd = [sys.executable, "-m", "minifcn", "train", "--out", out, "--progress", "false",

@@ -10,7 +10,8 @@ import sys
 
 TRAIN_HELP = {
     "model": "fcn32s | fcn16s | fcn8s | fcn8s-atonce",
-    "data": "a VOC-layout folder (default: the offline shapes dataset, generated if missing)",
+    "data": "a VOC-layout folder (default: the 128×128 offline shapes dataset, generated if "
+            "missing)",
     "iterations": "total iterations (a resumed run continues up to it)",
     "optimizer": "adam | sgd (sgd: the papers' recipe, for training from VGG16 weights)",
     "lr": "learning rate (the papers' 1e-10 is for --reduction sum at 500×500)",
@@ -148,8 +149,8 @@ def main(argv=None):
         return convert_main(argv[1:]) or 0
     args = build_parser().parse_args(argv)
     if args.command == "eval" and args.data is None:
-        from .data.shapes import ensure_shapes
-        args.data = ensure_shapes()
+        from .train import default_train_data
+        args.data = default_train_data()
     try:
         return {"train": _cmd_train, "eval": _cmd_eval, "predict": _cmd_predict}[args.command](
             args)
