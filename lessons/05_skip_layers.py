@@ -142,8 +142,8 @@ say(f"""
     scale and moves the centre by half of one of its input pixels (half the scale before it,
     in image pixels); fc6's 7×7 window is centred {fmt(fc6_shift)} pool5 pixels =
     {fmt(fc6_shift * maps['pool5'][1].scale)} image pixels in. The deconvolution brings the
-    scale back to 1: pixel o of upscore sits on image pixel {affine(total)}, so the image starts at upscore pixel {offset32}. That is the crop:
-    {offset32}.
+    scale back to 1: pixel o of upscore sits on image pixel {affine(total)}, so the image
+    starts at upscore pixel {offset32}. That is the crop: {offset32}.
 
     For the skips, two blobs are summed pixel by pixel, so they must have the same scale, and
     the crop is the difference of their shifts in pixels of that scale:
@@ -192,9 +192,9 @@ for pad in (100, 99, 97, 81, 80, 70, 1):
     print(f"{pad:>4}   {cells[0]:<12} {cells[1]:<16} {cells[2]:<20}")
 say(f"""
     The skip crops ({tiny['fcn8s'].crop_offsets['score_pool4c']} and
-    {tiny['fcn8s'].crop_offsets['score_pool3c']}) never move: both blobs of a sum come through conv1_1, so a change
-    of its padding shifts them alike. The final crop follows the padding one for one, and below
-    a certain padding it would have to be negative: the upsampled output would start inside the
+    {tiny['fcn8s'].crop_offsets['score_pool3c']}) never move: both blobs of a sum come through
+    conv1_1, so a change of its padding shifts them alike. The final crop follows the padding
+    one for one, and below a certain padding it would have to be negative: the upsampled output would start inside the
     image and could not cover it ("impossible": the model refuses to be built). An odd kernel
     or a half-pixel shift could likewise make an offset fractional; minifcn.geometry refuses
     those too, instead of cropping one pixel off.
@@ -244,13 +244,13 @@ say(f"""
 
 # ------------------------------------------------------------------------------------------------
 section("5. Coarse and fine: training the three in stages")
-n_first, n_stage = (20, 10) if args.quick else (600, 150)
-batch = 1 if args.quick else 2
+n_first, n_stage = (20, 10) if args.quick else (800, 200)
+batch = 1 if args.quick else 4
 widths = dict(base_channels=4, fc_channels=32) if args.quick else dict(base_channels=8,
                                                                          fc_channels=64)
 val_subset = 8 if args.quick else 60
 shapes = data.load_dataset(data.ensure_shapes(), "train")
-recipe = dict(batch_size=batch, lr=1e-2, momentum=0.9, val_subset=val_subset, progress=False,
+recipe = dict(batch_size=batch, lr=1e-3, momentum=0.99, val_subset=val_subset, progress=False,
               seed=args.seed, device=dev)
 say(f"""
     The paper trains FCN-32s from VGG16, then FCN-16s starting from FCN-32s, then FCN-8s from

@@ -147,9 +147,13 @@ say(f"""
     Momentum μ keeps a running sum of past gradients, v ← μ·v + lr·g, and steps by v. With a
     steady gradient the step settles at lr/(1 − μ) = {1 / (1 - mu):.0f}× lr, and it averages
     the gradients of the last ~1/(1 − μ) = {1 / (1 - mu):.0f} iterations: with one image per
-    iteration, μ = 0.99 acts like a batch of about a hundred images, without the memory. (FCN.md
-    uses μ = 0.99 and batch 1 throughout; the runs in these lessons use μ = 0.9 with a larger
-    rate, the same lr/(1 − μ) with a shorter memory, which suits runs of a few hundred steps.)
+    iteration, μ = 0.99 acts like a batch of about a hundred images, without the memory. The
+    runs in these lessons use μ = 0.99 with lr 1e-3 and batches of four images.
+
+    Momentum also eases the start: the first steps are lr·g, and only as v builds up does the
+    step grow towards lr/(1 − μ). The same lr/(1 − μ) with μ = 0.9 and lr 1e-2 takes steps ten
+    times larger from the first iteration, and on these nets one of them can throw the loss up
+    to thousands before it settles, which costs many iterations to recover from.
 
     Biases get twice the rate and no weight decay: Caffe's lr_mult 2 / decay_mult 0, a
     convention FCN inherited from the Caffe classification models. Weight decay penalises large
@@ -216,7 +220,7 @@ subset = 60 if args.quick else None
 val_subset = 10 if args.quick else 60
 if own.data is not None:
     subset, val_subset = (20, 10) if args.quick else (200, 50)
-recipe = dict(iterations=iterations, batch_size=batch, lr=1e-2, momentum=0.9,
+recipe = dict(iterations=iterations, batch_size=batch, lr=1e-3, momentum=0.99,
               weight_decay=5e-4, reduction="mean", subset=subset, val_subset=val_subset,
               eval_every=max(iterations // 5, 1), data=root, seed=args.seed, device=dev,
               progress=False)
