@@ -194,10 +194,10 @@ say(f"""
     The skip crops ({tiny['fcn8s'].crop_offsets['score_pool4c']} and
     {tiny['fcn8s'].crop_offsets['score_pool3c']}) never move: both blobs of a sum come through
     conv1_1, so a change of its padding shifts them alike. The final crop follows the padding
-    one for one, and below a certain padding it would have to be negative: the upsampled output would start inside the
-    image and could not cover it ("impossible": the model refuses to be built). An odd kernel
-    or a half-pixel shift could likewise make an offset fractional; minifcn.geometry refuses
-    those too, instead of cropping one pixel off.
+    one for one, and below a certain padding it would have to be negative: the upsampled
+    output would start inside the image and could not cover it ("impossible": the model
+    refuses to be built). An odd kernel or a half-pixel shift could likewise make an offset
+    fractional; minifcn.geometry refuses those too, instead of cropping one pixel off.
 """)
 
 # ------------------------------------------------------------------------------------------------
