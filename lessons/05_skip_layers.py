@@ -306,12 +306,15 @@ for label, r in runs.items():
           f"{s['mean_iu']:>8.3f} {s['fwavacc']:>8.3f}")
 stuck = [k for k, r in runs.items() if r["metrics"]["acc_cls"] < 1 / shapes.n_class + 1e-3]
 if stuck:
+    others = [k for k in runs if k not in stuck]
     say(f"""
         {', '.join(stuck)} still answer{'s' if len(stuck) == 1 else ''} background everywhere
-        (mean accuracy 1/{shapes.n_class}: one class right, the others never predicted). From
-        scratch, with SGD, these nets need several thousand training images before they leave
-        that answer (lesson 06 shows a longer run); raise n_first and n_stage in this file to
-        see the skips at work. The geometry above does not depend on it.
+        (mean accuracy 1/{shapes.n_class}: one class right, the others never predicted)""" +
+        (f", while {' and '.join(others)} do{'es' if len(others) == 1 else ''} not." if others
+         else ".") + """ From scratch, with SGD, these nets need a few thousand training images
+        before they leave that answer, and whether a net has left it yet weighs more in this
+        table than its architecture. Raise n_first and n_stage in this file to compare nets that have
+        all left it; the geometry above does not depend on it.
     """)
 say("""
     (Lesson 07 explains the four scores; mean IU is the one to read.) On VOC the skips add
