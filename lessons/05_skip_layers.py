@@ -250,8 +250,8 @@ widths = dict(base_channels=4, fc_channels=32) if args.quick else dict(base_chan
                                                                          fc_channels=64)
 val_subset = 8 if args.quick else 60
 shapes = data.load_dataset(data.ensure_shapes(), "train")
-recipe = dict(batch_size=batch, lr=1e-3, momentum=0.99, val_subset=val_subset, progress=False,
-              seed=args.seed, device=dev)
+recipe = dict(optimizer="sgd", lr_policy="fixed", batch_size=batch, lr=1e-3, momentum=0.99,
+              val_subset=val_subset, progress=False, seed=args.seed, device=dev)
 say(f"""
     The paper trains FCN-32s from VGG16, then FCN-16s starting from FCN-32s, then FCN-8s from
     FCN-16s ("staged training"): each new net copies every parameter it shares with the last

@@ -417,8 +417,8 @@ iterations = 40 if args.quick else 1000
 batch = 1 if args.quick else 4
 val_subset = 8 if args.quick else 60
 budget = dict(iterations=iterations, batch_size=batch, eval_every=iterations,
-              val_subset=val_subset, progress=False, seed=args.seed, device=dev, lr=1e-3,
-              momentum=0.99)
+              val_subset=val_subset, progress=False, seed=args.seed, device=dev,
+              optimizer="sgd", lr_policy="fixed", lr=1e-3, momentum=0.99)
 nets = {
     "FCN-8s (skips + bilinear)": he_init(models.FCN8s(
         n_class=N_CLASS, base_channels=width, fc_channels=8 * width,
