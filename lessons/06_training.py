@@ -257,10 +257,9 @@ print(f"trained {iterations} iterations in {seconds:.0f} s "
       f"({seconds / iterations:.2f} s per iteration of {batch} image{'s' * (batch > 1)})")
 print(f"{'iteration':>9} {'pixel acc':>9} {'mean acc':>9} {'mean IU':>8} {'f.w. IU':>8}")
 with open(os.path.join(run["out"], "eval.csv"), encoding="utf-8") as f:
-    next(f)
-    for line in f:
-        it, *vals = line.strip().split(",")
-        print(f"{it:>9} " + " ".join(f"{float(v):>8.3f} " for v in vals))
+    rows = [line.strip().split(",") for line in f][1:]
+for it, *vals in rows[-(iterations // recipe["eval_every"]):]:     # this run's evaluations
+    print(f"{it:>9} " + " ".join(f"{float(v):>8.3f} " for v in vals))
 frozen = max(float(np.abs(backend.to_cpu(run["model"].upscore8.weight.data)
                           - functional.bilinear_weight(K, K, 16)).max()), 0.0)
 print(f"upscore8 after training: max |w − bilinear| = {frozen:.1e} (frozen)")
