@@ -12,9 +12,8 @@ shared one the ratios are what to look at.
 import argparse
 import os
 
-import numpy as np
-
 from common import make_batch, randomize_score_layers, set_inplace_relu, timed, try_import_torch
+import numpy as np  # after common, which imports minifcn first (see there)
 from minifcn import nn
 from minifcn.models import FCN8s
 

@@ -11,9 +11,8 @@ gradients, 2× the forward; conv1_1: 1×).
 """
 import argparse
 
-import numpy as np
-
 from common import make_batch, randomize_score_layers, timed, try_import_torch
+import numpy as np  # after common, which imports minifcn first (see there)
 from minifcn import nn
 from minifcn.models import FCN8s
 

@@ -3,9 +3,11 @@ import os
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# minifcn before NumPy, as a user's script would: importing it first sets OpenBLAS's thread
+# timeout (minifcn/__init__.py), which OpenBLAS reads only when NumPy loads it.
+import minifcn  # noqa: E402,F401
+import numpy as np  # noqa: E402
 
 
 def randomize_score_layers(model, seed=0, scale=1e-3):

@@ -15,6 +15,14 @@ and, through ``minifcn.backend``, on CuPy.
 """
 __version__ = "0.1.0"
 
+import os as _os
+
+# Before NumPy loads OpenBLAS (it reads this once, at load): let BLAS's threads sleep at once
+# after a GEMM instead of spinning ~0.1 s, so that the copies between GEMMs (im2col, col2im,
+# pooling: functional/threads.py) get the cores. A value the user set wins. It has no effect
+# when NumPy was imported before minifcn.
+_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "10")
+
 from . import backend, functional, gradcheck, nn  # noqa: F401,E402
 from . import data, geometry, metrics, models, optim, plots  # noqa: F401,E402
 from .backend import cuda_available, get_array_module, to_cpu, to_device  # noqa: F401,E402

@@ -14,6 +14,7 @@ Caches hold the layer input, not the im2col buffer: the buffer is rebuilt band b
 backward pass, which keeps memory at the size of the activations (the trade PyTorch makes too).
 """
 from ..backend import get_array_module
+from . import threads
 from .im2col import col2im_rows, conv_output_size, im2col_rows, pair, rows_per_chunk
 
 # Budget for one im2col band. Whole-image cols would be 0.9 GB for conv1_2 (576 rows × 400k
@@ -77,6 +78,26 @@ def _band(buf, shape):
     return buf[:size].reshape(shape)
 
 
+def _im2col_band(xp, x1, cols, g, r0, r1):
+    """cols (1, C, kh, kw, r1 − r0, ow) ← the windows of output rows [r0, r1) of x1 (1, C, H, W),
+    split over channels between CPU threads (see threads.py: each writes its own channels)."""
+    C = x1.shape[1]
+    threads.over_channels(
+        lambda c0, c1: im2col_rows(x1[:, c0:c1], g["kernel"], g["stride"], g["dilation"], r0, r1,
+                                   g["out_hw"][1], out=cols[:, c0:c1], padding=g["padding"]),
+        C, cols.size, xp)
+
+
+def _col2im_band(xp, dcols, dx1, g, r0):
+    """dx1 (1, C, H, W) += the windows dcols (1, C, kh, kw, rows, ow) of output rows from r0,
+    split over channels like _im2col_band (channel c of dx only receives channel c of dcols)."""
+    C = dx1.shape[1]
+    threads.over_channels(
+        lambda c0, c1: col2im_rows(dcols[:, c0:c1], dx1[:, c0:c1], g["stride"], g["dilation"],
+                                   r0, padding=g["padding"]),
+        C, dcols.size, xp)
+
+
 def _conv_apply(x, w, g, chunk_bytes=None):
     """y = conv(x, w) without bias.  x (N, C, H, W), w (O, C, kh, kw) → y (N, O, oh, ow).
 
@@ -87,7 +108,7 @@ def _conv_apply(x, w, g, chunk_bytes=None):
     xp = get_array_module(x, w)
     N, C = x.shape[:2]
     O, _, kh, kw = w.shape
-    (oh, ow), (ph, pw) = g["out_hw"], g["padding"]
+    oh, ow = g["out_hw"]
     w2 = w.reshape(O, -1)                                  # (O, C·kh·kw)
     ckk = w2.shape[1]
     y = xp.empty((N, O, oh, ow), dtype=x.dtype)
@@ -96,8 +117,7 @@ def _conv_apply(x, w, g, chunk_bytes=None):
         yn = y[n].reshape(O, oh * ow)
         for r0, r1 in _bands(oh, ckk, ow, x.itemsize, chunk_bytes):
             cols = _band(buf, (1, C, kh, kw, r1 - r0, ow))
-            im2col_rows(x[n:n + 1], g["kernel"], g["stride"], g["dilation"], r0, r1, ow,
-                        out=cols, padding=(ph, pw))
+            _im2col_band(xp, x[n:n + 1], cols, g, r0, r1)
             xp.matmul(w2, cols.reshape(ckk, -1), out=yn[:, r0 * ow:r1 * ow])
     return y
 
@@ -111,7 +131,7 @@ def _conv_data_grad(dy, w, x_shape, g, chunk_bytes=None):
     xp = get_array_module(dy, w)
     N, C, H, W = x_shape
     O, _, kh, kw = w.shape
-    (oh, ow), (ph, pw) = g["out_hw"], g["padding"]
+    oh, ow = g["out_hw"]
     w2t = w.reshape(O, -1).T                               # (C·kh·kw, O)
     ckk = w2t.shape[0]
     dx = xp.zeros((N, C, H, W), dtype=dy.dtype)
@@ -121,8 +141,7 @@ def _conv_data_grad(dy, w, x_shape, g, chunk_bytes=None):
         for r0, r1 in _bands(oh, ckk, ow, dy.itemsize, chunk_bytes):
             dcols = _band(buf, (ckk, (r1 - r0) * ow))
             xp.matmul(w2t, dyn[:, r0 * ow:r1 * ow], out=dcols)
-            col2im_rows(dcols.reshape(1, C, kh, kw, r1 - r0, ow), dx[n:n + 1],
-                        g["stride"], g["dilation"], r0, padding=(ph, pw))
+            _col2im_band(xp, dcols.reshape(1, C, kh, kw, r1 - r0, ow), dx[n:n + 1], g, r0)
     return dx
 
 
@@ -140,7 +159,7 @@ def _conv_weight_grad(x, dy, w_shape, g, chunk_bytes=None):
     xp = get_array_module(x, dy)
     N, C = x.shape[:2]
     O, _, kh, kw = w_shape
-    (oh, ow), (ph, pw) = g["out_hw"], g["padding"]
+    oh, ow = g["out_hw"]
     ckk = C * kh * kw
     buf = _band_buffer(xp, ckk, oh, ow, x.dtype, chunk_bytes, getattr(x, "device", None))
     transposed = ckk >= O and oh * ow >= O
@@ -148,9 +167,9 @@ def _conv_weight_grad(x, dy, w_shape, g, chunk_bytes=None):
     for n in range(N):
         dyn = dy[n].reshape(O, oh * ow)
         for r0, r1 in _bands(oh, ckk, ow, x.itemsize, chunk_bytes):
-            cols = _band(buf, (1, C, kh, kw, r1 - r0, ow)).reshape(ckk, -1)
-            im2col_rows(x[n:n + 1], g["kernel"], g["stride"], g["dilation"], r0, r1, ow,
-                        out=cols.reshape(1, C, kh, kw, r1 - r0, ow), padding=(ph, pw))
+            cols = _band(buf, (1, C, kh, kw, r1 - r0, ow))
+            _im2col_band(xp, x[n:n + 1], cols, g, r0, r1)
+            cols = cols.reshape(ckk, -1)
             dyb = dyn[:, r0 * ow:r1 * ow]
             prod = cols @ dyb.T if transposed else dyb @ cols.T
             if acc is None:

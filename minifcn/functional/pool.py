@@ -13,6 +13,7 @@ the right/bottom padding.
 import math
 
 from ..backend import get_array_module
+from . import threads
 from .im2col import pair
 
 
@@ -71,22 +72,22 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False):
     ow = pool_output_size(W, kw, sx, pw, ceil_mode)
     out = xp.empty((N, C, oh, ow), dtype=x.dtype)
     switch = xp.zeros((N, C, oh, ow), dtype=xp.int8)     # winning offset ky·kw + kx
-    first = True
-    for k, (oi, oj), (yi, xj) in _offsets(kh, kw, sy, sx, ph, pw, H, W, oh, ow):
-        win, o = x[:, :, yi, xj], out[:, :, oi, oj]
-        if first:
-            if o.shape != out.shape:                      # padding: some windows start outside
-                out[...] = -xp.inf
-                better = win > o
-                xp.copyto(o, win, where=better)
-                xp.copyto(switch[:, :, oi, oj], k, where=better)
-            else:
+    offsets = list(_offsets(kh, kw, sy, sx, ph, pw, H, W, oh, ow))
+
+    def pool_channels(c0, c1):                            # channels [c0, c1) of out and switch
+        xc, outc, switchc = x[:, c0:c1], out[:, c0:c1], switch[:, c0:c1]
+        for i, (k, (oi, oj), (yi, xj)) in enumerate(offsets):
+            win, o = xc[:, :, yi, xj], outc[:, :, oi, oj]
+            if i == 0 and o.shape == outc.shape:
                 o[...] = win                              # offset 0 covers every window
-            first = False
-            continue
-        better = win > o                                  # strict: ties keep the first offset
-        xp.copyto(o, win, where=better)
-        xp.copyto(switch[:, :, oi, oj], k, where=better)
+                continue
+            if i == 0:                                    # padding: some windows start outside
+                outc[...] = -xp.inf
+            better = win > o                              # strict: ties keep the first offset
+            xp.copyto(o, win, where=better)
+            xp.copyto(switchc[:, :, oi, oj], k, where=better)
+
+    threads.over_channels(pool_channels, C, x.size, xp)  # channels apart: see threads.py
     cache = (x.shape, (kh, kw), (sy, sx), (ph, pw), switch)
     return out, cache
 
@@ -104,11 +105,17 @@ def max_pool2d_backward(dout, cache):
     oh, ow = dout.shape[2:]
     dx = xp.zeros(x_shape, dtype=dout.dtype)
     disjoint = sy >= kh and sx >= kw
-    for k, (oi, oj), (yi, xj) in _offsets(kh, kw, sy, sx, ph, pw, H, W, oh, ow):
-        hit = switch[:, :, oi, oj] == k
-        if disjoint:
-            xp.multiply(dout[:, :, oi, oj], hit, out=dx[:, :, yi, xj])
-        else:
-            # Overlapping windows: within one offset the pixels are distinct, so += is exact.
-            dx[:, :, yi, xj] += dout[:, :, oi, oj] * hit
+    offsets = list(_offsets(kh, kw, sy, sx, ph, pw, H, W, oh, ow))
+
+    def unpool_channels(c0, c1):                          # channels [c0, c1) of dx
+        doutc, switchc, dxc = dout[:, c0:c1], switch[:, c0:c1], dx[:, c0:c1]
+        for k, (oi, oj), (yi, xj) in offsets:
+            hit = switchc[:, :, oi, oj] == k
+            if disjoint:
+                xp.multiply(doutc[:, :, oi, oj], hit, out=dxc[:, :, yi, xj])
+            else:
+                # Overlapping windows: within one offset the pixels are distinct, so += is exact.
+                dxc[:, :, yi, xj] += doutc[:, :, oi, oj] * hit
+
+    threads.over_channels(unpool_channels, C, N * C * H * W, xp)
     return dx
