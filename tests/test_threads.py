@@ -5,7 +5,10 @@ check that the split covers every channel exactly once, that errors in a worker 
 caller, and that convolutions and poolings computed on several threads are *bitwise* equal to
 the same computation on one (channels never mix, so there is no reduction order to differ).
 """
+import os
+import signal
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -132,3 +135,28 @@ def test_max_pool_on_threads_is_bitwise_the_single_thread_result(shape, k, s, p,
     for a, c in zip(one, many):
         np.testing.assert_array_equal(a, c)
     np.testing.assert_array_equal(many[0], naive.max_pool2d_naive(x, k, s, p, ceil))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")   # Python ≥ 3.12 on fork with threads
+def test_a_forked_child_gets_its_own_workers(split_everything):
+    together = threading.Barrier(3, timeout=10)                     # so that both of the
+    threads.over_channels(lambda c0, c1: together.wait(), 4, 10 ** 6, np)  # parent's workers exist
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                                   # child: must not hang
+        try:
+            out = []
+            threads.over_channels(lambda c0, c1: out.append(c1 - c0), 6, 10 ** 6, np)
+            os.write(w, str(sum(out)).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    deadline = time.monotonic() + 30
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:                            # stuck on the dead workers
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung in over_channels")
+        time.sleep(0.01)
+    assert os.read(r, 16) == b"6"

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 # (a thread hand-off is ~10–50 µs; 256k floats copy in ~100 µs).
 MIN_ELEMENTS_PER_THREAD = 256 * 1024
 
-_executor = None
+_executor, _executor_pid = None, None
 
 
 def num_threads():
@@ -49,11 +49,14 @@ def num_threads():
 
 
 def _pool(workers):
-    global _executor
-    if _executor is None or _executor._max_workers < workers:
-        if _executor is not None:
+    """The shared worker threads, at least ``workers`` of them. A forked child process inherits
+    the executor but not its threads (it would wait forever on them), so it gets a new one."""
+    global _executor, _executor_pid
+    if _executor is None or _executor_pid != os.getpid() or _executor._max_workers < workers:
+        if _executor is not None and _executor_pid == os.getpid():
             _executor.shutdown(wait=True)
         _executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="minifcn")
+        _executor_pid = os.getpid()
     return _executor
 
 
