@@ -249,9 +249,10 @@ batch = 1 if args.quick else 4
 widths = dict(base_channels=4, fc_channels=32) if args.quick else dict(base_channels=8,
                                                                          fc_channels=64)
 val_subset = 8 if args.quick else 60
-shapes = data.load_dataset(data.ensure_shapes(), "train")
-recipe = dict(optimizer="sgd", lr_policy="fixed", batch_size=batch, lr=1e-3, momentum=0.99,
-              val_subset=val_subset, progress=False, seed=args.seed, device=dev)
+shapes_root = data.ensure_shapes()            # the lessons' 64×64 data, not the main job's 128×128
+shapes = data.load_dataset(shapes_root, "train")
+recipe = dict(data=shapes_root, optimizer="sgd", lr_policy="fixed", batch_size=batch, lr=1e-3,
+              momentum=0.99, val_subset=val_subset, progress=False, seed=args.seed, device=dev)
 say(f"""
     The paper trains FCN-32s from VGG16, then FCN-16s starting from FCN-32s, then FCN-8s from
     FCN-16s ("staged training"): each new net copies every parameter it shares with the last
