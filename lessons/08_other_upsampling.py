@@ -10,8 +10,9 @@ layers. The note lists three other answers, and this lesson builds each with min
 - dilated convolution (Yu & Koltun; DeepLab's "atrous"): drop the last poolings and spread the
   following filters instead, so that the map stays fine and the receptive field still grows.
 
-It shows that shift-and-stitch and dilation compute the same thing, then trains the three and a
-small FCN-8s on the shapes data with the same budget and compares them.
+It shows that shift-and-stitch and dilation compute the same thing, then trains a small FCN-8s,
+a coarse 1/8 trunk, an unpooling net and a dilated net on the shapes data with the same budget,
+runs the trained coarse trunk shift-and-stitched as well, and compares all five.
 """
 import os
 import time
@@ -316,11 +317,12 @@ class Segmenter(nn.Module):
 
 
 class StridedNet(Segmenter):
-    """The trunk without dilation: scores at 1/8 (the net that shift-and-stitch makes dense)."""
+    """The trunk without dilation, scores at 1/8 (the net that shift-and-stitch makes dense).
+    ``body``: an existing trunk to share (a trained one), else a new one of width c."""
 
-    def __init__(self, c):
+    def __init__(self, c=None, body=None):
         super().__init__()
-        self.body = nn.Sequential(*trunk(c, (1, 1, 1)))
+        self.body = body if body is not None else nn.Sequential(*trunk(c, (1, 1, 1)))
 
     def forward(self, x):
         return self.body(x)
@@ -329,13 +331,15 @@ class StridedNet(Segmenter):
         return self.body.backward(dscore)
 
 
-class DilatedNet(Segmenter):
-    """pool4 and pool5 removed: conv5 dilated by 2, fc6 by 4; scores at 1/8, then bilinear ×8
-    (a frozen deconvolution, as FCN's) and the crop that minifcn.geometry computes."""
+class UpsampledTrunk(Segmenter):
+    """The trunk's 1/8 scores, then bilinear ×8 (a frozen deconvolution, as FCN's) and the crop
+    that minifcn.geometry computes. dilations (1, 1, 1): the plain strided trunk, its coarse
+    scores just upsampled (FCN-32s's way, at 1/8); (1, 2, 4): the dilated net, pool4 and pool5
+    removed, conv5 dilated by 2 and fc6 by 4."""
 
-    def __init__(self, c):
+    def __init__(self, c, dilations):
         super().__init__()
-        self.body = nn.Sequential(*trunk(c, (1, 2, 4)))
+        self.body = nn.Sequential(*trunk(c, dilations))
         self.upscore = nn.ConvTranspose2d(N_CLASS, N_CLASS, 16, stride=8, bias=False)
         self.upscore.weight.data = F.bilinear_weight(N_CLASS, N_CLASS, 16)
         self.upscore.weight.requires_grad = False
@@ -395,7 +399,7 @@ class UnpoolNet(Segmenter):
 
 
 strided_body = list(StridedNet(width).body.children())
-dilated_body = list(DilatedNet(width).body.children())
+dilated_body = list(UpsampledTrunk(width, (1, 2, 4)).body.children())
 shift = int(geometry.path_map(strided_body).shift)      # centres the stitched map (see below)
 for label, layers in (("strided trunk (1/8)", strided_body), ("dilated trunk", dilated_body)):
     r, j = receptive_field(layers)
@@ -416,24 +420,29 @@ section("4. The same task, the same budget")
 iterations = 40 if args.quick else 1000
 batch = 1 if args.quick else 4
 val_subset = 8 if args.quick else 60
-budget = dict(iterations=iterations, batch_size=batch, eval_every=iterations,
+shapes_root = data.ensure_shapes()          # the lessons' 64×64 shapes data (not the main job's)
+budget = dict(data=shapes_root, iterations=iterations, batch_size=batch, eval_every=iterations,
               val_subset=val_subset, progress=False, seed=args.seed, device=dev,
               optimizer="sgd", lr_policy="fixed", lr=1e-3, momentum=0.99)
 nets = {
     "FCN-8s (skips + bilinear)": he_init(models.FCN8s(
         n_class=N_CLASS, base_channels=width, fc_channels=8 * width,
         input_convention="torchvision", class_names=list(val.class_names)), args.seed),
-    "shift-and-stitch (64 passes)": he_init(ShiftAndStitch(StridedNet(width), 8, shift),
-                                            args.seed),
+    "coarse trunk + bilinear ×8": he_init(UpsampledTrunk(width, (1, 1, 1)), args.seed),
     "unpooling + deconvolution": he_init(UnpoolNet(width), args.seed),
-    "dilated (pool4/5 removed)": he_init(DilatedNet(width), args.seed),
+    "dilated (pool4/5 removed)": he_init(UpsampledTrunk(width, (1, 2, 4)), args.seed),
 }
 say(f"""
     Four nets, widths {width}…{8 * width}, all trained with minifcn.train for {iterations}
     iterations (batch {batch}, SGD lr {budget['lr']:g}, momentum {budget['momentum']:g}, mean loss)
-    from the same kind of random start on the shapes data, and scored on {val_subset} validation
-    images. FCN-8s here is minifcn's own model (5 poolings, conv1_1 padded by 100); the others
-    are three poolings deep.
+    from the same kind of random start on the 64×64 shapes data, and scored on {val_subset}
+    validation images. FCN-8s here is minifcn's own model (5 poolings, conv1_1 padded by 100);
+    the others are three poolings deep. The coarse trunk is the strided net of section 3 with
+    its 1/8 scores upsampled bilinearly. Shift-and-stitch is not trained separately: it is a
+    way to *run* a coarse net, so the fifth row runs that same trained trunk 64 times per image
+    and stitches, and compares the two ways of getting pixels from one set of weights.
+    (Training through the 64 passes works too, ShiftAndStitch has a backward, but at 64 times
+    the cost per step: half an hour here instead of a few minutes.)
 """ + ("""
     --quick: 40 iterations teach these nets almost nothing, so the scores below are close to
     "background everywhere" and do not rank the methods; the timings are real. Run without
@@ -449,17 +458,24 @@ for label, net in nets.items():
     run_dir = os.path.join(args.out, "runs", label.split(" ")[0].strip("(").lower())
     r = minifcn.train(model=net, out=run_dir, **budget)
     seconds = time.perf_counter() - t0
-    image, _ = val[0]
-    net.eval()
-    t_pred = _common.best_time(lambda net=net: minifcn.predict(net, image), repeat=3)
-    n_params = sum(int(np.prod(p.shape)) for p in net.parameters())
-    results[label] = dict(r["metrics"], seconds=seconds, predict=t_pred, params=n_params,
-                          model=r["model"])
+    results[label] = dict(r["metrics"], seconds=seconds, model=r["model"])
     print(f"  trained {label}: {seconds:.0f} s")
-print(f"\n{'method':<30} {'params':>7} {'train s/it':>10} {'predict ms':>10} {'pixel acc':>9} "
+
+coarse = results["coarse trunk + bilinear ×8"]
+stitched = ShiftAndStitch(StridedNet(body=coarse["model"].body), 8, shift)
+val_scored = data.load_dataset(shapes_root, "val", val_subset, args.seed)   # train()'s val set
+results["shift-and-stitch of that trunk"] = dict(
+    minifcn.evaluate(stitched, val_scored), seconds=coarse["seconds"], model=stitched)
+image, _ = val[0]
+for s in results.values():
+    s["model"].eval()
+    s["predict"] = _common.best_time(lambda m=s["model"]: minifcn.predict(m, image), repeat=3)
+    s["params"] = sum(int(np.prod(p.shape)) for p in s["model"].parameters())
+
+print(f"\n{'method':<32} {'params':>7} {'train s/it':>10} {'predict ms':>10} {'pixel acc':>9} "
       f"{'mean IU':>8}")
 for label, s in results.items():
-    print(f"{label:<30} {s['params']:>7} {s['seconds'] / iterations:>10.3f} "
+    print(f"{label:<32} {s['params']:>7} {s['seconds'] / iterations:>10.3f} "
           f"{1e3 * s['predict']:>10.1f} {s['acc']:>9.3f} {s['mean_iu']:>8.3f}")
 stuck = [k for k, r in results.items() if r["acc_cls"] < 1 / N_CLASS + 1e-3]
 if stuck:
@@ -469,16 +485,20 @@ if stuck:
         images to leave that answer, the deeper and more expensive ones more; their scores
         here say nothing about what they can do.
     """)
-say("""
-    (train s/it includes the final evaluation and checkpoint; predict is one 64×64 image.)
-    What to read in it: shift-and-stitch pays its 64 passes in time and is the only one that
-    gives a truly dense answer from a coarse net without learning any upsampling; the
-    unpooling net recovers sharp positions through its switches but has to learn a whole
-    decoder; the dilated net keeps a 1/8 map with a large receptive field and still relies on
-    bilinear upsampling for the last ×8; FCN-8s mixes coarse, deep scores with finer, shallower
-    ones. The published comparisons (on VOC, from ImageNet weights, with much more training)
-    reported DeconvNet and dilated nets above FCN-8s in mean IU; a tiny net trained from
-    scratch for a few minutes cannot settle that.
+ratio = results["shift-and-stitch of that trunk"]["predict"] / coarse["predict"]
+say(f"""
+    (train s/it includes the final evaluation and checkpoint, and the shift-and-stitch row
+    repeats its trunk's; predict is one 64×64 image.) What to read in it: shift-and-stitch
+    takes {ratio:.0f}× the coarse trunk's time to predict (its 64 passes, run as one batch) and
+    gives a truly dense answer from the coarse net without
+    any upsampling, but from scores that were trained to be upsampled bilinearly: whether it
+    beats bilinear here is a property of this one small run. The unpooling net recovers sharp
+    positions through its switches but has to learn a whole decoder; the dilated net keeps a
+    1/8 map with a large receptive field and still relies on bilinear upsampling for the last
+    ×8; FCN-8s mixes coarse, deep scores with finer, shallower ones. The published comparisons
+    (on VOC, from ImageNet weights, with much more training) reported DeconvNet and dilated
+    nets above FCN-8s in mean IU; a tiny net trained from scratch for a few minutes cannot
+    settle that.
 """)
 fig, axes = plt.subplots(3, 2 + len(results), figsize=(2.0 * (2 + len(results)), 6.2))
 for row, i in enumerate((0, 1, 2)):
@@ -492,6 +512,6 @@ for row, i in enumerate((0, 1, 2)):
         ax.axis("off")
         if row == 0:
             ax.set_title(title, fontsize=8)
-fig.suptitle(f"Four ways to dense predictions, {iterations} iterations each"
+fig.suptitle(f"Dense predictions five ways (four trained nets), {iterations} iterations each"
              + (" (--quick: barely trained)" if args.quick else ""), fontsize=10)
 _common.save_figure(fig, args, "comparison.png")
