@@ -45,7 +45,7 @@ from .optim import SGD, Adam
 # Widths are VGG16's / 8 (8, 16, 32, 64, 64; fc6/fc7 128) and the images 128×128: with conv1_1's
 # pad 100 a 128×128 image is computed at 326×326, only 1.6× the cost of a 64×64 one (262×262)
 # for 4× the labelled pixels, and it learns about twice as fast per second (bench/RESULTS.md).
-DEFAULTS = dict(model="fcn8s", data=None, iterations=5000, optimizer="adam", lr=1e-3,
+DEFAULTS = dict(model="fcn8s", data=None, iterations=6000, optimizer="adam", lr=1e-3,
                 lr_policy="poly", momentum=0.99, weight_decay=5e-4, reduction="mean",
                 base_channels=8, fc_channels=128, init=None, device=None, seed=0, subset=None,
                 eval_every=1000, out=None, resume=False, batch_size=1, augment=True,
