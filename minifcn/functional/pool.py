@@ -117,5 +117,5 @@ def max_pool2d_backward(dout, cache):
                 # Overlapping windows: within one offset the pixels are distinct, so += is exact.
                 dxc[:, :, yi, xj] += doutc[:, :, oi, oj] * hit
 
-    threads.over_channels(unpool_channels, C, N * C * H * W, xp)
+    threads.over_channels(unpool_channels, C, dx.size, xp)
     return dx

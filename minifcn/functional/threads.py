@@ -35,10 +35,7 @@ def num_threads():
     """MINIFCN_NUM_THREADS, or the number of CPUs this process may run on."""
     env = os.environ.get("MINIFCN_NUM_THREADS", "").strip()
     if env:
-        try:
-            n = int(env)
-        except ValueError:
-            raise ValueError(f"MINIFCN_NUM_THREADS must be a positive integer, got {env!r}")
+        n = int(env) if env.lstrip("-").isdigit() else 0
         if n < 1:
             raise ValueError(f"MINIFCN_NUM_THREADS must be a positive integer, got {env!r}")
         return n
