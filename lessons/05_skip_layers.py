@@ -421,16 +421,20 @@ for ax, key, title in zip(axes[1, 1:], ("upscore2", "fuse_pool3", "score"),
 fig.suptitle("The deep jet of FCN-8s: coarse scores plus finer corrections"
              + (" (--quick: barely trained)" if args.quick else ""), fontsize=10)
 _common.save_figure(fig, args, "deep_jet.png")
-found = {key: bool((jet[key].argmax(axis=0) == cls).any()) for key in ("upscore2", "fuse_pool3")}
+coarse_has, fine_has = (bool((jet[key].argmax(axis=0) == cls).any())
+                        for key in ("upscore2", "fuse_pool3"))
+if coarse_has:
+    coarse_alone = f'alone, it does answer "{name}" here'
+else:
+    coarse_alone = (f'alone, it does not even answer "{name}" anywhere here; the finer '
+                    f'corrections do' + ("" if fine_has else " not either"))
 say(f"""
     Top row: how much more the net believes "{name}" than "background" at each scale (red: more),
     each drawn at its own resolution. Bottom row: the class with the highest summed score,
     after the coarse path alone and after adding the finer corrections. The 1/32 map has only
     {jet["score_fr"].shape[1]}×{jet["score_fr"].shape[2]} cells over this {H}×{W} image: it can
-    say *what* and roughly *where*, not the shape""" + (
-    f""" (alone, it {'does' if found['upscore2'] else 'does not even'} answer "{name}" anywhere
-    here{'' if found['upscore2'] else f"; the finer corrections {'do' if found['fuse_pool3'] else 'do not either'}"})""")
-    + """. The skips, computed from layers that have seen less context but sit on a finer grid,
-    add the detail and move the boundaries. That is the note's point: earlier layers keep the
-    detail the last one has pooled away, and adding their predictions brings it back.
+    say *what* and roughly *where*, not the shape ({coarse_alone}). The skips, computed from
+    layers that have seen less context but sit on a finer grid, add the detail and move the
+    boundaries. That is the note's point: earlier layers keep the detail the last one has
+    pooled away, and adding their predictions brings it back.
 """)

@@ -173,8 +173,8 @@ if model is None:
                        fc_channels=32 if args.quick else 64, input_convention="torchvision",
                        class_names=list(val.class_names), seed=args.seed)
     model = minifcn.train(model=net, data=root, iterations=iterations, eval_every=0,
-                          progress=False, seed=args.seed, device=dev, optimizer="sgd", lr_policy="fixed",
-                          lr=1e-3, momentum=0.99,
+                          progress=False, seed=args.seed, device=dev, optimizer="sgd",
+                          lr_policy="fixed", lr=1e-3, momentum=0.99,
                           batch_size=1 if args.quick else 4,
                           out=os.path.join(args.out, "run"))["model"]
 model.to(dev)
