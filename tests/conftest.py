@@ -36,3 +36,24 @@ def xp(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def cuda_xp(monkeypatch):
+    """The library behind device 'cuda': CuPy on a GPU, or minifcn's CuPy stand-in.
+
+    Where the backend has neither (a plain run on a machine without a GPU), the stand-in is
+    put in for the test, so device tests run in every pass.
+    """
+    if not backend.cuda_available():
+        from minifcn.testing import fakecupy
+        monkeypatch.setattr(backend, "_cupy", fakecupy)
+    return backend.array_module("cuda")
+
+
+@pytest.fixture
+def fake_cp(monkeypatch):
+    """minifcn's CuPy stand-in as the backend's 'cuda', in every pass (even on a GPU)."""
+    from minifcn.testing import fakecupy
+    monkeypatch.setattr(backend, "_cupy", fakecupy)
+    return fakecupy

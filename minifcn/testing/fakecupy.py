@@ -360,6 +360,9 @@ _HOST = {"iinfo", "finfo", "result_type", "can_cast", "promote_types", "issubdty
          "ndim", "shape", "size", "min_scalar_type", "common_type", "binary_repr", "base_repr",
          "mintypecode", "typename", "broadcast_shapes", "get_printoptions", "set_printoptions",
          "printoptions"}
+# Every positional argument of these is an array operand (CuPy runs them as ufuncs or kernels).
+_OPERANDS = {"where", "copyto", "dot", "vdot", "inner", "outer", "kron", "cross",
+             "take_along_axis", "allclose", "isclose", "array_equal", "clip"}
 _WRAPS = {"take", "take_along_axis", "choose"}      # CuPy wraps out-of-bounds indices
 
 
@@ -371,6 +374,8 @@ def _function_args(name, args):
             kinds = [type(a) for a in seq] if isinstance(seq, (list, tuple)) else type(seq)
             raise TypeError(f"{name} expects a sequence of device arrays, got {kinds}" + _HINT)
         return ([a._a for a in seq],) + _arg(tuple(args[1:]))
+    if name in _OPERANDS:
+        return tuple(None if a is None else _operand(a) for a in args)
     if name not in _CREATION and name not in _HOST and args and isinstance(args[0], (list, tuple)):
         raise _unsupported(args[0])
     return _arg(tuple(args))
@@ -392,13 +397,16 @@ def _function(name, f):
     return call
 
 
+_missing = object()
+
+
 def __getattr__(name):
     """A CuPy name: NumPy's object, wrapped to keep to CuPy's rules; anything else is missing."""
     if name not in _names.MODULE:
         has = " (NumPy has it; CuPy does not)" if hasattr(_np, name) else ""
         raise AttributeError(f"module 'cupy' has no attribute {name!r}{has}")
-    obj = getattr(_np, name, None)
-    if obj is None:
+    obj = getattr(_np, name, _missing)
+    if obj is _missing:
         raise AttributeError(f"cupy.{name} exists in CuPy but minifcn's CuPy stand-in does not "
                              f"provide it")
     if isinstance(obj, _np.ufunc):

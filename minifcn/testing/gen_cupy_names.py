@@ -30,6 +30,8 @@ def _bound_names(body):
     """Names a module body binds at top level, descending into if/try/with blocks."""
     names = set()
     for node in body:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            continue
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):

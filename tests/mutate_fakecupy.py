@@ -1,0 +1,38 @@
+"""Remove one rule of the CuPy stand-in at a time: its tests (tests/test_fakecupy.py) must fail.
+
+    python tests/mutate_fakecupy.py        (from the repository root; about a minute)
+
+Each mutation edits minifcn/testing/fakecupy.py in place and restores it afterwards.
+"""
+import os
+import subprocess
+import sys
+
+src = "minifcn/testing/fakecupy.py"
+orig = open(src).read()
+mutations = {
+ "__array__ allowed": ('        raise TypeError(_NO_IMPLICIT)', '        return self._a'),
+ "numpy operands allowed": ('    if isinstance(x, _SCALARS) and not isinstance(x, _np.ndarray):\n        return x',
+                            '    if isinstance(x, (_SCALARS, _np.ndarray, list, tuple)):\n        return x'),
+ "numpy in setitem allowed": ('        if isinstance(value, _np.ndarray):\n            raise', '        if False:\n            raise'),
+ "numpy scalars refused": ('_SCALARS = (bool, int, float, complex, _np.generic)', '_SCALARS = (bool, int, float, complex)'),
+ "no allowlist": ('    if name not in _names.MODULE:\n        has', '    if not hasattr(_np, name):\n        has'),
+ "reductions give numpy scalars": ('    if isinstance(r, (_np.generic, bool, int, float, complex)):\n        return ndarray._of(_np.asarray(r))',
+                                   '    if False:\n        pass'),
+ "d2h not counted": ('        _record("d2h", what, self._a.nbytes)\n', ''),
+ "h2d not counted": ('    _record("h2d", "asarray", host.nbytes)\n', ''),
+ "OOB not distinct": ('            if fancy and "out of bounds" in str(e):', '            if False:'),
+ "repeats allowed": ('            if _np.unique(hit).size != hit.size:', '            if False:'),
+ "no device count": ('        return 1\n', '        return 0\n'),
+}
+bad = []
+for name, (a, b) in mutations.items():
+    assert orig.count(a) >= 1, name
+    open(src, "w").write(orig.replace(a, b, 1))
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                        "tests/test_fakecupy.py"], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=os.getcwd()))
+    print(f"{name:32s} -> {'caught' if r.returncode else 'NOT CAUGHT'}")
+    if not r.returncode: bad.append(name)
+open(src, "w").write(orig)
+sys.exit(1 if bad else 0)
