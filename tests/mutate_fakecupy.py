@@ -8,31 +8,52 @@ import os
 import subprocess
 import sys
 
-src = "minifcn/testing/fakecupy.py"
-orig = open(src).read()
-mutations = {
- "__array__ allowed": ('        raise TypeError(_NO_IMPLICIT)', '        return self._a'),
- "numpy operands allowed": ('    if isinstance(x, _SCALARS) and not isinstance(x, _np.ndarray):\n        return x',
-                            '    if isinstance(x, (_SCALARS, _np.ndarray, list, tuple)):\n        return x'),
- "numpy in setitem allowed": ('        if isinstance(value, _np.ndarray):\n            raise', '        if False:\n            raise'),
- "numpy scalars refused": ('_SCALARS = (bool, int, float, complex, _np.generic)', '_SCALARS = (bool, int, float, complex)'),
- "no allowlist": ('    if name not in _names.MODULE:\n        has', '    if not hasattr(_np, name):\n        has'),
- "reductions give numpy scalars": ('    if isinstance(r, (_np.generic, bool, int, float, complex)):\n        return ndarray._of(_np.asarray(r))',
-                                   '    if False:\n        pass'),
- "d2h not counted": ('        _record("d2h", what, self._a.nbytes)\n', ''),
- "h2d not counted": ('    _record("h2d", "asarray", host.nbytes)\n', ''),
- "OOB not distinct": ('            if fancy and "out of bounds" in str(e):', '            if False:'),
- "repeats allowed": ('            if _np.unique(hit).size != hit.size:', '            if False:'),
- "no device count": ('        return 1\n', '        return 0\n'),
+SRC = "minifcn/testing/fakecupy.py"
+MUTATIONS = {   # rule removed: (text in fakecupy.py, its replacement)
+    "__array__ allowed": ("        raise TypeError(_NO_IMPLICIT)", "        return self._a"),
+    "numpy operands allowed": (
+        "    if isinstance(x, _SCALARS) and not isinstance(x, _np.ndarray):\n        return x",
+        "    if isinstance(x, (_SCALARS, _np.ndarray, list, tuple)):\n        return x"),
+    "numpy in setitem allowed": ("        if isinstance(value, _np.ndarray):\n            raise",
+                                 "        if False:\n            raise"),
+    "numpy scalars refused": ("_SCALARS = (bool, int, float, complex, _np.generic)",
+                              "_SCALARS = (bool, int, float, complex)"),
+    "no allowlist": ("    if name not in _names.MODULE:\n        has",
+                     "    if not hasattr(_np, name):\n        has"),
+    "reductions give numpy scalars": (
+        "    if isinstance(r, (_np.generic, bool, int, float, complex)):\n"
+        "        return ndarray._of(_np.asarray(r))",
+        "    if False:\n        pass"),
+    "d2h not counted": ('        _record("d2h", what, self._a.nbytes)\n', ""),
+    "h2d not counted": ('    _record("h2d", "asarray", host.nbytes)\n', ""),
+    "out-of-bounds not distinct": ('            if fancy and "out of bounds" in str(e):',
+                                   "            if False:"),
+    "repeated indices allowed": ("            if _np.unique(hit).size != hit.size:",
+                                 "            if False:"),
+    "no device": ("        return 1\n", "        return 0\n"),
 }
-bad = []
-for name, (a, b) in mutations.items():
-    assert orig.count(a) >= 1, name
-    open(src, "w").write(orig.replace(a, b, 1))
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                        "tests/test_fakecupy.py"], capture_output=True, text=True,
-                       env=dict(os.environ, PYTHONPATH=os.getcwd()))
-    print(f"{name:32s} -> {'caught' if r.returncode else 'NOT CAUGHT'}")
-    if not r.returncode: bad.append(name)
-open(src, "w").write(orig)
-sys.exit(1 if bad else 0)
+
+
+def main():
+    with open(SRC, encoding="utf-8") as f:
+        orig = f.read()
+    missed = []
+    try:
+        for name, (a, b) in MUTATIONS.items():
+            assert a in orig, f"{name}: the text to mutate is no longer in {SRC}"
+            with open(SRC, "w", encoding="utf-8") as f:
+                f.write(orig.replace(a, b, 1))
+            r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p",
+                                "no:cacheprovider", "tests/test_fakecupy.py"], check=False,
+                               capture_output=True, env=dict(os.environ, PYTHONPATH=os.getcwd()))
+            print(f"{name:32s} -> {'caught' if r.returncode else 'NOT CAUGHT'}")
+            if not r.returncode:
+                missed.append(name)
+    finally:
+        with open(SRC, "w", encoding="utf-8") as f:
+            f.write(orig)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
