@@ -43,12 +43,15 @@ class Transfers:
 
 _recorders = []
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_BACKEND = os.path.join(os.path.dirname(_HERE), "backend.py")
 
 
 def _caller():
-    """'file:line' of the innermost frame outside minifcn/testing (where the transfer was asked)."""
+    """'file:line' of the innermost frame outside the stand-in and minifcn.backend: the line of
+    the program that asked for the transfer."""
     f = sys._getframe(2)
-    while f is not None and os.path.dirname(os.path.abspath(f.f_code.co_filename)) == _HERE:
+    while f is not None and (os.path.dirname(os.path.abspath(f.f_code.co_filename)) == _HERE
+                             or os.path.abspath(f.f_code.co_filename) == _BACKEND):
         f = f.f_back
     return "?" if f is None else f"{os.path.relpath(f.f_code.co_filename)}:{f.f_lineno}"
 
