@@ -31,6 +31,25 @@ else:
     except Exception:  # ImportError, or a CuPy that finds no CUDA library at import time
         _cupy = None
 
+
+
+def use_fake_cupy():
+    """From now on, 'cuda' is minifcn's CuPy stand-in (what MINIFCN_FAKE_CUPY=1 does at import).
+
+    For learning and testing without a GPU: NumPy on the CPU under CuPy's rules, with every
+    transfer counted (``minifcn.testing.count_transfers``). Arrays already on a device stay as
+    they are.
+    """
+    global _cupy
+    from .testing import fakecupy
+    _cupy = fakecupy
+
+
+def using_fake_cupy():
+    """True when 'cuda' is minifcn's CuPy stand-in rather than CuPy."""
+    return _cupy is not None and _cupy.__name__ == "minifcn.testing.fakecupy"
+
+
 DEVICES = ("cpu", "cuda")
 INSTALL_HINT = (
     "install CuPy for your CUDA version, e.g. `pip install minifcn[cuda12]` "

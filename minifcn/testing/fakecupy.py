@@ -475,6 +475,10 @@ class _Runtime:
     def runtimeGetVersion():
         return 0
 
+    @staticmethod
+    def driverGetVersion():
+        return 0
+
 
 class _Device:
     def __init__(self, device=None):
