@@ -35,9 +35,13 @@ def shapes(tmp_path_factory):
 
 @pytest.fixture
 def cpu_threads(monkeypatch):
-    """Channel threads on for the CPU side, however small the arrays."""
+    """Channel threads on for the CPU side, however small the arrays (and checked to be used)."""
     monkeypatch.setenv("MINIFCN_NUM_THREADS", "2")
     monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    pool, used = threads._pool, []
+    monkeypatch.setattr(threads, "_pool", lambda workers: used.append(workers) or pool(workers))
+    yield
+    assert used, "the CPU side never split work between threads"
 
 
 def _exact(cuda_xp):
