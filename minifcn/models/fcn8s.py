@@ -11,7 +11,7 @@ gradients of their score layers (a 1×1 conv's weight gradient scales with its i
 run ahead of the rest of the net. FCN-8s-at-once scales pool4 by 0.01 and pool3 by 0.0001 before
 their score layers (fixed factors, not learned) and is trained in one stage (PAMI 2016).
 
-Sizes in the comments are for a 500×500 input (FCN.md's table); "1/8" is relative to the input.
+Sizes in the comments are for a 500×500 input (docs/fcn.md §2); "1/8" is relative to the input.
 """
 from .. import nn
 from ..geometry import crop_offset
