@@ -297,7 +297,7 @@ say(f"""
     (Lesson 07 explains the four scores; mean IU is the one to read.) After the same number
     of iterations, FCN-8s scores {fine:.3f} and the continued FCN-32s {coarse:.3f}. On VOC the
     skips add 1.4 and then 0.5 points of mean IU (63.6 → 65.0 → 65.5 for the authors' FCN-32s,
-    16s, 8s; FCN.md): a small gain, made at the boundaries, few pixels but exactly where a
+    16s, 8s; docs/fcn.md §8): a small gain, made at the boundaries, few pixels but exactly where a
     32-pixel grid shows. On our 64×64 images the 1/32 grid has about two cells across the
     image, so even a perfect FCN-32s could not outline shapes a few tens of pixels wide
     (lesson 01 measured the best any 1/32 map can do), while FCN-8s predicts on 8-pixel

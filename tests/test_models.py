@@ -112,7 +112,7 @@ def test_initialisation(cls):
             assert not p.data.any() and p.requires_grad, name     # He init: zero biases
         else:
             assert p.data.std() > 0 and p.requires_grad
-    # An untrained FCN scores zero everywhere: FCN.md's "all-zero predictions".
+    # An untrained FCN scores zero everywhere: docs/fcn.md §9, item 3: "all-zero predictions".
     assert not model(np.ones((1, 3, 5, 6), np.float32)).any()
     learned = cls(learn_upsampling=True, **TINY)
     assert all(m.weight.requires_grad for m in learned.modules()

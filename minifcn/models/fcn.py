@@ -19,11 +19,11 @@ trained; the deconvolutions (``upscore*``, no bias) start as bilinear upsampling
 is computed, optimizers skip them). ``learn_upsampling=True`` (or ``set_learn_upsampling()``)
 lets them learn, as the paper's "learned deconvolution" variant does.
 
-Staged training (FCN.md): FCN-32s from VGG16 (``from_vgg16``), FCN-16s from FCN-32s and FCN-8s
-from FCN-16s (``copy_params_from``: every parameter with the same name and shape — the trunk,
-fc6, fc7, score_fr, and score_pool4/upscore2 from an FCN-16s). FCN-8s-at-once starts from VGG16.
-Fine-tuning to another number of classes is the same call: the layers shaped by n_class start
-afresh, as in a new FCN, and the call says which.
+Staged training (docs/fcn.md §6): FCN-32s from VGG16 (``from_vgg16``), FCN-16s from FCN-32s
+and FCN-8s from FCN-16s (``copy_params_from``: every parameter with the same name and shape —
+the trunk, fc6, fc7, score_fr, and score_pool4/upscore2 from an FCN-16s). FCN-8s-at-once starts
+from VGG16. Fine-tuning to another number of classes is the same call: the layers shaped by
+n_class start afresh, as in a new FCN, and the call says which.
 """
 from types import SimpleNamespace
 from typing import NamedTuple

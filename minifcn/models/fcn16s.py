@@ -4,7 +4,7 @@
     fuse_pool4 = upscore2(score_fr) + crop(score_pool4(pool4), 5)    1/16
     score      = crop(upscore16(fuse_pool4), 27)                     the input's size
 
-Sizes in the comments are for a 500×500 input (FCN.md's table); "1/16" is relative to the input.
+Sizes in the comments are for a 500×500 input (docs/fcn.md §2); "1/16" is relative to the input.
 """
 from .. import nn
 from ..geometry import crop_offset

@@ -3,7 +3,7 @@
     image ─ conv1…pool5 ─ fc6 ─ fc7 ─ score_fr        1/32
     score = crop(upscore(score_fr), 19)               the input's size
 
-Sizes in the comments are for a 500×500 input (FCN.md's table); "1/32" is relative to the input.
+Sizes in the comments are for a 500×500 input (docs/fcn.md §2); "1/32" is relative to the input.
 """
 from .. import nn
 from ..geometry import crop_offset

@@ -12,7 +12,7 @@ run ahead of the rest of the net. FCN-8s-at-once scales pool4 by 0.01 and pool3 
 their score layers (fixed factors, not learned) and is trained in one stage (PAMI 2016). That is
 all it changes: ``FCN8sAtOnce`` sets the two factors, FCN8s's forward and backward do the rest.
 
-Sizes in the comments are for a 500×500 input (FCN.md's table); "1/8" is relative to the input.
+Sizes in the comments are for a 500×500 input (docs/fcn.md §2); "1/8" is relative to the input.
 """
 from .. import nn
 from ..geometry import crop_offset
