@@ -205,6 +205,9 @@ class ndarray:
     # --- indexing ------------------------------------------------------------------------------
     def __getitem__(self, key):
         k, fancy = _index(key)
+        if any(isinstance(p, ndarray) and p.dtype == bool and p.ndim
+               for p in (key if isinstance(key, tuple) else (key,))):
+            _record("d2h", "boolean mask (CuPy reads its count back)", 8)
         try:
             return _wrap(self._a[k])
         except IndexError as e:
