@@ -2,13 +2,14 @@
 
     python tests/mutate_fakecupy.py        (from the repository root; about a minute)
 
-Each mutation edits minifcn/testing/fakecupy.py in place and restores it afterwards.
+Each mutation edits minifcn/testing/fakecupy.py (or fakecuda.py) in place and restores it.
 """
 import os
 import subprocess
 import sys
 
 SRC = "minifcn/testing/fakecupy.py"
+CUDA_SRC = "minifcn/testing/fakecuda.py"
 MUTATIONS = {   # rule removed: (text in fakecupy.py, its replacement)
     "__array__ allowed": ("        raise TypeError(_NO_IMPLICIT)", "        return self._a"),
     "numpy operands allowed": (
@@ -30,28 +31,35 @@ MUTATIONS = {   # rule removed: (text in fakecupy.py, its replacement)
                                    "            if False:"),
     "repeated indices allowed": ("            if _np.unique(hit).size != hit.size:",
                                  "            if False:"),
-    "no device": ("        return 1\n", "        return 0\n"),
+    "no device": ("        return 1\n", "        return 0\n", CUDA_SRC),
+    "boolean mask read not counted": ('            _record("d2h", "boolean mask', '            ("'),
 }
 
 
-def main():
-    with open(SRC, encoding="utf-8") as f:
+def mutate(path, a, b):
+    """Run tests/test_fakecupy.py with ``a`` replaced by ``b`` in ``path``: True if they fail."""
+    with open(path, encoding="utf-8") as f:
         orig = f.read()
-    missed = []
+    assert a in orig, f"the text to mutate is no longer in {path}: {a!r}"
     try:
-        for name, (a, b) in MUTATIONS.items():
-            assert a in orig, f"{name}: the text to mutate is no longer in {SRC}"
-            with open(SRC, "w", encoding="utf-8") as f:
-                f.write(orig.replace(a, b, 1))
-            r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p",
-                                "no:cacheprovider", "tests/test_fakecupy.py"], check=False,
-                               capture_output=True, env=dict(os.environ, PYTHONPATH=os.getcwd()))
-            print(f"{name:32s} -> {'caught' if r.returncode else 'NOT CAUGHT'}")
-            if not r.returncode:
-                missed.append(name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(orig.replace(a, b, 1))
+        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                            "tests/test_fakecupy.py"], check=False, capture_output=True,
+                           env=dict(os.environ, PYTHONPATH=os.getcwd()))
     finally:
-        with open(SRC, "w", encoding="utf-8") as f:
+        with open(path, "w", encoding="utf-8") as f:
             f.write(orig)
+    return r.returncode != 0
+
+
+def main():
+    missed = []
+    for name, (a, b, *path) in MUTATIONS.items():
+        caught = mutate(path[0] if path else SRC, a, b)
+        print(f"{name:32s} -> {'caught' if caught else 'NOT CAUGHT'}")
+        if not caught:
+            missed.append(name)
     return 1 if missed else 0
 
 

@@ -19,13 +19,15 @@ NumPy code meets CuPy, because its array is not a NumPy array:
 
 Everything else is NumPy itself, its random generator included, so a model computes bit for
 bit the same numbers on 'cpu' and on this 'cuda': any difference is a code path that differs
-between the devices. ``cuda.runtime``, ``cuda.Device`` and the memory pools are stubs.
+between the devices. ``cuda.runtime``, ``cuda.Device`` and the memory pools are stubs
+(``fakecuda.py``).
 """
 import numpy as _np
 
 from . import UndefinedOnGPUError as _Undefined
 from . import cupy_names as _names
 from . import record as _record
+from .fakecuda import cuda, get_default_memory_pool, get_default_pinned_memory_pool  # noqa: F401
 
 __version__ = _names.CUPY_VERSION + "+minifcn.fake"
 
@@ -458,96 +460,6 @@ class _RandomModule:
 
 
 random = _RandomModule()
-
-
-# --- cuda: one device, nothing asynchronous, no memory pool ------------------------------------
-class _Runtime:
-    @staticmethod
-    def getDeviceCount():
-        return 1
-
-    @staticmethod
-    def getDeviceProperties(device):
-        return {"name": b"minifcn CuPy stand-in (NumPy on the CPU)", "totalGlobalMem": 0}
-
-    @staticmethod
-    def deviceSynchronize():
-        pass
-
-    @staticmethod
-    def runtimeGetVersion():
-        return 0
-
-    @staticmethod
-    def driverGetVersion():
-        return 0
-
-
-class _Device:
-    def __init__(self, device=None):
-        self.id = 0 if device is None else int(device)
-
-    def synchronize(self):
-        pass
-
-    def use(self):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def __repr__(self):
-        return f"<CUDA Device {self.id}>"
-
-
-class _MemoryPool:
-    """The stand-in holds no device memory of its own: every figure is 0."""
-
-    def used_bytes(self):
-        return 0
-
-    def total_bytes(self):
-        return 0
-
-    def free_bytes(self):
-        return 0
-
-    def n_free_blocks(self):
-        return 0
-
-    def free_all_blocks(self, stream=None):
-        pass
-
-    def set_limit(self, size=None, fraction=None):
-        pass
-
-    def get_limit(self):
-        return 0
-
-
-class _Cuda:
-    __name__ = "cupy.cuda"
-    runtime = _Runtime()
-    Device = _Device
-
-    @staticmethod
-    def is_available():
-        return True
-
-
-cuda = _Cuda()
-_POOL, _PINNED_POOL = _MemoryPool(), _MemoryPool()
-
-
-def get_default_memory_pool():
-    return _POOL
-
-
-def get_default_pinned_memory_pool():
-    return _PINNED_POOL
 
 
 def is_available():
