@@ -77,8 +77,11 @@ def test_training_agrees_on_both_devices(cuda_xp, cpu_threads, shapes, tmp_path,
     assert len(cpu[0]) == 4
     _same(cpu[0], gpu[0], exact)
     assert cpu[1].keys() == gpu[1].keys()
+    # On a GPU, Adam's step m/√v has size ~lr whatever the gradient, so a tiny gradient whose
+    # sign differs by rounding moves a weight by up to lr the other way: 2·lr per iteration.
+    atol = 2 * kw["lr"] * kw["iterations"] if optimizer == "adam" else 1e-4
     for name in cpu[1]:
-        _same(cpu[1][name], gpu[1][name], exact)
+        _same(cpu[1][name], gpu[1][name], exact, atol=atol)
     for key in ("acc", "mean_iu"):
         _same(cpu[2][key], gpu[2][key], exact, rtol=0.05, atol=0.05)
 
