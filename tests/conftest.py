@@ -21,6 +21,18 @@ def pytest_report_header(config):
     return f"minifcn: default device {os.environ.get('MINIFCN_DEVICE', 'cpu')}, 'cuda' is {lib}"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On the CuPy stand-in, a test skipped for want of a GPU (or of CuPy) is a failure: the
+    stand-in pass exists to run every device test."""
+    report = (yield).get_result()
+    if report.skipped and backend.using_fake_cupy():
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if any(word in reason.lower() for word in ("gpu", "cupy", "cuda")):
+            report.outcome = "failed"
+            report.longrepr = f"skipped on the CuPy stand-in, which should run it: {reason}"
+
+
 def _cupy():
     if not backend.cuda_available():
         pytest.skip("CuPy with a CUDA GPU is not available")
