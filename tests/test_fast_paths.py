@@ -179,3 +179,81 @@ def test_relu_inplace_after_conv_keeps_the_conv_gradient(rng):
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(da, db)
     np.testing.assert_array_equal(conv.weight.grad, ga)
+
+
+# --- the frozen bilinear upsampling: per class, separable -------------------------------------
+BILINEAR_CASES = [  # (N, C, H, W, k, stride, pad)
+    (1, 3, 5, 4, 4, 2, 0),          # upscore2
+    (2, 2, 3, 6, 16, 8, 0),         # upscore8
+    (1, 2, 4, 3, 4, 2, 1),          # padded
+    (1, 1, 3, 3, 64, 32, 0),        # FCN-32s' upscore
+    (1, 2, 5, 4, 3, 2, 1),          # odd kernel
+]
+
+
+@pytest.mark.parametrize("case", BILINEAR_CASES)
+def test_bilinear_separable_path_equals_general_deconv(xp, case, rng):
+    N, C, H, W, k, s, p = case
+    x = xp.asarray(rng.standard_normal((N, C, H, W)))
+    w = xp.asarray(F.bilinear_weight(C, C, k, dtype=np.float64))
+    assert F.is_bilinear_weight(w)
+    general, gcache = F.conv_transpose2d_forward(x, w, None, s, p)
+    fast, fcache = F.bilinear_upsample_forward(x, (k, k), (s, s), (p, p))
+    np.testing.assert_allclose(to_cpu(fast), to_cpu(general), rtol=1e-12, atol=1e-12)
+    dout = xp.asarray(rng.standard_normal(general.shape))
+    dx_general, _, _ = F.conv_transpose2d_backward(dout, gcache, need_dw=False)
+    np.testing.assert_allclose(to_cpu(F.bilinear_upsample_backward(dout, fcache)),
+                               to_cpu(dx_general), rtol=1e-12, atol=1e-12)
+    # and both against the naive references
+    xn, dn = to_cpu(x), to_cpu(dout)
+    np.testing.assert_allclose(to_cpu(fast), naive.conv_transpose2d_naive(xn, to_cpu(w), None,
+                                                                          s, p), atol=1e-12)
+    dx_ref, _, _ = naive.conv_transpose2d_backward_naive(dn, xn, to_cpu(w), s, p)
+    np.testing.assert_allclose(to_cpu(F.bilinear_upsample_backward(dout, fcache)), dx_ref,
+                               atol=1e-12)
+
+
+def test_only_an_exact_bilinear_weight_takes_the_separable_path(rng):
+    w = F.bilinear_weight(3, 3, 4)
+    assert F.is_bilinear_weight(w)
+    for change in (lambda v: v.__setitem__((0, 1, 0, 0), 1e-3),      # mixes two classes
+                   lambda v: v.__setitem__((2, 2, 1, 1), 0.5)):      # not bilinear
+        v = w.copy()
+        change(v)
+        assert not F.is_bilinear_weight(v)
+    assert not F.is_bilinear_weight(F.bilinear_weight(3, 2, 4))     # not square in classes
+    layer = nn.ConvTranspose2d(3, 3, 4, 2, bias=False, dtype=np.float64)
+    layer.weight.data = F.bilinear_weight(3, 3, 4, dtype=np.float64)
+    assert not layer.is_frozen_bilinear()                           # learning: general path
+    layer.weight.requires_grad = False
+    assert layer.is_frozen_bilinear()
+    layer.weight.data[0, 0, 0, 0] += 1                              # changed in place
+    assert not layer.is_frozen_bilinear()
+
+
+def test_frozen_deconv_layer_matches_the_learning_one_and_gets_no_weight_grad(rng):
+    x = rng.standard_normal((2, 3, 5, 4))
+    layers = []
+    for frozen in (False, True):
+        layer = nn.ConvTranspose2d(3, 3, 16, 8, bias=False, dtype=np.float64)
+        layer.weight.data = F.bilinear_weight(3, 3, 16, dtype=np.float64)
+        layer.weight.requires_grad = not frozen
+        layers.append(layer)
+    outs = [layer(x) for layer in layers]
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal(outs[0].shape)
+    dxs = [layer.backward(dout) for layer in layers]
+    np.testing.assert_allclose(dxs[1], dxs[0], rtol=1e-12, atol=1e-12)
+    assert layers[0].weight.grad is not None and layers[1].weight.grad is None
+
+
+def test_frozen_conv_gets_no_weight_grad_but_the_same_input_grad(rng):
+    conv = nn.Conv2d(2, 3, 3, padding=1, seed=0, dtype=np.float64)
+    x, dout = rng.standard_normal((1, 2, 5, 6)), rng.standard_normal((1, 3, 5, 6))
+    conv(x)
+    dx = conv.backward(dout)
+    conv.zero_grad()
+    conv.weight.requires_grad = False
+    conv(x)
+    np.testing.assert_array_equal(conv.backward(dout), dx)
+    assert conv.weight.grad is None and conv.bias.grad is not None

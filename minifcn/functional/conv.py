@@ -140,14 +140,15 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     return out, (x, w, b is not None, g)
 
 
-def conv2d_backward(dout, cache, need_dx=True):
-    """dout (N, O, oh, ow) → (dx (N, C, H, W) or None, dw (O, C, kh, kw), db (O,) or None).
+def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
+    """dout (N, O, oh, ow) → (dx (N, C, H, W) or None, dw (O, C, kh, kw) or None, db (O,) or None).
 
-    ``need_dx=False`` skips the data gradient (the first layer of a network never needs it).
+    ``need_dx=False`` skips the data gradient (the first layer of a network never needs it),
+    ``need_dw=False`` the weight gradient (a frozen weight: nothing would use it).
     """
     x, w, has_bias, g = cache
     dx = _conv_data_grad(dout, w, x.shape, g) if need_dx else None
-    dw = _conv_weight_grad(x, dout, w.shape, g)
+    dw = _conv_weight_grad(x, dout, w.shape, g) if need_dw else None
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     return dx, dw, db
 
@@ -175,10 +176,11 @@ def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0):
     return out, (x, w, b is not None, g)
 
 
-def conv_transpose2d_backward(dout, cache, need_dx=True):
-    """dout (N, C_out, OH, OW) → (dx (N, C_in, H, W) or None, dw (C_in, C_out, kh, kw), db)."""
+def conv_transpose2d_backward(dout, cache, need_dx=True, need_dw=True):
+    """dout (N, C_out, OH, OW) → (dx (N, C_in, H, W) or None, dw (C_in, C_out, kh, kw) or None,
+    db); ``need_dx``/``need_dw`` as in conv2d_backward."""
     x, w, has_bias, g = cache
     dx = _conv_apply(dout, w, g) if need_dx else None          # the adjoint of the adjoint
-    dw = _conv_weight_grad(dout, x, w.shape, g)                # roles of x and dy swap
+    dw = _conv_weight_grad(dout, x, w.shape, g) if need_dw else None   # x and dy swap roles
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     return dx, dw, db
