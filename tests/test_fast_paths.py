@@ -257,3 +257,15 @@ def test_frozen_conv_gets_no_weight_grad_but_the_same_input_grad(rng):
     conv(x)
     np.testing.assert_array_equal(conv.backward(dout), dx)
     assert conv.weight.grad is None and conv.bias.grad is not None
+
+
+@pytest.mark.parametrize("C,O,k,p,d", [(4, 3, 3, 1, 1), (3, 3, 3, 2, 2), (5, 2, 2, 0, 1),
+                                       (2, 2, 7, 0, 1), (3, 3, 3, 0, 1)])
+def test_stride_one_data_grad_as_a_convolution_equals_col2im(C, O, k, p, d, rng):
+    # O ≤ C and stride 1: dx is computed as a convolution of dy with the flipped kernel.
+    x, w = rng.standard_normal((2, C, 9, 8)), rng.standard_normal((O, C, k, k))
+    g = conv_geometry(x.shape[2:], (k, k), 1, p, d)
+    dy = rng.standard_normal((2, O, *g.out_hw))
+    np.testing.assert_allclose(conv_mod._conv_data_grad(dy, w, x.shape, g),
+                               conv_mod._conv_data_grad_col2im(dy, w, x.shape, g),
+                               rtol=1e-12, atol=1e-12)

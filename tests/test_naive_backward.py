@@ -20,7 +20,10 @@ CONV_CASES = [  # (N, C, H, W, O, k, stride, pad, dilation)
     (2, 3, 9, 11, 2, 2, 3, 4, 2),
     (1, 2, 11, 7, 3, 3, 2, 2, 2),
     (2, 1, 6, 6, 2, 5, 3, 1, 1),
-    (1, 3, 5, 4, 2, 3, 1, 100, 1),     # FCN's conv1_1 padding
+    (1, 3, 5, 4, 2, 3, 1, 100, 1),     # FCN's conv1_1 padding: only the middle is computed
+    (1, 2, 6, 5, 3, 3, 2, 7, 1),       # stride 2, 2 rows of padding-only windows per edge
+    (2, 2, 5, 6, 2, 3, 1, 9, 2),       # dilation 2, 5 rows of padding-only windows per edge
+    (1, 2, 4, 7, 3, 3, 3, 5, 1),       # stride 3, uneven margins against the input size
     (1, 4, 7, 7, 3, 7, 1, 0, 1),       # fc6-like: the kernel as large as the input
 ]
 DECONV_CASES = [  # (N, C_in, H, W, C_out, k, stride, pad)

@@ -21,7 +21,7 @@ The bands and the buffer they live in come from ``workspace.py``; the geometry `
 from ..backend import get_array_module
 from . import workspace
 from .im2col import col2im_band, im2col_band
-from .sizes import conv_geometry, conv_transpose_output_size, pair
+from .sizes import conv_geometry, conv_transpose_output_size, padding_margin, pair
 
 
 def _cols_bytes_per_row(ckk, ow, itemsize):
@@ -55,7 +55,28 @@ def _conv_apply(x, w, g):
 
 
 def _conv_data_grad(dy, w, x_shape, g):
-    """dx of y = conv(x, w): dy (N, O, oh, ow) → dx (N, C, H, W), through col2im.
+    """dx of y = conv(x, w): dy (N, O, oh, ow) → dx (N, C, H, W).
+
+    With stride 1 the data gradient is itself a convolution: of dy, padded by d(k−1) − p, with
+    the kernel flipped and its two channel axes swapped (each input pixel collects from the
+    outputs whose windows held it). That is one im2col of dy (O·kh·kw rows) and a GEMM written
+    straight into dx, instead of a GEMM into dcols (C·kh·kw rows) and kh·kw col2im passes that
+    read, add and write dx. Measured (one thread, AMD EPYC): 9.8 → 6.8 ms for 8 → 8 channels at
+    326², 5.3 → 3.2 ms for 16 → 16 at 163², 3.0 → 2.4 ms for 32 → 32 at 82²; with O > C the im2col
+    of dy is the larger one (16 → 32 at 82²: 1.5 against 1.6 ms), so col2im stays there.
+    """
+    (ph, pw), (dh, dw_), (kh, kw) = g.padding, g.dilation, w.shape[2:]
+    flipped_pad = (dh * (kh - 1) - ph, dw_ * (kw - 1) - pw)
+    if g.stride == (1, 1) and w.shape[0] <= w.shape[1] and min(flipped_pad) >= 0:
+        xp = get_array_module(w)
+        w_flipped = xp.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+        return _conv_apply(dy, w_flipped,
+                           conv_geometry(dy.shape[2:], (kh, kw), 1, flipped_pad, g.dilation))
+    return _conv_data_grad_col2im(dy, w, x_shape, g)
+
+
+def _conv_data_grad_col2im(dy, w, x_shape, g):
+    """dx of y = conv(x, w) through col2im, for any stride.
 
     Per band: dcols (C·kh·kw, rows·ow) = W2ᵀ @ dy_band into the reused buffer, then col2im adds
     the kh·kw slices of dcols into the padded gradient.
@@ -134,10 +155,24 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     """
     _check_conv_args(x, w, b, 1, "conv2d")
     g = conv_geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
-    out = _conv_apply(x, w, g)
-    if b is not None:
-        out += b.reshape(1, -1, 1, 1)
-    return out, (x, w, b is not None, g)
+    margin, inner = padding_margin(g, x.shape[2:])
+    if margin == (0, 0):
+        out = _conv_apply(x, w, g)
+        if b is not None:
+            out += b.reshape(1, -1, 1, 1)
+    else:           # windows that see only padding give the bias: compute only the others
+        xp = get_array_module(x, w)
+        out = xp.zeros((x.shape[0], w.shape[0], *g.out_hw), dtype=x.dtype)
+        if b is not None:
+            out[...] = b.reshape(1, -1, 1, 1)
+        out[_inner_block(margin, inner)] += _conv_apply(x, w, inner)
+    return out, (x, w, b is not None, margin, inner)
+
+
+def _inner_block(margin, inner):
+    """The index of the outputs that the trimmed convolution ``inner`` computes."""
+    (mh, mw), (ih, iw) = margin, inner.out_hw
+    return (slice(None), slice(None), slice(mh, mh + ih), slice(mw, mw + iw))
 
 
 def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
@@ -146,9 +181,10 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
     ``need_dx=False`` skips the data gradient (the first layer of a network never needs it),
     ``need_dw=False`` the weight gradient (a frozen weight: nothing would use it).
     """
-    x, w, has_bias, g = cache
-    dx = _conv_data_grad(dout, w, x.shape, g) if need_dx else None
-    dw = _conv_weight_grad(x, dout, w.shape, g) if need_dw else None
+    x, w, has_bias, margin, g = cache
+    dy = dout if margin == (0, 0) else dout[_inner_block(margin, g)]   # the rest sent nothing
+    dx = _conv_data_grad(dy, w, x.shape, g) if need_dx else None
+    dw = _conv_weight_grad(x, dy, w.shape, g) if need_dw else None
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     return dx, dw, db
 
