@@ -13,7 +13,7 @@ import minifcn.functional as F
 from minifcn import nn
 from minifcn.backend import to_cpu
 from minifcn.functional import conv as conv_mod
-from minifcn.functional import naive, workspace
+from minifcn.functional import naive, shifted, workspace
 from minifcn.functional.im2col import col2im_rows, im2col_rows, pad2d
 from minifcn.functional.sizes import conv_geometry
 from minifcn.gradcheck import check_layer
@@ -57,6 +57,7 @@ def test_im2col_implicit_padding_equals_padded_copy(xp, case, dtype):
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_conv_bands_and_workspace_match_naive(case, dtype, monkeypatch):
+    monkeypatch.setattr(shifted, "MAX_CHANNELS", 0)         # the im2col path, in bands
     N, C, H, W, O, k, s, p, d = case
     rng = np.random.default_rng(1)
     x, w, b = (rng.standard_normal(shape).astype(dtype)
@@ -91,7 +92,8 @@ def test_weight_grad_orientations_match_the_definition(C, O, H, W, rng):
                                atol=1e-10)
 
 
-def test_workspace_is_reused_and_grown():
+def test_workspace_is_reused_and_grown(monkeypatch):
+    monkeypatch.setattr(shifted, "MAX_CHANNELS", 0)
     workspace._BUFFERS.clear()
     x, w = np.ones((1, 2, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32)
     F.conv2d_forward(x, w, None, 1, 1)
@@ -139,8 +141,12 @@ def test_fcn_pool_sizes_on_the_fast_path():
      (1, 3, 4, 5)),
     (lambda: nn.MaxPool2d(3, 2, 1, ceil_mode=True), (1, 2, 7, 8)),
 ])
-def test_fast_paths_still_pass_gradient_checks(make, shape, rng, monkeypatch):
+@pytest.mark.parametrize("max_shifted", [0, 16], ids=["im2col", "shifted"])
+def test_fast_paths_still_pass_gradient_checks(make, shape, rng, monkeypatch, max_shifted):
     monkeypatch.setattr(workspace, "CHUNK_BYTES", 1)        # many bands, one workspace
+    monkeypatch.setattr(shifted, "MAX_CHANNELS", max_shifted)
+    monkeypatch.setattr(shifted, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(shifted, "BAND_BYTES", 1)           # one output row per band
     x = rng.standard_normal(shape)
     errors = check_layer(make(), x, n_samples=40)
     assert max(errors.values()) < 1e-7, errors
@@ -269,3 +275,20 @@ def test_stride_one_data_grad_as_a_convolution_equals_col2im(C, O, k, p, d, rng)
     np.testing.assert_allclose(conv_mod._conv_data_grad(dy, w, x.shape, g),
                                conv_mod._conv_data_grad_col2im(dy, w, x.shape, g),
                                rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", [(2, 3, 7, 9, 4, 3, 1), (1, 5, 6, 5, 3, 2, 2), (1, 2, 9, 4, 2, 1, 1),
+                                  (1, 16, 5, 6, 3, 3, 1), (2, 1, 8, 7, 2, 3, 3)])
+@pytest.mark.parametrize("band_bytes", [1, 2 ** 20])
+def test_shifted_products_equal_im2col(case, band_bytes, rng, monkeypatch):
+    # shifted.py's forward and weight gradient against the im2col path, one row per band or all
+    N, C, H, W, O, k, d = case
+    monkeypatch.setattr(shifted, "BAND_BYTES", band_bytes)
+    x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((O, C, k, k))
+    g = conv_geometry((H, W), (k, k), 1, 1, d)
+    dy = rng.standard_normal((N, O, *g.out_hw))
+    got = (shifted.conv_apply(x, w, g), shifted.conv_weight_grad(x, dy, w.shape, g))
+    monkeypatch.setattr(shifted, "MAX_CHANNELS", 0)
+    want = (conv_mod._conv_apply(x, w, g), conv_mod._conv_weight_grad(x, dy, w.shape, g))
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -11,7 +11,7 @@ import pytest
 
 import minifcn.functional as F
 from minifcn.backend import to_cpu
-from minifcn.functional import naive
+from minifcn.functional import naive, shifted
 from minifcn.gradcheck import numerical_gradient, relative_error
 
 CONV_CASES = [  # (N, C, H, W, O, k, stride, pad, dilation)
@@ -78,7 +78,11 @@ def test_max_pool2d_backward_naive_is_the_gradient(case, rng):
 
 # --- the fast kernels against the references --------------------------------------------------
 @pytest.mark.parametrize("case", CONV_CASES)
-def test_conv2d_backward_matches_naive(xp, case):
+@pytest.mark.parametrize("max_shifted", [0, 16], ids=["im2col", "shifted"])
+def test_conv2d_backward_matches_naive(xp, case, max_shifted, monkeypatch):
+    # Stride-1 convolutions with few channels take shifted.py's path; 0 forces im2col.
+    monkeypatch.setattr(shifted, "MAX_CHANNELS", max_shifted)
+    monkeypatch.setattr(shifted, "MIN_CHANNELS", 1)
     N, C, H, W, O, k, s, p, d = case
     rng = np.random.default_rng(7)
     x, w, b = _randn(rng, N, C, H, W), _randn(rng, O, C, k, k), _randn(rng, O)

@@ -15,11 +15,12 @@ backward pass, which keeps memory at the size of the activations (the trade PyTo
 
 Reading order, each step calling down: this file (the three products) → ``im2col.py`` (one band
 of windows, split over threads by ``threads.py``) → ``sizes.py`` (which windows read padding).
+Convolutions with stride 1 and few input channels skip im2col: ``shifted.py``.
 The bands and the buffer they live in come from ``workspace.py``; the geometry ``g`` is a
 ``sizes.ConvGeometry``.
 """
 from ..backend import get_array_module
-from . import workspace
+from . import shifted, workspace
 from .im2col import col2im_band, im2col_band
 from .sizes import conv_geometry, conv_transpose_output_size, padding_margin, pair
 
@@ -36,6 +37,8 @@ def _conv_apply(x, w, g):
     (O, C·kh·kw) @ (C·kh·kw, rows·ow) written straight into y's rows [r0, r1) — y[n] is
     (O, oh·ow) and its band is a strided (O, rows·ow) block that BLAS can write in place.
     """
+    if shifted.applies(x.shape[1], w.shape[0], g):         # few channels: no im2col at all
+        return shifted.conv_apply(x, w, g)
     xp = get_array_module(x, w)
     N, C = x.shape[:2]
     O, _, kh, kw = w.shape
@@ -110,6 +113,8 @@ def _conv_weight_grad(x, dy, w_shape, g):
     (a few MB). fc6 and fc7 have few pixels (192) and a huge dW (100M floats), where the
     direct product is fast and the final transpose would cost more than the GEMM: direct.
     """
+    if shifted.applies(x.shape[1], w_shape[0], g):
+        return shifted.conv_weight_grad(x, dy, w_shape, g)
     xp = get_array_module(x, dy)
     N, C = x.shape[:2]
     O, _, kh, kw = w_shape
