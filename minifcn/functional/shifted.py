@@ -16,13 +16,15 @@ gradient 7.4 → 5.0 ms; 16 → 16 at 163²: 3.5 → 3.0 and 4.0 → 3.0 ms. Fro
 GEMMs are large enough and im2col is as fast, and with fewer than 8 input channels (conv1_1's 3)
 the (O, C) taps are too thin for BLAS: 3 → 8 at 130² forward 0.5 → 0.7 ms, 3 → 64 at 379×504
 35.6 → 68.0 ms. So conv.py uses this only for 8–16 input channels and at most 16 output
-channels. Output rows go in bands of about ``BAND_BYTES`` so that the partial sums stay in cache.
+channels. Output rows go in bands of at most ``BAND_BYTES``; 16 MiB holds every layer of the
+small FCN in one band, so each product is one BLAS call per tap (1 MiB bands were as fast on one
+thread, but with two BLAS threads each call is a hand-off between them).
 """
 from ..backend import get_array_module
 from . import workspace
 
 MIN_CHANNELS, MAX_CHANNELS = 8, 16
-BAND_BYTES = 2 ** 20
+BAND_BYTES = 16 * 2 ** 20
 
 
 def applies(in_channels, out_channels, g):
