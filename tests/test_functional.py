@@ -207,7 +207,7 @@ def test_max_pool_forward_matches_naive(xp, case):
 
 
 def test_pool_sizes_of_fcn():
-    # FCN-8s at 500×500: 698 → 349 → 175 → 88 → 44 → 22 with ceil mode (FCN.md's table).
+    # FCN-8s at 500×500: 698 → 349 → 175 → 88 → 44 → 22 with ceil mode (docs/fcn.md §2).
     sizes = [698]
     for _ in range(5):
         sizes.append(F.pool_output_size(sizes[-1], 2, 2, 0, ceil_mode=True))
