@@ -53,8 +53,9 @@ def check_layer(layer, *inputs, n_samples=None, seed=0, h=1e-6, wrt_inputs=None)
 
     Runs ``out = layer(*inputs)``, draws a random upstream gradient g, calls
     ``layer.backward(g)`` and checks dx (for the first input, or those in ``wrt_inputs``) and
-    every learning parameter's ``.grad`` (frozen ones, ``requires_grad=False``, get none). ``n_samples`` checks that many random coordinates per array
-    instead of all of them (for whole models). Dropout must be off (eval) or deterministic.
+    every learning parameter's ``.grad`` (frozen ones, ``requires_grad=False``, get none).
+    ``n_samples`` checks that many random coordinates per array instead of all of them (for
+    whole models). Dropout must be off (eval) or deterministic.
 
     Returns {name: relative error}, names 'x' (or 'x0', 'x1', …) and the parameter names.
     """

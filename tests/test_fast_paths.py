@@ -86,8 +86,9 @@ def test_weight_grad_orientations_match_the_definition(C, O, H, W, rng):
     g = conv_geometry((H, W), (3, 3), 1, 0, 1)
     ref = np.zeros((O, C, 3, 3))
     for ky in range(3):
-        for kx in range(3):                 # dW[o, c, ky, kx] = Σ dy[n, o, i, j] x[n, c, i+ky, j+kx]
-            ref[:, :, ky, kx] = np.einsum("nohw,nchw->oc", dy, x[:, :, ky:ky + H - 2, kx:kx + W - 2])
+        for kx in range(3):         # dW[o, c, ky, kx] = Σ dy[n, o, i, j] x[n, c, i+ky, j+kx]
+            window = x[:, :, ky:ky + H - 2, kx:kx + W - 2]
+            ref[:, :, ky, kx] = np.einsum("nohw,nchw->oc", dy, window)
     np.testing.assert_allclose(conv_mod._conv_weight_grad(x, dy, (O, C, 3, 3), g), ref,
                                atol=1e-10)
 
@@ -277,8 +278,9 @@ def test_stride_one_data_grad_as_a_convolution_equals_col2im(C, O, k, p, d, rng)
                                rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("case", [(2, 3, 7, 9, 4, 3, 1), (1, 5, 6, 5, 3, 2, 2), (1, 2, 9, 4, 2, 1, 1),
-                                  (1, 16, 5, 6, 3, 3, 1), (2, 1, 8, 7, 2, 3, 3)])
+@pytest.mark.parametrize("case", [(2, 3, 7, 9, 4, 3, 1), (1, 5, 6, 5, 3, 2, 2),
+                                  (1, 2, 9, 4, 2, 1, 1), (1, 16, 5, 6, 3, 3, 1),
+                                  (2, 1, 8, 7, 2, 3, 3)])
 @pytest.mark.parametrize("band_bytes", [1, 2 ** 20])
 def test_shifted_products_equal_im2col(case, band_bytes, rng, monkeypatch):
     # shifted.py's forward and weight gradient against the im2col path, one row per band or all

@@ -6,7 +6,7 @@ ky·d·Wp + kx·d, if the output is computed on the "wide" grid of Wp columns pe
 Wp − ow columns are junk, thrown away):
 
     y_wide (O, oh·Wp) = Σ_{ky,kx} W[:, :, ky, kx] (O, C) @ xf[:, off : off + oh·Wp]     (C, oh·Wp)
-    dW[:, :, ky, kx]  = dy_wide (O, oh·Wp) @ xf[:, off : off + oh·Wp]ᵀ        (junk columns of dy: 0)
+    dW[:, :, ky, kx]  = dy_wide (O, oh·Wp) @ xf[:, off : off + oh·Wp]ᵀ     (dy's junk columns: 0)
 
 Each slice is a BLAS matrix as it is (row stride Hp·Wp), so nothing is copied kh·kw times: the
 im2col matrix, kh·kw times the input, is never written and never read back. With few channels

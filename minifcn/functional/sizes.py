@@ -6,7 +6,7 @@ dilation d. Window o of an axis reads the inputs o·s + ky·d − p for ky = 0 �
 
     convolution          out = ⌊(in + 2p − d(k−1) − 1) / s⌋ + 1
     max pooling          out = ⌊ or ⌈(in + 2p − k) / s⌉ + 1   (ceil mode: Caffe's, see below)
-    transposed conv      out = (in − 1)·s − 2p + k             (the input size of the conv it undoes)
+    transposed conv      out = (in − 1)·s − 2p + k          (the input size of the conv it undoes)
 
 This module is pure integer arithmetic, on the kernel level: it imports nothing from minifcn.
 ``minifcn.geometry`` is a different thing: it composes these per-layer maps into coordinate maps
