@@ -28,8 +28,12 @@ import numpy as np  # after common, which imports minifcn first (see there)
 from common import make_batch, randomize_score_layers, try_import_torch
 
 from minifcn import nn
-from minifcn.functional import shifted
 from minifcn.models import FCN8s
+
+try:
+    from minifcn.functional import shifted
+except ImportError:                 # an older minifcn, for before/after comparisons
+    shifted = None
 
 torch = try_import_torch()
 if torch is not None:
@@ -176,7 +180,7 @@ def main():
     args = ap.parse_args()
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
-    if not args.shifted:
+    if not args.shifted and shifted is not None:
         shifted.MAX_CHANNELS = 0
     sizes = args.sizes or sorted({128, main_job_size()})
     if torch is not None:
@@ -186,7 +190,7 @@ def main():
           f"{cpu_model()}; numpy {np.__version__}; OPENBLAS_NUM_THREADS="
           f"{os.environ.get('OPENBLAS_NUM_THREADS', '(default)')}, MINIFCN_NUM_THREADS="
           f"{os.environ.get('MINIFCN_NUM_THREADS', '(default)')}; shifted.py "
-          f"{'on' if args.shifted else 'off'}"
+          f"{'on' if args.shifted and shifted is not None else 'off'}"
           + (f"; torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else ""))
     for size in sizes:
         print(f"{size}×{size}:")

@@ -147,6 +147,7 @@ def test_fast_paths_still_pass_gradient_checks(make, shape, rng, monkeypatch, ma
     monkeypatch.setattr(workspace, "CHUNK_BYTES", 1)        # many bands, one workspace
     monkeypatch.setattr(shifted, "MAX_CHANNELS", max_shifted)
     monkeypatch.setattr(shifted, "MIN_CHANNELS", 1)
+    monkeypatch.setenv("MINIFCN_NUM_THREADS", "1")          # shifted.py runs on one thread
     monkeypatch.setattr(shifted, "BAND_BYTES", 1)           # one output row per band
     x = rng.standard_normal(shape)
     errors = check_layer(make(), x, n_samples=40)

@@ -64,9 +64,10 @@ def _conv_data_grad(dy, w, x_shape, g):
     the kernel flipped and its two channel axes swapped (each input pixel collects from the
     outputs whose windows held it). That is one im2col of dy (O·kh·kw rows) and a GEMM written
     straight into dx, instead of a GEMM into dcols (C·kh·kw rows) and kh·kw col2im passes that
-    read, add and write dx. Measured (one thread, AMD EPYC): 9.8 → 6.8 ms for 8 → 8 channels at
-    326², 5.3 → 3.2 ms for 16 → 16 at 163², 3.0 → 2.4 ms for 32 → 32 at 82²; with O > C the im2col
-    of dy is the larger one (16 → 32 at 82²: 1.5 against 1.6 ms), so col2im stays there.
+    read, add and write dx. Measured (CPU time, one thread, AMD EPYC shared with other work):
+    9.8 → 6.8 ms for 8 → 8 channels at 326², 5.3 → 3.2 ms for 16 → 16 at 163², 3.0 → 2.4 ms for
+    32 → 32 at 82²; with O > C the im2col of dy is the larger one (16 → 32 at 82²: 1.5 against
+    1.6 ms), so col2im stays there.
     """
     (ph, pw), (dh, dw_), (kh, kw) = g.padding, g.dilation, w.shape[2:]
     flipped_pad = (dh * (kh - 1) - ph, dw_ * (kw - 1) - pw)
