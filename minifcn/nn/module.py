@@ -94,6 +94,15 @@ class Module:
         raise NotImplementedError
 
     def __call__(self, *args, **kwargs):
+        if self._parameters:             # a layer: its inputs must live where its weights do
+            device = backend.device_of(next(iter(self._parameters.values())).data)
+            for a in args:
+                if hasattr(a, "shape") and backend.device_of(a) != device:
+                    raise RuntimeError(
+                        f"{type(self).__name__} has its parameters on '{device}' but got an "
+                        f"input on '{backend.device_of(a)}': move the input with "
+                        f"minifcn.backend.to_device(x, '{device}') (or the model with "
+                        f".to('{backend.device_of(a)}'))")
         return self.forward(*args, **kwargs)
 
     def save_cache(self, cache):
