@@ -52,3 +52,9 @@ def test_collapse_to_an_object_class_is_named_too():
     assert "'circle'" in collapse_warning(hist, NAMES)
     assert "'class 1'" in collapse_warning(hist)
     assert collapse_warning(np.zeros((3, 3), dtype=np.int64)) is None
+
+
+def test_an_early_collapse_says_it_may_pass():
+    hist = hist_from([0.7, 0.2, 0.1], [[1, 0, 0]] * 3)
+    assert "iteration 500 of 6000" in collapse_warning(hist, NAMES, 500, 6000)
+    assert "often passes" not in collapse_warning(hist, NAMES, 3000, 6000)
