@@ -58,3 +58,31 @@ def test_an_early_collapse_says_it_may_pass():
     hist = hist_from([0.7, 0.2, 0.1], [[1, 0, 0]] * 3)
     assert "iteration 500 of 6000" in collapse_warning(hist, NAMES, 500, 6000)
     assert "often passes" not in collapse_warning(hist, NAMES, 3000, 6000)
+
+
+class Pairs:
+    """A dataset stand-in: (image, label) pairs."""
+
+    def __init__(self, labels):
+        self.labels, self.n_class, self.class_names = labels, 3, NAMES
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return np.zeros(self.labels[i].shape + (3,), np.uint8), self.labels[i]
+
+
+def test_evaluate_logs_the_shares_and_warns_on_a_collapse():
+    from minifcn.evaluate import evaluate
+    from minifcn.models import FCN32s
+    model = FCN32s(n_class=3, base_channels=2, fc_channels=4)   # score layers at zero: class 0
+    label = np.zeros((8, 8), np.int64)
+    label[:4] = 1
+    label[0, 0] = 255
+    scores = evaluate(model, Pairs([label, label]), iteration=100, iterations=200)
+    assert scores["pred_share"] == {"background": 1.0, "circle": 0.0, "square": 0.0}
+    assert scores["label_share"]["circle"] == pytest.approx(31 / 63, abs=1e-6)
+    assert "collapsed to 'background'" in scores["collapse"]
+    all_background = evaluate(model, Pairs([np.zeros((8, 8), np.int64)]))
+    assert all_background["collapse"] is None                     # right, not collapsed
