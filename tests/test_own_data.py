@@ -1,5 +1,7 @@
 """docs/own-data.md end to end: RGB-mask photos in a colour scheme of their own → prepare → train
 from scratch → eval → predict in the dataset's own colours. Tiny images, a few iterations."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -16,31 +18,37 @@ PHOTO_COLOURS = np.array([(150, 110, 70), (40, 160, 40), (230, 60, 50)], dtype=n
 SIZE = 32
 
 
-def orchard(i):
-    """(photo, RGB mask): soil below, a tree above, 1-2 round fruits, white void rim."""
+def orchard(i, size=SIZE):
+    """(photo, RGB mask): soil below, a tree above, 1-2 round fruits, a white void top row."""
     rng = np.random.default_rng(i)
-    yy, xx = np.mgrid[:SIZE, :SIZE]
+    yy, xx = np.mgrid[:size, :size] * (32 / size)        # drawn on a 32-unit canvas
     label = np.where(yy > rng.integers(18, 24), 0, 1)
     for _ in range(rng.integers(1, 3)):
         cy, cx, r = rng.integers(6, 16), rng.integers(6, 26), rng.integers(3, 6)
         label[(yy - cy) ** 2 + (xx - cx) ** 2 <= r * r] = 2
-    photo = PHOTO_COLOURS[label] + rng.integers(-20, 21, (SIZE, SIZE, 3))
+    photo = PHOTO_COLOURS[label] + rng.integers(-20, 21, (size, size, 3))
     mask = MASK_COLOURS[label]
-    mask[0] = 255                                         # a void row at the top
+    mask[0] = 255
     return np.clip(photo, 0, 255).astype(np.uint8), mask
 
 
-@pytest.fixture(scope="module")
-def orchard_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("orchard")
-    (root / "photos").mkdir()
+def write_orchard(root, n=10, size=SIZE):
+    """photos/*.jpg, masks/*.png (RGB) and classes.txt under ``root`` (docs/own-data.md uses
+    ``write_orchard("orchard", n=40, size=64)``)."""
+    root = Path(root)
+    (root / "photos").mkdir(parents=True)
     (root / "masks").mkdir()
-    for i in range(10):
-        photo, mask = orchard(i)
+    for i in range(n):
+        photo, mask = orchard(i, size)
         Image.fromarray(photo).save(root / "photos" / f"tree{i:02d}.jpg", quality=95)
         Image.fromarray(mask).save(root / "masks" / f"tree{i:02d}.png")
     (root / "classes.txt").write_text(CLASSES)
     return root
+
+
+@pytest.fixture(scope="module")
+def orchard_dir(tmp_path_factory):
+    return write_orchard(tmp_path_factory.mktemp("orchard") / "o")
 
 
 def test_prepare_train_eval_predict(orchard_dir, tmp_path):

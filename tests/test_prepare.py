@@ -249,7 +249,12 @@ def test_every_bad_pair_is_reported_in_one_error(rgb_set):
     for stem in ("img1", "img4"):
         Image.fromarray(rgb_mask(label_map(1, H + 2, W))).save(masks / f"{stem}.png")
     with pytest.raises(ValueError, match=r"img1\.png is 14×16.*1 more problem.*img4\.png is 14×16"):
-        run(tmp_path, images, masks)
+        run(tmp_path, images, masks, out="new/folders/out")
+    assert not (tmp_path / "new").exists()               # folders made for it are gone again
+    Image.fromarray(rgb_mask(label_map(1))).save(masks / "img1.png")
+    Image.fromarray(rgb_mask(label_map(4))).save(masks / "img4.png")
+    run(tmp_path, images, masks, out="new/folders/out")
+    assert (tmp_path / "new" / "folders" / "out" / "classes.txt").exists()
 
 
 def test_an_existing_output_is_never_written_into(rgb_set):
@@ -262,6 +267,8 @@ def test_an_existing_output_is_never_written_into(rgb_set):
     (tmp_path / "file").write_text("x")
     with pytest.raises(FileExistsError):
         run(tmp_path, images, masks, out="file")
+    with pytest.raises(FileExistsError, match="file is a file"):
+        run(tmp_path, images, masks, out="file/sub/out")
     os.remove(tmp_path / "out" / "precious.txt")          # an empty folder is fine
     run(tmp_path, images, masks)
     assert (tmp_path / "out" / "classes.txt").exists()

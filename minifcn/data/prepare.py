@@ -227,10 +227,23 @@ def _check_out(out):
     if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
         raise FileExistsError(f"output {out} already exists and is not an empty folder; "
                               f"prepare never writes into it: choose a new --out")
-    if not os.path.isdir(os.path.dirname(out)):
-        raise FileNotFoundError(f"the folder that should hold --out does not exist: "
-                                f"{os.path.dirname(out)}")
+    parent = os.path.dirname(out)
+    while not os.path.isdir(parent):
+        if os.path.exists(parent):
+            raise FileExistsError(f"cannot make the output folder {out}: {parent} is a file")
+        parent = os.path.dirname(parent)
     return out
+
+
+def _make_parents(out):
+    """Make the missing folders above ``out``; returns them, deepest first, to undo on failure."""
+    made, folder = [], os.path.dirname(out)
+    while not os.path.isdir(folder):
+        made.append(folder)
+        folder = os.path.dirname(folder)
+    for folder in reversed(made):
+        os.mkdir(folder)
+    return made
 
 
 def _write_lists(tmp, train, val):
@@ -274,6 +287,7 @@ def prepare(images, masks, out, classes=None, val_fraction=0.1, seed=0, verbose=
     pairs = match_pairs(os.fspath(images), os.fspath(masks))
     train, val = split_ids([p[0] for p in pairs], val_fraction, seed)
     binary, palette = _scan_masks(pairs, spec)
+    made = _make_parents(out)
     tmp = tempfile.mkdtemp(prefix="." + os.path.basename(out) + ".prepare-",
                            dir=os.path.dirname(out))
     try:
@@ -299,6 +313,8 @@ def prepare(images, masks, out, classes=None, val_fraction=0.1, seed=0, verbose=
         os.rename(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        for folder in made:                     # the folders made above out, deepest first
+            os.rmdir(folder)
         raise
     if verbose:
         _print_report(report, names, pixels, counts, void)
