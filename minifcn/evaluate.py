@@ -12,8 +12,8 @@ def evaluate(model, dataset, progress=False, limit=None, iteration=None, iterati
     'pred_share' and 'label_share': {class name: share of the counted pixels predicted as /
     labelled as it}, 'collapse': a warning text when one class took nearly all predictions
     (``metrics.collapse_warning``; iteration/iterations tell it how far the run is), else None},
-    from one confusion matrix over the whole set (FCN.md: how the papers and torchfcn compute
-    them). ``limit`` evaluates only the first ``limit`` images.
+    from one confusion matrix over the whole set (docs/fcn.md §7: as the papers and torchfcn
+    compute them). ``limit`` evaluates only the first ``limit`` images.
     """
     n = len(dataset) if limit is None else min(limit, len(dataset))
     cm = ConfusionMatrix(dataset.n_class)

@@ -82,15 +82,18 @@ def test_rgb_masks_become_a_voc_dataset_in_the_users_colours(rgb_set):
     report = run(tmp_path, images, masks, val_fraction=0.34, seed=3)
     out = tmp_path / "out"
     assert report["names"] == ["sky", "grass", "road"]
-    assert (out / "classes.txt").read_text() == "sky 30 144 255\ngrass 34 139 34\nroad 128 128 128\n"
+    assert (out / "classes.txt").read_text() == (
+        "sky 30 144 255\ngrass 34 139 34\nroad 128 128 128\n")
     assert len(report["val"]) == 2 and len(report["train"]) == 4
     assert sorted(report["train"] + report["val"]) == sorted(labels)
     for stem, label in labels.items():
-        np.testing.assert_array_equal(read_label_png(out / "SegmentationClass" / f"{stem}.png"), label)
+        np.testing.assert_array_equal(
+            read_label_png(out / "SegmentationClass" / f"{stem}.png"), label)
         stored = Image.open(out / "SegmentationClass" / f"{stem}.png")
         assert stored.mode == "P" and stored.getpalette()[:3] == [30, 144, 255]
     for i in range(4):                        # JPEG: the same bytes
-        assert (out / "JPEGImages" / f"img{i}.jpg").read_bytes() == (images / f"img{i}.jpg").read_bytes()
+        stored = (out / "JPEGImages" / f"img{i}.jpg").read_bytes()
+        assert stored == (images / f"img{i}.jpg").read_bytes()
     for i in (4, 5):                          # PNG: lossless
         np.testing.assert_array_equal(read_image(str(out / "JPEGImages" / f"img{i}.png")), photo(i))
     assert "2 image(s): PNG stored as PNG (lossless)" in report["notes"]

@@ -160,7 +160,7 @@ class SegmentationDataset:
             class_names, class_colors = read_classes(os.path.join(self.root, CLASSES_FILE))
         self.split = split
         self.class_names = tuple(class_names)
-        self.class_colors = class_colors  # ((R, G, B), ...) from classes.txt, or None: VOC's palette
+        self.class_colors = class_colors  # (R, G, B) per class from classes.txt; None: VOC palette
         self.n_class = len(self.class_names)
         self.ids = subset_ids(read_split(self.split_file(split)), subset, seed)
 
