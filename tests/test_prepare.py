@@ -296,3 +296,13 @@ def test_read_image_applies_exif_orientation(tmp_path):
     Image.fromarray(photo(0)).save(buf, format="JPEG")
     (tmp_path / "plain.jpg").write_bytes(buf.getvalue())
     assert read_image(str(tmp_path / "plain.jpg")).shape == (H, W, 3)
+
+
+def test_build_folders_left_by_a_killed_prepare_are_removed(rgb_set):
+    tmp_path, images, masks, _ = rgb_set
+    (tmp_path / ".out.prepare-abc123" / "JPEGImages").mkdir(parents=True)   # kill -9 leftovers
+    (tmp_path / ".other.prepare-x").mkdir()                                  # not out's: kept
+    report = run(tmp_path, images, masks)
+    assert "removed 1 unfinished build folder(s)" in report["notes"][0]
+    assert sorted(os.listdir(tmp_path)) == [".other.prepare-x", "classes.txt", "masks", "out",
+                                            "photos"]

@@ -235,6 +235,20 @@ def _check_out(out):
     return out
 
 
+def _remove_stale(out):
+    """Remove the hidden build folders an interrupted (killed) prepare of ``out`` left beside
+    it; returns a note naming them, or None."""
+    parent, prefix = os.path.dirname(out), "." + os.path.basename(out) + ".prepare-"
+    if not os.path.isdir(parent):
+        return None
+    stale = sorted(n for n in os.listdir(parent) if n.startswith(prefix))
+    for name in stale:
+        shutil.rmtree(os.path.join(parent, name))
+    if not stale:
+        return None
+    return f"removed {len(stale)} unfinished build folder(s) of an interrupted prepare: {stale}"
+
+
 def _make_parents(out):
     """Make the missing folders above ``out``; returns them, deepest first, to undo on failure."""
     made, folder = [], os.path.dirname(out)
@@ -287,6 +301,7 @@ def prepare(images, masks, out, classes=None, val_fraction=0.1, seed=0, verbose=
     pairs = match_pairs(os.fspath(images), os.fspath(masks))
     train, val = split_ids([p[0] for p in pairs], val_fraction, seed)
     binary, palette = _scan_masks(pairs, spec)
+    stale = _remove_stale(out)
     made = _make_parents(out)
     tmp = tempfile.mkdtemp(prefix="." + os.path.basename(out) + ".prepare-",
                            dir=os.path.dirname(out))
@@ -298,7 +313,7 @@ def prepare(images, masks, out, classes=None, val_fraction=0.1, seed=0, verbose=
         names, colours = _class_table(spec, binary, palette, max_index)
         _write_dataset(tmp, labels, names, colours, train, val)
         pixels, counts, void = class_frequency(labels.values(), len(names))
-        notes = [n for n in [_binary_note(binary, masks)] if n] + _summarise(notes)
+        notes = [n for n in [stale, _binary_note(binary, masks)] if n] + _summarise(notes)
         report = {"out": out, "names": list(names), "colours": [list(c) for c in colours],
                   "train": train, "val": val, "pixels": pixels.tolist(),
                   "images": counts.tolist(), "void_pixels": void, "notes": notes, "seed": seed,
