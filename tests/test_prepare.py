@@ -306,3 +306,19 @@ def test_build_folders_left_by_a_killed_prepare_are_removed(rgb_set):
     assert "removed 1 unfinished build folder(s)" in report["notes"][0]
     assert sorted(os.listdir(tmp_path)) == [".other.prepare-x", "classes.txt", "masks", "out",
                                             "photos"]
+
+
+def test_an_indexed_png_in_the_classes_colours_is_read_by_colour(rgb_set):
+    """A paint program's indexed PNG numbers its colours freely: index 0 = road's grey here."""
+    tmp_path, images, masks, labels = rgb_set
+    order = [2, 0, 1]                                      # palette slot k holds class order[k]
+    palette = [int(v) for k in order for v in COLOURS[k]] + [0, 0, 0] * 253
+    for stem, label in labels.items():
+        slots = np.array([order.index(c) for c in range(3)] + [0] * 252 + [3], np.uint8)[label]
+        mask = Image.fromarray(slots, "P")
+        mask.putpalette(palette)                          # slot 3: black, named void
+        mask.save(masks / f"{stem}.png")
+    run(tmp_path, images, masks)
+    for stem, label in labels.items():
+        np.testing.assert_array_equal(
+            read_label_png(tmp_path / "out" / "SegmentationClass" / f"{stem}.png"), label)

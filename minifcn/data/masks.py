@@ -3,7 +3,9 @@
 A mask file comes in one of three kinds:
 
 - an **index** mask: a palette ('P') or 8-bit grayscale ('L') PNG whose pixel values ARE the class
-  indices (VOC's own labels; 255 = void, ignored by the loss and the metrics);
+  indices (VOC's own labels; 255 = void, ignored by the loss and the metrics). A palette PNG
+  whose palette paints its pixels in the classes file's colours, under other numbers (a paint
+  program's indexed PNG), is read by those colours instead;
 - a **binary** mask: grayscale, only 0 and 255, as most drawing tools export foreground masks.
   Read as indices its foreground would be VOC's "void" and the net would never learn it, so a
   data set whose grayscale masks are all 0/255 is read as background 0 / foreground 1 instead;
@@ -146,13 +148,34 @@ def rgb_to_label(rgb, spec, path):
     return lut[inverse.reshape(packed.shape)]
 
 
-def mask_to_label(kind, array, path, spec=None, binary=False):
+def palette_by_colour(array, palette, spec):
+    """Whether a palette mask should be read by its colours: the classes file gives colours, and
+    every index used in the mask has one of them (or a void colour) in the mask's palette, while
+    not every used index is already that colour's class. (A paint program's indexed PNG numbers
+    its colours as it likes; VOC-style masks, whose values are the classes, stay indices.)"""
+    if spec is None or spec.colours is None or palette is None:
+        return False
+    used = np.flatnonzero(np.bincount(array.ravel(), minlength=256))
+    colours = [tuple(int(v) for v in palette[i]) for i in used]
+    known = set(spec.colours) | set(spec.void_colours)
+    if not all(c in known for c in colours):
+        return False
+    as_index = all((i == VOID_INDEX and c in spec.void_colours)
+                   or (i < len(spec.colours) and spec.colours[i] == c)
+                   for i, c in zip(used.tolist(), colours))
+    return not as_index
+
+
+def mask_to_label(kind, array, path, spec=None, binary=False, palette=None):
     """A mask of ``open_mask``'s kind → (H, W) uint8 label map (0..n_class-1, 255 = void).
 
     spec: the classes file (``read_class_spec``), needed for RGB masks; binary: read grayscale
-    0/255 as background 0 / foreground 1 (``prepare`` decides it for the whole data set).
+    0/255 as background 0 / foreground 1 (``prepare`` decides it for the whole data set);
+    palette: a palette mask's own palette, to read it by colour (``palette_by_colour``).
     """
     n_class = len(spec.names) if spec is not None else VOID_INDEX
+    if kind == "index" and palette_by_colour(array, palette, spec):
+        return rgb_to_label(palette[array], spec, path)
     if kind == "rgb":
         if spec is None or spec.colours is None:
             if (array == array[..., :1]).all():       # gray saved as RGB

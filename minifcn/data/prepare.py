@@ -142,8 +142,8 @@ def _class_table(spec, binary, palette, max_index):
 
 def _convert_pair(image_id, image, mask, tmp, spec, binary):
     """Store one pair in ``tmp``; (label, note). Raises ValueError naming the file at fault."""
-    kind, array, _ = open_mask(mask)
-    label = mask_to_label(kind, array, mask, spec, binary)
+    kind, array, palette = open_mask(mask)
+    label = mask_to_label(kind, array, mask, spec, binary, palette)
     _, size, raw, note = store_image(image, os.path.join(tmp, "JPEGImages"), image_id)
     if label.shape != size:
         turned = (f"; the photo is stored {raw[0]}×{raw[1]} and its EXIF orientation turns it: "
