@@ -347,4 +347,10 @@ def _print_report(report, names, pixels, counts, void):
         print(f"note: {note}")
     print(frequency_table(names, pixels, counts, void))
     print(f"{len(report['train'])} train + {len(report['val'])} val images, "
-          f"{len(names)} classes → {report['out']} (plot: class_frequency.png)")
+          f"{len(names)} classes → {_shown(report['out'])} (plot: class_frequency.png)")
+
+
+def _shown(path):
+    """``path`` relative to the current folder when it lies below it (as a user typed it)."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
