@@ -52,3 +52,16 @@ def test_weights_file(tmp_path):
             read_class_weights(f, ["background", "circle", "square"])
     with pytest.raises(FileNotFoundError, match="class-weight file not found"):
         read_class_weights(tmp_path / "nope", ["a"])
+
+
+def test_class_weights_spec(tmp_path):
+    from minifcn.data.weights import class_weights
+    ds = Labels([np.array([[0, 0, 0, 1]])], 2)
+    ds.class_names = ("background", "thing")
+    assert class_weights("none", ds) is None and class_weights(None, ds) is None
+    np.testing.assert_allclose(class_weights("auto", ds), [(0.75 + 0.25) / 2 / 0.75,
+                                                          (0.75 + 0.25) / 2 / 0.25])
+    (tmp_path / "w.txt").write_text("1\n4\n")
+    assert class_weights(str(tmp_path / "w.txt"), ds) == [1.0, 4.0]
+    with pytest.raises(FileNotFoundError, match="class-weight file not found: auto2"):
+        class_weights("auto2", ds)

@@ -72,3 +72,16 @@ def read_class_weights(path, class_names):
     if not any(weights):
         raise ValueError(f"class-weight file {path}: every weight is 0")
     return weights
+
+
+def class_weights(spec, dataset):
+    """The loss's class weights for ``--class-weight spec``: None for 'none' (or None), median-
+    frequency weights over ``dataset`` (the training set) for 'auto', else one weight per class
+    read from the file ``spec`` names. A list of floats, one per class."""
+    if spec is None or spec == "none":
+        return None
+    if spec == "auto":
+        return median_frequency_weights(*class_pixel_counts(dataset))
+    if not isinstance(spec, str) or not spec:
+        raise ValueError(f"class_weight must be 'none', 'auto' or a file name, got {spec!r}")
+    return read_class_weights(spec, dataset.class_names)
