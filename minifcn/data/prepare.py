@@ -28,6 +28,7 @@ from PIL import Image, ImageOps
 
 from .masks import is_binary, mask_to_label, open_mask, read_class_spec
 from .palette import VOID_INDEX, label_palette, save_label_png, voc_palette
+from .voc import read_image
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MASK_EXTS = (".png", ".bmp", ".gif", ".tif", ".tiff")
@@ -77,14 +78,6 @@ def match_pairs(images, masks):
     return [(stem, image_files[stem], mask_files[stem]) for stem in sorted(image_files)]
 
 
-def _to_rgb8(image):
-    """A PIL image → 8-bit RGB; 16-bit grayscale is scaled (65535 → 255), never clipped."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        values = np.asarray(image, dtype=np.float64) / 257.0
-        image = Image.fromarray(np.clip(np.round(values), 0, 255).astype(np.uint8), "L")
-    return image.convert("RGB") if image.mode != "RGB" else image
-
-
 def store_image(src, folder, image_id):
     """Put one photo into ``folder``: (stored path, upright (H, W), raw (H, W), note or None).
 
@@ -104,7 +97,7 @@ def store_image(src, folder, image_id):
         shutil.copyfile(src, dst)
         return dst, size, raw, None
     dst = os.path.join(folder, image_id + ".png")
-    _to_rgb8(upright).save(dst, format="PNG")
+    Image.fromarray(read_image(src)).save(dst, format="PNG")   # upright, 8-bit (16-bit scaled)
     return dst, size, raw, f"{fmt} stored as PNG (lossless)"
 
 
