@@ -5,9 +5,9 @@ The image is preprocessed in the model's input convention ('caffe' or 'torchvisi
 caches (``no_grad``), on the model's device; the results come back as NumPy arrays. Any image size
 works: an FCN's scores always have the input's height and width.
 
-Large photos. Memory grows with the pixels: every layer's activations, and im2col's buffer of
-(C·k·k) × (H·W) values for each convolution, are held at once (bench/bench_predict_memory.py
-measures it). Two ways to bound it:
+Large photos. Memory grows with the pixels: a layer's activations and im2col's buffers grow
+with H·W (bench/bench_predict_memory.py measures it: 1.1 GiB for a 4000×3000 photo with the main
+job's small FCN-8s, about 7 GiB at VGG16's widths). Two ways to bound it:
 
 - ``max_size=N``: shrink the photo so that its long side is N, predict, and bring the labels back
   to the photo's size with nearest-neighbour (coarser edges, N²-bounded memory and time);
@@ -15,10 +15,11 @@ measures it). Two ways to bound it:
   label from the tile where it lies farthest from an edge (the seams run down the middle of the
   overlaps). Tiles start on multiples of 32, the net's total stride, so every tile's coarse grid
   (pool5 and fc6/fc7) falls exactly on the whole image's. An FCN's output pixel depends on the
-  input within ±245 px (FCN-8s, worst case; measured in tests/test_predict.py), so
-  a pixel farther than that from its tile's edges gets exactly the whole-image result: with
-  O ≥ 2·245 every pixel does. Nearer a tile edge the tile sees padding instead of the photo
-  around it; in a trained net that changes few labels (bench/bench_predict_memory.py counts them).
+  input within ±245 px (FCN-8s, worst case; measured in tests/test_predict.py), so a pixel
+  farther than that from its tile's edges gets exactly the whole-image result: with O ≥ 2·245
+  every pixel does. Nearer a tile edge the tile sees padding instead of the photo around it; in
+  a trained net that changes few labels (bench/bench_tile_agreement.py counts them: 0.015% at
+  O = 128 in docs/own-data.md's example).
 """
 import numpy as np
 from PIL import Image
