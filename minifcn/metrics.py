@@ -119,7 +119,7 @@ def collapse_warning(hist, class_names=None, iteration=None, iterations=None,
 
     It names the usual causes and the flags that address them. Given the evaluation's iteration
     and the run's total, a collapse in the first quarter of a run says that it may pass: from
-    scratch, a net predicts the majority class first (the main job does until ~500 iterations).
+    scratch, a net predicts the majority class first (the main job still does at iteration 500).
     """
     c = collapsed_class(hist, share, rest_ratio)
     if c is None:
