@@ -15,8 +15,8 @@ import sys
 TESTS = ["tests/test_device_agreement.py"]
 BUGS = {   # name: (file, text, the text with the bug, what the failing tests must say)
     "np.asarray of a device array (predict)": (
-        "minifcn/predict.py", "labels = backend.to_cpu(score.argmax(axis=1))",
-        "labels = np.asarray(score.argmax(axis=1))", "Implicit conversion to a NumPy array"),
+        "minifcn/predict.py", "return backend.to_cpu(score.argmax(axis=1))",
+        "return np.asarray(score.argmax(axis=1))", "Implicit conversion to a NumPy array"),
     "a 0-d NumPy array into a device op (dropout scale)": (
         "minifcn/functional/activation.py", "astype(dtype) / dtype(1 - p)",
         "astype(dtype) / np.asarray(1 - p, dtype)", "Unsupported type <class 'numpy.ndarray'>"),

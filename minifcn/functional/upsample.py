@@ -71,6 +71,23 @@ def upsample_matrix(size, kernel_size, stride, padding, dtype=np.float32):
     return full[p:full.shape[0] - p].astype(dtype)
 
 
+_DEVICE_MATRICES = {}    # (device, size, k, s, p, dtype) → U on that device, copied over once
+
+
+def _upsample_matrix_like(x, size, kernel_size, stride, padding):
+    """``upsample_matrix`` in x's dtype on x's device; on a GPU copied there once per shape, not
+    once per forward pass (a host→device copy in every training iteration otherwise)."""
+    xp = get_array_module(x)
+    u = upsample_matrix(size, kernel_size, stride, padding, x.dtype) if xp is np else None
+    if u is None:
+        key = (xp.__name__, str(x.device), size, kernel_size, stride, padding, x.dtype.str)
+        u = _DEVICE_MATRICES.get(key)
+        if u is None:
+            u = _DEVICE_MATRICES[key] = xp.asarray(
+                upsample_matrix(size, kernel_size, stride, padding, x.dtype))
+    return u
+
+
 def bilinear_upsample_forward(x, kernel_size, stride, padding=0):
     """The deconvolution with weight ``bilinear_weight(C, C, k)``, without bias, per class.
 
@@ -78,8 +95,8 @@ def bilinear_upsample_forward(x, kernel_size, stride, padding=0):
     """
     xp = get_array_module(x)
     (kh, kw), (sy, sx), (ph, pw) = kernel_size, stride, padding
-    uh = xp.asarray(upsample_matrix(x.shape[2], kh, sy, ph, x.dtype))      # (OH, H)
-    uw = xp.asarray(upsample_matrix(x.shape[3], kw, sx, pw, x.dtype))      # (OW, W)
+    uh = _upsample_matrix_like(x, x.shape[2], kh, sy, ph)                 # (OH, H)
+    uw = _upsample_matrix_like(x, x.shape[3], kw, sx, pw)                 # (OW, W)
     out = xp.matmul(uh, xp.matmul(x, uw.T))                               # (N, C, OH, OW)
     return out, (uh, uw)
 

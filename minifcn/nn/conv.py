@@ -1,6 +1,7 @@
 """Conv2d, ConvTranspose2d, and ``convolutionize``: the layer classes around the conv kernels."""
 import numpy as np
 
+from .. import backend
 from .. import functional as F
 from ..functional.sizes import pair as _pair
 from . import init
@@ -94,8 +95,18 @@ class ConvTranspose2d(Module):
         """A frozen weight that is exactly FCN's bilinear upsampling, and no bias: then the
         per-class separable path (``F.bilinear_upsample_forward``) computes the same map with
         two small matrix products per class instead of the general transposed convolution."""
-        return (not self.weight.requires_grad and self.bias is None
-                and F.is_bilinear_weight(self.weight.data))
+        if self.weight.requires_grad or self.bias is not None:
+            return False
+        w = self.weight.data
+        if not backend.is_cuda_array(w):
+            return F.is_bilinear_weight(w)
+        # On a GPU the comparison is a device→host sync: checked once per weight array (a frozen
+        # weight is replaced by load_state_dict() and to(), never updated by the optimizers).
+        verdict = self.__dict__.get("_bilinear_verdict")
+        if verdict is None or verdict[0] is not w:
+            verdict = (w, F.is_bilinear_weight(w))
+            object.__setattr__(self, "_bilinear_verdict", verdict)
+        return verdict[1]
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
