@@ -5,27 +5,42 @@ The image is preprocessed in the model's input convention ('caffe' or 'torchvisi
 caches (``no_grad``), on the model's device; the results come back as NumPy arrays. Any image size
 works: an FCN's scores always have the input's height and width.
 """
+from contextlib import contextmanager
+
 import numpy as np
 
 from . import backend
 from .nn import no_grad
 
 
-def _scores(model, image):
-    """(N, n_class, H, W) scores on the model's device, for (H, W, 3) or (N, H, W, 3) RGB."""
+def model_input(model, image):
+    """(H, W, 3) or (N, H, W, 3) RGB uint8 → the network input (N, 3, H, W) in the model's
+    input convention, dtype and device."""
     from .data.transforms import preprocess
     image = np.asarray(image)
     if image.ndim not in (3, 4) or image.shape[-1] != 3:
         raise ValueError(f"expected an H×W×3 RGB image (or N×H×W×3), got shape {image.shape}")
     x = preprocess(image, model.input_convention, dtype=np.dtype(model.dtype))
-    x = backend.to_device(x if x.ndim == 4 else x[None], model.device)
+    return backend.to_device(x if x.ndim == 4 else x[None], model.device)
+
+
+@contextmanager
+def inference(model):
+    """Eval mode (dropout off) and no caches inside the block; the model's mode comes back."""
     was_training = model.training
     model.eval()
     try:
         with no_grad():
-            return model(x)
+            yield model
     finally:
         model.train(was_training)
+
+
+def _scores(model, image):
+    """(N, n_class, H, W) scores on the model's device, for (H, W, 3) or (N, H, W, 3) RGB."""
+    x = model_input(model, image)
+    with inference(model):
+        return model(x)
 
 
 def predict_proba(model, image):
