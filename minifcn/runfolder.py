@@ -6,11 +6,13 @@
     metrics.json      the last evaluation, with the IU of every class
     checkpoint.npz    model + optimizer state + iteration + dropout steps + settings + the
                       evaluations so far (``minifcn.load`` reads it as a model file)
-    loss.png, metrics.png, predictions.png    the figures, drawn at the end
+    loss.png, metrics.png, predictions.png    the figures, drawn at the end (``minifcn.plots``;
+                      ``plots.plot_run(folder)`` draws loss and scores side by side)
 
 Every file is replaced atomically (written beside, then renamed): a crash leaves the old version
 or the new one. A resumed run cuts ``log.csv`` back to the checkpoint's iteration, so the rows of
-iterations that are computed again are not listed twice.
+iterations that are computed again are not listed twice; ``eval.csv`` likewise, and a new run in
+an old folder starts both afresh.
 """
 import csv
 import json
@@ -98,7 +100,21 @@ class RunFolder:
         _write_json(self.file("config.json"), config)
         rows = _read_csv(self.file("log.csv"), iteration)       # rows past the checkpoint go
         _write_csv(self.file("log.csv"), LOG_FIELDS, rows, append=False)
+        evals = _read_csv(self.file("eval.csv"), iteration)     # evaluations likewise
+        _write_csv(self.file("eval.csv"), ["iteration"] + METRIC_KEYS, evals, append=False)
         return rows
+
+    def read_log(self):
+        """log.csv as dicts {'iteration': int, 'loss': float, 'seconds': float}."""
+        return [{"iteration": int(r["iteration"]), "loss": float(r["loss"]),
+                 "seconds": float(r["seconds"])}
+                for r in _read_csv(self.file("log.csv"), float("inf"))]
+
+    def read_evaluations(self):
+        """eval.csv as dicts {'iteration': int, 'acc': float, …} (METRIC_KEYS), one per
+        evaluation in iteration order."""
+        return [{"iteration": int(r["iteration"]), **{k: float(r[k]) for k in METRIC_KEYS}}
+                for r in _read_csv(self.file("eval.csv"), float("inf"))]
 
     def log(self, rows):
         _write_csv(self.file("log.csv"), LOG_FIELDS, rows, append=True)
@@ -120,4 +136,5 @@ class RunFolder:
             samples = [val[i] for i in range(min(n_examples, len(val)))]
             plots.plot_predictions([im for im, _ in samples], [lab for _, lab in samples],
                                    [predict(model, im) for im, _ in samples],
-                                   self.file("predictions.png"))
+                                   self.file("predictions.png"),
+                                   class_names=getattr(val, "class_names", None))
