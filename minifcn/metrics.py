@@ -140,7 +140,8 @@ def boundary_iu(label_trues, label_preds, n_class, k=3):
     easy interiors."""
     label_trues, label_preds = list(label_trues), list(label_preds)
     if len(label_trues) != len(label_preds):
-        raise ValueError(f"{len(label_trues)} true label maps but {len(label_preds)} predicted ones")
+        raise ValueError(f"{len(label_trues)} true label maps but {len(label_preds)} "
+                         f"predicted ones")
     matrix = ConfusionMatrix(n_class)
     for label_true, label_pred in zip(label_trues, label_preds):
         matrix.update(boundary_labels(np.asarray(label_true), k), label_pred)
