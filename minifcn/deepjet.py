@@ -52,6 +52,17 @@ def model_stages(model):
     return [s for s in STAGES if skips[s.blob]]
 
 
+def image_extent(path, shape):
+    """Where a blob of ``shape`` (…, h, w) at the end of ``path`` lies on the image, as
+    matplotlib's imshow ``extent`` (left, right, bottom, top) in image pixels: pixel o sits at
+    a·o + b (``geometry.path_map``) and covers a pixels, so a 1/32 cell is drawn 32 px wide,
+    reaching beyond the image where the padding put it."""
+    m = geometry.path_map(path)
+    a, b = float(m.scale), float(m.shift)
+    h, w = shape[-2:]
+    return (b - a / 2, b + a * (w - 0.5), b + a * (h - 0.5), b - a / 2)
+
+
 def upsample_to_image(blob, path, size):
     """A score blob (N, C, h, w) at scale f (``path``: the layers from the image to it) →
     (N, C, H, W) on the image's pixels: bilinear ×f (kernel 2f, stride f), then the crop that

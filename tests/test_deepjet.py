@@ -110,3 +110,11 @@ def test_plot_stages_draws_every_stage_with_its_scores(val, tmp_path):
 def test_a_model_without_a_deep_jet_is_refused():
     with pytest.raises(TypeError, match="need an FCN, got VGG16"):
         deepjet.model_stages(VGG16(base_channels=2, fc_channels=8))
+
+
+def test_image_extent_places_a_blob_by_its_coordinate_map():
+    # FCN-32s's score_fr: pixel o at 32·o + 12.5 (minifcn.geometry's worked example), so a
+    # 3×4 blob spans 12.5 − 16 … 12.5 + 32·3.5 across and 12.5 − 16 … 12.5 + 32·2.5 down.
+    model = FCN32s(**TINY)
+    assert deepjet.image_extent(model.score_fr_path(), (1, 5, 3, 4)) == (-3.5, 124.5, 92.5, -3.5)
+    assert deepjet.image_extent([], (2, 2)) == (-0.5, 1.5, 1.5, -0.5)     # the image itself
