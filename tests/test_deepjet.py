@@ -118,3 +118,21 @@ def test_image_extent_places_a_blob_by_its_coordinate_map():
     model = FCN32s(**TINY)
     assert deepjet.image_extent(model.score_fr_path(), (1, 5, 3, 4)) == (-3.5, 124.5, 92.5, -3.5)
     assert deepjet.image_extent([], (2, 2)) == (-0.5, 1.5, 1.5, -0.5)     # the image itself
+
+
+def test_separable_upsampling_equals_the_bilinear_deconvolution_and_crop(xp):
+    # Two 2×2 pools (blob pixel o at 4·o + 1.5), then ×4: kernel 8, stride 4, crop at 2; the
+    # deconvolved map is (5 + 1)·4 = 24 rows, so 22 fit after the crop and 23 do not.
+    from minifcn.functional import bilinear_weight, conv_transpose2d_forward
+    path = [("pool", 2, 2, 0), ("pool", 2, 2, 0)]
+    blob = np.random.default_rng(2).standard_normal((2, 3, 5, 4))
+    deconv, _ = conv_transpose2d_forward(blob, bilinear_weight(3, 3, 8, np.float64), stride=4)
+    expect = deconv[:, :, 2:2 + 19, 2:2 + 15]
+    out = deepjet.upsample_to_image(xp.asarray(blob), path, (19, 15))
+    assert type(out) is type(xp.asarray(blob))          # stays on its device
+    np.testing.assert_allclose(minifcn.to_cpu(out), expect, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="does not cover a 23×15 image"):
+        deepjet.upsample_to_image(blob, path, (23, 15))
+    # a blob at the image's scale is only cropped: a 3×3 conv padded by 2 puts o at o − 1
+    np.testing.assert_array_equal(deepjet.upsample_to_image(blob, [("conv", 3, 1, 2)], (3, 2)),
+                                  blob[:, :, 1:4, 1:3])

@@ -9,13 +9,19 @@ axis. FCN uses k = 4, s = 2 (×2), k = 16, s = 8 (×8), k = 32, s = 16 and k = 6
 import numpy as np
 
 
-def upsample_filter(kernel_size, dtype=np.float32):
-    """The (k, k) bilinear kernel."""
+def upsample_filter_1d(kernel_size, dtype=np.float32):
+    """The (k,) bilinear weights along one axis: 1 − |i − c|/f. The 2-D kernel is their outer
+    product, so bilinear upsampling can also be done one axis at a time."""
     k = int(kernel_size)
     factor = (k + 1) // 2
     center = factor - 1 if k % 2 == 1 else factor - 0.5
     og = np.arange(k, dtype=np.float64)
-    filt = 1 - np.abs(og - center) / factor
+    return (1 - np.abs(og - center) / factor).astype(dtype)
+
+
+def upsample_filter(kernel_size, dtype=np.float32):
+    """The (k, k) bilinear kernel."""
+    filt = upsample_filter_1d(kernel_size, np.float64)
     return np.outer(filt, filt).astype(dtype)
 
 
