@@ -206,7 +206,8 @@ def draw_metrics(ax, history, title="validation"):
     ax.set_ylim(0, 1)
     ax.set_title(title, fontsize=TITLE_SIZE)
     ax.tick_params(labelsize=MIN_FONT_SIZE)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=MIN_FONT_SIZE)  # off the lines
+    # beside the axes: the curves can be anywhere in 0..1, and a legend inside would hide one
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=MIN_FONT_SIZE)
     return ax
 
 
