@@ -129,12 +129,14 @@ def test_training_figure_without_evaluations_says_so(tmp_path):
     assert any("no evaluation" in t.get_text() for t in _texts(fig))
 
 
-def test_a_new_run_in_an_old_folder_starts_eval_csv_afresh(tmp_path):
+def test_run_folder_reads_its_logs_back_as_numbers(tmp_path):
     run = str(tmp_path / "run")
     _write_run(run)
     folder = RunFolder(run)
-    folder.start({"model": "fcn8s"}, 20)              # resumed at 20: the evaluation at 40 goes
+    log, evals = folder.read_log(), folder.read_evaluations()
+    assert len(log) == 40 and log[0] == {"iteration": 1, "loss": 2.0, "seconds": 0.1}
+    assert evals[1] == {"iteration": 40, "acc": 0.9, "acc_cls": 0.8, "mean_iu": 0.7,
+                        "fwavacc": 0.85}
+    folder.start({"model": "fcn8s"}, 20, evals[:1])   # resumed at 20: the evaluation at 40 goes
     assert [e["iteration"] for e in folder.read_evaluations()] == [20]
     assert folder.read_log()[-1]["iteration"] == 20
-    folder.start({"model": "fcn8s"}, 0)               # a new run: nothing of the old one stays
-    assert folder.read_evaluations() == [] and folder.read_log() == []

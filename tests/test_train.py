@@ -173,3 +173,12 @@ def test_resume_from_a_checkpoint_with_the_old_adam_buffer_names(shapes, tmp_pat
     for k in ea:
         np.testing.assert_array_equal(ea[k], eb[k], err_msg=k)
     assert _losses(a) == _losses(b)
+
+
+def test_checkpoints_and_evaluations_leave_the_training_as_it_is(shapes, tmp_path):
+    # A checkpoint runs a forward pass to check the weights, and an evaluation runs the model
+    # in eval mode: neither may change the losses that follow.
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    train(data=shapes, iterations=6, eval_every=0, log_every=1, out=a, **TINY)
+    train(data=shapes, iterations=6, eval_every=2, log_every=1, out=b, **TINY)
+    assert _losses(a) == _losses(b)
