@@ -23,7 +23,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from . import backend, geometry
-from .functional import upsample_filter_1d
+from .functional import bilinear_upsample_forward
 from .metrics import ConfusionMatrix, boundary_labels
 from .predict import inference, model_input
 
@@ -63,27 +63,11 @@ def image_extent(path, shape):
     return (b - a / 2, b + a * (w - 0.5), b + a * (h - 0.5), b - a / 2)
 
 
-def bilinear_matrix(n_in, factor, offset, n_out, dtype=np.float32):
-    """(n_out, n_in) matrix of one axis of FCN's bilinear deconvolution (kernel 2f, stride f)
-    followed by the crop at ``offset``: input pixel i stamps the 1-D filter at f·i, and output
-    row o is deconvolved pixel o + offset. The 2-D kernel is the outer product of the 1-D one,
-    so A_h · blob · A_wᵀ is that deconvolution and crop, one axis at a time."""
-    f = int(factor)
-    filt = upsample_filter_1d(2 * f, np.float64)      # (2f,)
-    a = np.zeros((n_out, n_in), dtype=np.float64)
-    o = np.arange(n_out)[:, None] + offset            # row in the uncropped output
-    t = o - f * np.arange(n_in)[None, :]               # position inside input i's stamp
-    inside = (t >= 0) & (t < 2 * f)
-    a[inside] = filt[t[inside]]
-    return a.astype(dtype)
-
-
 def upsample_to_image(blob, path, size):
     """A score blob (N, C, h, w) at scale f (``path``: the layers from the image to it) →
     (N, C, H, W) on the image's pixels: bilinear ×f (kernel 2f, stride f, as FCN's upscore
     layers start), then the crop that ``geometry.crop_offset`` gives. ``size`` = (H, W) of the
     image. Same backend as ``blob``."""
-    xp = backend.get_array_module(blob)
     f = geometry.path_map(path).scale                  # image pixels per blob pixel, e.g. 32
     if f.denominator != 1 or f < 1:
         raise ValueError(f"upsample_to_image: the blob is at scale {f}, not a whole factor ≥ 1")
@@ -95,9 +79,9 @@ def upsample_to_image(blob, path, size):
     if offset + H > (h + 1) * f or offset + W > (w + 1) * f:     # deconvolved: (h − 1)·f + 2f
         raise ValueError(f"upsample_to_image: a {h}×{w} blob ×{f} from offset {offset} does not "
                          f"cover a {H}×{W} image")
-    a_h = xp.asarray(bilinear_matrix(h, f, offset, H, blob.dtype))     # (H, h)
-    a_w = xp.asarray(bilinear_matrix(w, f, offset, W, blob.dtype))     # (W, w)
-    return xp.matmul(xp.matmul(a_h, blob), a_w.T)      # (N, C, H, w) → (N, C, H, W)
+    # FCN's frozen upscore, per class and one axis at a time (functional.upsample)
+    up, _ = bilinear_upsample_forward(blob, (2 * f, 2 * f), (f, f), (0, 0))   # (h + 1)·f
+    return up[:, :, offset:offset + H, offset:offset + W]
 
 
 def stage_scores(model, x):
@@ -172,5 +156,6 @@ def plot_stages(model, dataset, indices, results=None, path=None, title=None):
               f"boundary IU {results[name]['boundary_iu']:.3f}" for name in names]
     names_of_classes = getattr(dataset, "class_names", None) or [str(c) for c in
                                                                  range(dataset.n_class)]
-    return plots.plot_label_grid(rows, names_of_classes, path,
-                                 col_titles=["image"] + titles + ["ground truth"], title=title)
+    return plots.plot_label_grid(rows, names_of_classes, path, title=title,
+                                 col_titles=["image"] + titles + ["ground truth"],
+                                 palette=plots.dataset_palette(dataset))

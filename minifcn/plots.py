@@ -48,12 +48,20 @@ def _finish(fig, path):
 
 
 # --- label maps ---------------------------------------------------------------------------------
+def dataset_palette(dataset):
+    """The (256, 3) colours a dataset's labels are drawn in: its ``class_colors`` (your own data,
+    ``minifcn.data.prepare``) or, without them, VOC's."""
+    from .data.palette import label_palette
+    return label_palette(getattr(dataset, "class_colors", None))
+
+
 def draw_label_map(ax, label, title=None, extent=None, palette=None):
     """Draw a label map (H, W) of class indices (255 = void) on ``ax`` in the dataset's colours.
 
-    palette: (256, 3) uint8 colours by index; None is the VOC colour map that minifcn's datasets
-    are stored with. extent: where the map lies in image pixels (imshow's), for maps that are not
-    at the image's resolution. Nearest-neighbour drawing: no blended colours between classes.
+    palette: (256, 3) uint8 colours by index, ``dataset_palette(ds)`` for a dataset's own class
+    colours; None is the VOC colour map. extent: where the map lies in image pixels (imshow's),
+    for maps that are not at the image's resolution. Nearest-neighbour drawing: no blended
+    colours between classes.
     """
     from .data.palette import voc_palette
     label = np.asarray(label)
@@ -119,14 +127,15 @@ def plot_label_grid(rows, class_names, path=None, col_titles=None, row_titles=No
 
 
 def plot_predictions(images, labels, preds, path=None, class_names=None,
-                     titles=("image", "ground truth", "prediction")):
+                     titles=("image", "ground truth", "prediction"), palette=None):
     """One row per example: the image, its label and the prediction, with the class legend.
-    class_names: the dataset's (None: '0', '1', … up to the largest class present)."""
+    class_names: the dataset's (None: '0', '1', … up to the largest class present); palette:
+    its colours ((256, 3), ``data.palette.label_palette``; None: VOC's)."""
     if class_names is None:
         top = max([int(np.max(a[a != 255], initial=0)) for a in (*labels, *preds)] or [0])
         class_names = [str(c) for c in range(top + 1)]
     rows = [[img, lab, pred] for img, lab, pred in zip(images, labels, preds)]
-    return plot_label_grid(rows, class_names, path, col_titles=titles)
+    return plot_label_grid(rows, class_names, path, col_titles=titles, palette=palette)
 
 
 # --- panels on one colour scale -----------------------------------------------------------------

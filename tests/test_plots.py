@@ -140,3 +140,17 @@ def test_run_folder_reads_its_logs_back_as_numbers(tmp_path):
     folder.start({"model": "fcn8s"}, 20, evals[:1])   # resumed at 20: the evaluation at 40 goes
     assert [e["iteration"] for e in folder.read_evaluations()] == [20]
     assert folder.read_log()[-1]["iteration"] == 20
+
+
+def test_a_dataset_with_its_own_colours_is_drawn_and_named_in_them():
+    class Own:
+        class_names = ("soil", "leaf")
+        class_colors = ((120, 80, 40), (30, 200, 60))
+    palette = plots.dataset_palette(Own())
+    fig = plots.plot_label_grid([[np.array([[0, 1], [255, 1]])]], Own.class_names,
+                                palette=palette)
+    np.testing.assert_array_equal(fig.axes[0].images[0].get_array()[0], [[120, 80, 40],
+                                                                         [30, 200, 60]])
+    colours = [tuple(np.round(np.array(h.get_facecolor()[:3]) * 255).astype(int))
+               for h in fig.legends[0].legend_handles]
+    assert colours == [(120, 80, 40), (30, 200, 60), tuple(voc_palette()[255])]
