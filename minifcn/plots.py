@@ -43,6 +43,9 @@ def save_figure(fig, path):
     return path
 
 
+_save = save_figure     # its earlier private name, for code written against it
+
+
 def _finish(fig, path):
     return fig if path is None else save_figure(fig, path)
 
