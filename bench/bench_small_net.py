@@ -20,6 +20,7 @@ done. ``--no-shifted`` turns off minifcn/functional/shifted.py (few-channel conv
 without im2col), to compare the two paths on the machine at hand.
 """
 import argparse
+import importlib
 import os
 import subprocess
 import time
@@ -50,12 +51,14 @@ def timed(f, *args):
 
 
 def main_job_size():
-    """The image size the main job trains on (the shapes dataset's), if train says so."""
-    try:
-        from minifcn import train
-        return int(getattr(train, "MAIN_JOB_SHAPES", {}).get("size", 128))
-    except (ImportError, AttributeError, TypeError, ValueError):
-        return 128
+    """The image size the main job trains on (the shapes dataset's), where minifcn says it."""
+    for module in ("minifcn.data.locations", "minifcn.train"):    # newer, older trees
+        try:
+            shapes = getattr(importlib.import_module(module), "MAIN_JOB_SHAPES")
+            return int(shapes["size"])
+        except (ImportError, AttributeError, KeyError, TypeError, ValueError):
+            continue
+    return 128
 
 
 def cpu_model():
