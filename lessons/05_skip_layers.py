@@ -21,36 +21,6 @@ args = _common.parse_args(__file__, "Skip layers: FCN-32s, FCN-16s and FCN-8s")
 dev = args.device
 
 
-def forward_with_blobs(model, x):
-    """``model.forward`` (FCN32s, FCN16s or FCN8s) step by step, keeping every named blob."""
-    b = {}
-    h = x
-    for i in (1, 2, 3, 4, 5):
-        h = b[f"pool{i}"] = model.block_forward(i, h)
-    h = b["fc6"] = model.drop6(model.relu6(model.fc6(h)))
-    h = b["fc7"] = model.drop7(model.relu7(model.fc7(h)))
-    h = b["score_fr"] = model.score_fr(h)                          # 1/32
-    if isinstance(model, models.FCN32s):
-        b["upscore"] = model.upscore(h)                            # ×32
-        b["score"] = model.score(b["upscore"], x)
-        return b
-    b["upscore2"] = model.upscore2(h)                              # ×2 → 1/16
-    b["score_pool4"] = model.score_pool4(b["pool4"])               # 1/16
-    b["score_pool4c"] = model.score_pool4c(b["score_pool4"], b["upscore2"])
-    b["fuse_pool4"] = b["upscore2"] + b["score_pool4c"]
-    if isinstance(model, models.FCN16s):
-        b["upscore16"] = model.upscore16(b["fuse_pool4"])          # ×16
-        b["score"] = model.score(b["upscore16"], x)
-        return b
-    b["upscore_pool4"] = model.upscore_pool4(b["fuse_pool4"])      # ×2 → 1/8
-    b["score_pool3"] = model.score_pool3(b["pool3"])               # 1/8
-    b["score_pool3c"] = model.score_pool3c(b["score_pool3"], b["upscore_pool4"])
-    b["fuse_pool3"] = b["upscore_pool4"] + b["score_pool3c"]
-    b["upscore8"] = model.upscore8(b["fuse_pool3"])                # ×8
-    b["score"] = model.score(b["upscore8"], x)
-    return b
-
-
 def fmt(v):
     """A Fraction as a short decimal: 12.5, −19."""
     return f"{float(v):g}".replace("-", "−")
@@ -78,14 +48,14 @@ say("""
                upscore8 ×8 ─ crop 31
 
     Run the paper's input size, 500×500, through an FCN-8s (with 1 channel per layer instead of
-    VGG's 64…4096: the sizes do not depend on the widths) and print every blob:
+    VGG's 64…4096: the sizes do not depend on the widths) and print every blob, as
+    model.forward(x, return_blobs=True) hands them back by name:
 """)
 tiny = {name: models.get_model(name, n_class=2, base_channels=1, fc_channels=2)
         for name in ("fcn32s", "fcn16s", "fcn8s")}
 x500 = np.zeros((1, 3, 500, 500), dtype=np.float32)
-with nn.no_grad():
-    blobs = {name: forward_with_blobs(m.eval(), x500) for name, m in tiny.items()}
-    same = all(np.array_equal(blobs[name]["score"], m(x500)) for name, m in tiny.items())
+with nn.no_grad():       # forward(x, return_blobs=True) → (score, {blob name: array}), in order
+    blobs = {name: m.eval().forward(x500, return_blobs=True)[1] for name, m in tiny.items()}
 print(f"{'blob':>14}  {'size':>9}   (FCN-8s, input 500×500)")
 for key, value in blobs["fcn8s"].items():
     print(f"{key:>14}  {value.shape[2]:>4}×{value.shape[3]:<4}")
@@ -93,7 +63,6 @@ for name in ("fcn32s", "fcn16s"):
     up = "upscore" if name == "fcn32s" else "upscore16"
     print(f"{name}: {up} {blobs[name][up].shape[2]}×{blobs[name][up].shape[3]} → "
           f"score {blobs[name]['score'].shape[2]}×{blobs[name]['score'].shape[3]}")
-print(f"step-by-step forward == model(x) for all three: {same}")
 b8, side = blobs["fcn8s"], (lambda blob: blob.shape[-1])
 conv1 = minifcn.functional.conv_output_size(500, 3, 1, 100)
 say(f"""
@@ -372,7 +341,8 @@ image, label = val[best]
 x = backend.to_device(data.preprocess(image, m8.input_convention)[None], m8.device)
 m8.eval()
 with nn.no_grad():
-    jet = {k: backend.to_cpu(v[0]) for k, v in forward_with_blobs(m8, x).items()}
+    _, blobs8 = m8.forward(x, return_blobs=True)
+    jet = {k: backend.to_cpu(v[0]) for k, v in blobs8.items()}
 paths = {"score_fr": m8.score_fr_path(),
          "upscore2": m8.score_fr_path() + [m8.upscore2],
          "score_pool4c": m8.trunk("pool4") + [m8.score_pool4, m8.score_pool4c],

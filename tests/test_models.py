@@ -3,9 +3,9 @@ dropout seeds, the factory, staged copies and VGG16 → FCN convolutionization."
 import numpy as np
 import pytest
 
+from minifcn import data, models, nn
 from minifcn import functional as F
-from minifcn import models, nn
-from minifcn.models import FCN8s, FCN8sAtOnce, FCN16s, FCN32s, VGG16
+from minifcn.models import VGG16, FCN8s, FCN8sAtOnce, FCN16s, FCN32s
 
 FCNS = [FCN32s, FCN16s, FCN8s, FCN8sAtOnce]
 TINY = dict(base_channels=2, fc_channels=4)
@@ -194,7 +194,7 @@ def test_get_model_and_config_round_trip():
 
 
 def test_class_names_and_input_convention():
-    assert FCN8s(**TINY).class_names == list(models.VOC_CLASS_NAMES)
+    assert FCN8s(**TINY).class_names == list(data.VOC_CLASSES)
     assert FCN8s(n_class=3, **TINY).class_names is None
     named = FCN8s(n_class=2, class_names=["bg", "cat"], **TINY)
     assert named.config["class_names"] == ["bg", "cat"]
@@ -205,8 +205,6 @@ def test_class_names_and_input_convention():
         FCN8s(input_convention="bgr", **TINY)
     with pytest.raises(ValueError, match="class names"):
         FCN8s(n_class=3, class_names=["a"], **TINY)
-    data = pytest.importorskip("minifcn.data")
-    assert tuple(models.VOC_CLASS_NAMES) == tuple(data.VOC_CLASSES)
 
 
 def test_staged_copies():
@@ -264,3 +262,61 @@ def test_from_vgg16_convolutionizes_fc6_and_fc7(cls):
     other = cls(**TINY)
     assert "fc6.weight" in other.copy_params_from(vgg)           # a VGG16 is convolutionized
     np.testing.assert_array_equal(other.fc6.weight.data, fcn.fc6.weight.data)
+
+
+BLOBS = ["pool1", "pool2", "pool3", "pool4", "pool5", "fc6", "fc7", "score_fr"]
+SKIP4 = ["upscore2", "score_pool4", "score_pool4c", "fuse_pool4"]
+SKIP3 = ["upscore_pool4", "score_pool3", "score_pool3c", "fuse_pool3"]
+BLOB_NAMES = {   # the Caffe prototxts' tops, in the order the forward computes them
+    FCN32s: BLOBS + ["upscore", "score"],
+    FCN16s: BLOBS + SKIP4 + ["upscore16", "score"],
+    FCN8s: BLOBS + SKIP4 + SKIP3 + ["upscore8", "score"],
+    FCN8sAtOnce: BLOBS + SKIP4 + SKIP3 + ["upscore8", "score"],
+}
+
+
+@pytest.mark.parametrize("cls", FCNS)
+def test_forward_returns_the_named_blobs(cls):
+    model = randomize(cls(n_class=3, **TINY)).eval()
+    x = np.random.default_rng(0).standard_normal((1, 3, 37, 29)).astype(np.float32)
+    score, blobs = model.forward(x, return_blobs=True)
+    assert list(blobs) == BLOB_NAMES[cls]
+    assert blobs["score"] is score
+    np.testing.assert_array_equal(score, model(x))
+    # The sizes of FCN.md's 500×500 walk-through (sizes do not depend on the widths).
+    big = cls(n_class=2, base_channels=1, fc_channels=1).eval()
+    with nn.no_grad():
+        _, b = big.forward(np.zeros((1, 3, 500, 500), np.float32), return_blobs=True)
+    sides = {k: v.shape[-1] for k, v in b.items()}
+    assert [sides[f"pool{i}"] for i in range(1, 6)] == [349, 175, 88, 44, 22]
+    assert sides["fc7"] == sides["score_fr"] == 16 and sides["score"] == 500
+    if "fuse_pool4" in b:
+        assert sides["score_pool4"] == 44 and sides["fuse_pool4"] == 34
+    if "fuse_pool3" in b:
+        assert sides["score_pool3"] == 88 and sides["fuse_pool3"] == 70
+    # The blobs are the sums and crops they are named after.
+    if "fuse_pool4" in blobs:
+        np.testing.assert_array_equal(blobs["fuse_pool4"],
+                                      blobs["upscore2"] + blobs["score_pool4c"])
+        np.testing.assert_array_equal(blobs["score_pool4c"],
+                                      blobs["score_pool4"][:, :, 5:5 + blobs["upscore2"].shape[2],
+                                                           5:5 + blobs["upscore2"].shape[3]])
+
+
+def test_at_once_differs_from_fcn8s_only_by_its_two_factors():
+    fcn8s = randomize(FCN8s(n_class=3, **TINY)).eval()
+    atonce = FCN8sAtOnce(n_class=3, **TINY).eval()
+    atonce.load_state_dict(fcn8s.state_dict())
+    x = np.random.default_rng(1).standard_normal((1, 3, 21, 26)).astype(np.float32)
+    _, b8 = fcn8s.forward(x, return_blobs=True)
+    _, ba = atonce.forward(x, return_blobs=True)
+    for name in BLOBS:
+        np.testing.assert_array_equal(ba[name], b8[name])
+    # score_pool4 = conv(0.01 · pool4): its bias is unscaled, its weighted part is.
+    for pool, factor in (("pool4", 0.01), ("pool3", 0.0001)):
+        conv = getattr(atonce, f"score_{pool}")
+        bias = conv.bias.data.reshape(1, -1, 1, 1)
+        np.testing.assert_allclose(ba[f"score_{pool}"] - bias,
+                                   factor * (b8[f"score_{pool}"] - bias), rtol=1e-4, atol=1e-7)
+    assert type(atonce).forward is FCN8s.forward and type(atonce).backward is FCN8s.backward
+    assert isinstance(fcn8s.scale_pool4, nn.Sequential) and atonce.scale_pool4.factor == 0.01
