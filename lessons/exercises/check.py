@@ -1,12 +1,12 @@
 """Grade the exercises: python lessons/exercises/check.py [N ...] [--answers DIR]
 
 Each exercise function is run on small float64 inputs with odd sizes, strides and paddings, and
-compared with minifcn's own code: the loop references in minifcn.functional.naive, the fast
-kernels, minifcn.geometry and minifcn.metrics, and numerical gradients (minifcn.gradcheck) for
-the backward passes. For every comparison the grader prints the relative error
-max |yours − reference| / max(|yours| + |reference|); an answer passes when every error is below
-1e-8 (1e-6 against numerical gradients). A wrong answer gets a hint. The exit status is 0 only
-when every exercise asked for passes.
+compared with minifcn's own code: the loop references in minifcn.functional.naive (forward and
+backward), the fast kernels, minifcn.geometry and minifcn.metrics, and numerical gradients
+(minifcn.gradcheck) for the backward passes. For every comparison the grader prints the
+relative error max |yours − reference| / max(|yours| + |reference|); an answer passes when every
+error is below 1e-8 (1e-6 against numerical gradients). A wrong answer gets a hint. The exit
+status is 0 only when every exercise asked for passes.
 
 ``grade(lessons, answers)`` does the same from Python, with ``answers`` mapping a lesson number
 to any object whose attributes are the answer functions (the tests use it).
@@ -122,21 +122,20 @@ def _(fn, answers):
     for k, (xs, ws, s, p) in enumerate(CONV_CASES[:2]):
         rng = rng_for(20 + k)
         x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
-        out, cache = F.conv2d_forward(x, w, b, s, p)
-        dout = rng.standard_normal(out.shape)
+        dout = rng.standard_normal(F.conv2d_forward(x, w, b, s, p)[0].shape)
         got = fn(dout, x, w, stride=s, padding=p)
         if not (isinstance(got, tuple) and len(got) == 3):
             raise Mismatch("return the tuple (dx, dw, db)")
-        want = F.conv2d_backward(dout, cache)
+        want = F.naive.conv2d_backward_naive(dout, x, w, s, p)
         case = f"x {xs}, w {ws}, stride {s}, padding {p}"
 
         def f():
             return F.conv2d_forward(x, w, b, s, p)[0]
 
         for name, g, ref, arr in zip(("dx", "dw", "db"), got, want, (x, w, b)):
-            yield f"{name} vs conv2d_backward,     {case}", rel(g, ref, name), TOL
-            yield f"{name} vs numerical gradient, {case}", rel(g, numeric(f, arr, dout),
-                                                               name), TOL_NUMERIC
+            yield f"{name} vs naive.conv2d_backward_naive, {case}", rel(g, ref, name), TOL
+            yield f"{name} vs numerical gradient,          {case}", rel(
+                g, numeric(f, arr, dout), name), TOL_NUMERIC
 
 
 @exercise(2, "max_pool2d_backward_loops",
@@ -147,13 +146,12 @@ def _(fn, answers):
                                      ((1, 1, 5, 6), 2, 1)]):
         rng = rng_for(30 + k)
         x = rng.standard_normal(xs)
-        out, cache = F.max_pool2d_forward(x, ks, s)
-        dout = rng.standard_normal(out.shape)
+        dout = rng.standard_normal(F.max_pool2d_forward(x, ks, s)[0].shape)
         got = fn(dout, x, ks, s)
         case = f"x {xs}, kernel {ks}, stride {s}"
-        yield f"vs max_pool2d_backward, {case}", rel(got, F.max_pool2d_backward(dout, cache),
-                                                     case), TOL
-        yield f"vs numerical gradient, {case}", rel(
+        yield f"vs naive.max_pool2d_backward_naive, {case}", rel(
+            got, F.naive.max_pool2d_backward_naive(dout, x, ks, s), case), TOL
+        yield f"vs numerical gradient,              {case}", rel(
             got, numeric(lambda: F.max_pool2d_forward(x, ks, s)[0], x, dout), case), TOL_NUMERIC
 
 

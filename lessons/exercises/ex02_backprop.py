@@ -5,8 +5,9 @@ path visible. For an upstream gradient dout = dL/d(out), return dL/d(inputs). Ch
 
     python lessons/exercises/check.py 2
 
-The grader compares your gradients with minifcn's backward kernels and with numerical gradients
-(central differences, minifcn.gradcheck) of L = Σ dout · f(x), in float64.
+The grader compares your gradients with minifcn's loop references
+(minifcn.functional.naive.conv2d_backward_naive, max_pool2d_backward_naive) and with numerical
+gradients (central differences, minifcn.gradcheck) of L = Σ dout · f(x), in float64.
 """
 import numpy as np  # noqa: F401  (for your answers)
 
