@@ -3,7 +3,8 @@
 A classifier ends in fully connected (Linear) layers: they need one fixed input size and answer
 with one label, so *where* is lost. FCN's first idea: a Linear layer over a C×H×W map is exactly
 an H×W convolution. Convert the layers, and the same classifier slides over a whole image of any
-size in one pass, answering with a heat map of class scores.
+size in one pass, answering with a heat map of class scores. (FCN, CVPR 2015: §3.1 "Adapting
+classifiers for dense prediction" and Figure 2, the tabby cat's heat map.)
 """
 # %% Setup
 import time

@@ -5,6 +5,7 @@ lesson 03). To label every pixel it must be blown back up. The simplest way is b
 interpolation; FCN writes it as a transposed convolution ("deconvolution") with a bilinear
 kernel, a layer that can also learn. This lesson builds both, shows where they agree, works out
 the sizes, trains a deconvolution, and shows the checkerboard that a bad kernel size gives.
+(FCN, CVPR 2015: §3.3 "Upsampling is backwards strided convolution".)
 """
 # %% Setup
 import inspect

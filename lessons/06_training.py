@@ -6,6 +6,8 @@ zero, and training in stages from ImageNet VGG16. Each choice has a reason, and 
 trouble people have with FCN ports comes from changing one without the others. This lesson takes
 them one at a time, with numbers, then trains a small FCN-8s from scratch on the offline shapes
 data (or on a subset of VOC: ``--data VOC_ROOT``) and shows the run's curves and predictions.
+(The recipe of the authors' released models, described in the PAMI 2016 paper; docs/fcn.md §6
+lists it.)
 """
 # %% Setup
 import os

@@ -4,7 +4,7 @@ Every FCN paper reports four numbers, all read off one confusion matrix accumula
 whole validation set. This lesson computes them by hand on a tiny example and checks them
 against minifcn.metrics, shows what VOC's label 255 does, why mean IU is the number everyone
 quotes, and then scores a trained FCN-8s class by class (lesson 06's run if it is there,
-otherwise a short one trained here).
+otherwise a short one trained here). (The metrics of FCN, CVPR 2015 §5; docs/fcn.md §7.)
 """
 # %% Setup
 import os
