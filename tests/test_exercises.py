@@ -306,3 +306,17 @@ def test_command_line_passes_with_answer_files(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 of 2 exercises pass" in proc.stdout
+
+
+def test_every_exercise_file_holds_todo_stubs_for_its_checks():
+    """Each exNN file defines exactly the functions the grader checks, each still a TODO."""
+    lines = []
+    results = check.grade(sorted(check.FILES), say=lines.append)
+    for lesson, names in results.items():
+        module = check.load_answers(lesson)
+        public = {k for k, v in vars(module).items()
+                  if callable(v) and not k.startswith("_") and v.__module__ == module.__name__}
+        assert public == set(names), f"lesson {lesson}: file has {public}, grader checks {names}"
+        for name, ok in names.items():
+            todo = any(line.startswith(f"[TODO] {name}:") for line in lines)
+            assert not ok and todo, f"{name} is not a TODO stub"
