@@ -258,7 +258,7 @@ stages = (("FCN-32s", "fcn32s", None, n_first), ("FCN-16s", "fcn16s", "FCN-32s",
 for label, name, parent, its in stages:
     model = new_model(name)
     if parent:
-        copied = model.copy_params_from(runs[parent]["model"])
+        copied = model.copy_params_from(runs[parent]["model"]).copied
         layers = {n.split(".")[0] for n, _ in model.named_parameters()}
         new = sorted(layers - {n.split(".")[0] for n in copied})
         print(f"{label}: copied {len(copied)} arrays from {parent}; new: "
@@ -281,11 +281,11 @@ for label, r in runs.items():
 stuck = [k for k, r in runs.items() if r["metrics"]["acc_cls"] < 1 / shapes.n_class + 1e-3]
 if stuck:
     others = [k for k in runs if k not in stuck]
+    named = [", ".join(others[:-1]), others[-1]] if len(others) > 1 else others
     say(f"""
         {', '.join(stuck)} still answer{'s' if len(stuck) == 1 else ''} background everywhere
         (mean accuracy 1/{shapes.n_class}: one class right, the others never predicted)""" +
-        (f", while {' and '.join([', '.join(others[:-1]), others[-1]] if len(others) > 1 else others)}"
-         f" do{'es' if len(others) == 1 else ''} not." if others
+        (f", while {' and '.join(named)} do{'es' if len(others) == 1 else ''} not." if others
          else ".") + """ From scratch, these nets need a few thousand training images
         before they leave that answer, and whether a net has left it yet weighs more in this
         table than its architecture. Raise n_first and n_stage in this file to compare nets

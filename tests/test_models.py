@@ -211,7 +211,8 @@ def test_staged_copies():
     fcn32s = randomize(FCN32s(**TINY), seed=1)
     fcn32s.input_convention = "torchvision"
     fcn16s = FCN16s(**TINY)
-    copied = fcn16s.copy_params_from(fcn32s)
+    copied, reinitialized = fcn16s.copy_params_from(fcn32s)
+    assert reinitialized == []
     assert set(copied) == {f"{n}.{p}" for n in LEARNED for p in ("weight", "bias")}
     for name in copied:
         np.testing.assert_array_equal(fcn16s.state_dict()[name], fcn32s.state_dict()[name])
@@ -221,12 +222,12 @@ def test_staged_copies():
     fcn16s = randomize(fcn16s, seed=2)
     for cls in (FCN8s, FCN8sAtOnce):
         fcn8s = cls(**TINY)
-        copied = fcn8s.copy_params_from(fcn16s)
+        copied = fcn8s.copy_params_from(fcn16s).copied
         assert set(copied) == set(fcn16s.state_dict()) - {"upscore16.weight"}
         np.testing.assert_array_equal(fcn8s.score_pool4.weight.data, fcn16s.score_pool4.weight.data)
         assert not fcn8s.score_pool3.weight.data.any()
-    with pytest.raises(ValueError, match="shape"):
-        FCN16s(n_class=5, **TINY).copy_params_from(fcn32s)
+    with pytest.raises(ValueError, match="shape"):              # another width
+        FCN16s(base_channels=2, fc_channels=8).copy_params_from(fcn32s)
 
 
 def test_vgg16_classifier():
@@ -260,7 +261,7 @@ def test_from_vgg16_convolutionizes_fc6_and_fc7(cls):
     with pytest.raises(ValueError, match="widths"):
         cls(base_channels=4, fc_channels=4).copy_params_from_vgg16(vgg)
     other = cls(**TINY)
-    assert "fc6.weight" in other.copy_params_from(vgg)           # a VGG16 is convolutionized
+    assert "fc6.weight" in other.copy_params_from(vgg).copied    # a VGG16 is convolutionized
     np.testing.assert_array_equal(other.fc6.weight.data, fcn.fc6.weight.data)
 
 
@@ -320,3 +321,65 @@ def test_at_once_differs_from_fcn8s_only_by_its_two_factors():
                                    factor * (b8[f"score_{pool}"] - bias), rtol=1e-4, atol=1e-7)
     assert type(atonce).forward is FCN8s.forward and type(atonce).backward is FCN8s.backward
     assert isinstance(fcn8s.scale_pool4, nn.Sequential) and atonce.scale_pool4.factor == 0.01
+
+
+def test_fine_tuning_to_another_number_of_classes():
+    source = randomize(FCN16s(input_convention="torchvision", **TINY), seed=1)   # 21 VOC classes
+    target = randomize(FCN8s(n_class=5, class_names=list("abcde"), learn_upsampling=True,
+                             **TINY), seed=2)    # trained before: the re-initialisation shows
+    result = target.copy_params_from(source)
+    class_layers = {"score_fr", "score_pool4", "upscore2"}     # in both, shaped by n_class
+    assert set(result.reinitialized) == {"score_fr.weight", "score_fr.bias",
+                                         "score_pool4.weight", "score_pool4.bias",
+                                         "upscore2.weight"}
+    assert set(result.copied) == {f"{n}.{p}" for n in LEARNED if n != "score_fr"
+                                  for p in ("weight", "bias")}
+    for name in result.copied:
+        np.testing.assert_array_equal(target.state_dict()[name], source.state_dict()[name])
+    for name in ("score_fr", "score_pool4"):                    # as a new FCN's: zero
+        assert not getattr(target, name).weight.data.any()
+        assert not getattr(target, name).bias.data.any()
+    np.testing.assert_array_equal(target.upscore2.weight.data, F.bilinear_weight(5, 5, 4))
+    assert target.upscore2.weight.requires_grad                 # learn_upsampling still holds
+    # Not in the source: left as they were (score_pool3 stays what this model had).
+    assert target.score_pool3.weight.data.any() and target.upscore8.weight.data.std() > 0
+    assert set(target.class_layers()) == class_layers | {"score_pool3", "upscore_pool4",
+                                                         "upscore8"}
+    assert target.class_names == list("abcde")                 # the target's data, not VOC's
+    assert target.input_convention == "torchvision"             # describes the weights
+    summary = result.summary()
+    assert "copied 30 arrays" in summary and "score_fr, score_pool4, upscore2" in summary
+    assert target(np.zeros((1, 3, 9, 7), np.float32)).shape == (1, 5, 9, 7)
+
+
+def test_fine_tuning_keeps_the_other_shape_errors_and_changes_nothing():
+    source = randomize(FCN32s(**TINY), seed=1)
+    target = randomize(FCN32s(n_class=5, base_channels=2, fc_channels=8), seed=2)
+    before = {k: v.copy() for k, v in target.state_dict().items()}
+    with pytest.raises(ValueError, match=r"fc6.weight has shape \(4, 16, 7, 7\)"):
+        target.copy_params_from(source)                          # another width as well
+    for name, value in target.state_dict().items():             # nothing half-copied
+        np.testing.assert_array_equal(value, before[name])
+    same = FCN32s(**TINY)
+    result = same.copy_params_from(source)                       # same n_class: all copied
+    assert result.reinitialized == [] and "re-initialised" not in result.summary()
+
+
+def test_fine_tuned_model_saves_and_reloads_with_the_targets_classes(tmp_path):
+    io = pytest.importorskip("minifcn.io")
+    source = randomize(FCN32s(**TINY), seed=3)
+    target = FCN32s(n_class=3, class_names=["bg", "road", "car"], **TINY)
+    target.copy_params_from(source)
+    io.save(target, str(tmp_path / "m.npz"))
+    loaded = io.load(str(tmp_path / "m.npz"))
+    assert loaded.n_class == 3 and loaded.class_names == ["bg", "road", "car"]
+    for name, value in target.state_dict().items():
+        np.testing.assert_array_equal(loaded.state_dict()[name], value)
+
+
+def test_vgg16_source_for_any_number_of_classes():
+    vgg = randomize(VGG16(**TINY), scale=0.5)
+    fcn = FCN8s(n_class=4, **TINY)
+    result = fcn.copy_params_from(vgg)
+    assert result.reinitialized == [] and "fc8.weight" not in result.copied
+    assert "fc7.weight" in result.copied and not fcn.score_fr.weight.data.any()

@@ -20,16 +20,35 @@ is computed, optimizers skip them). ``learn_upsampling=True`` (or ``set_learn_up
 lets them learn, as the paper's "learned deconvolution" variant does.
 
 Staged training (docs/fcn.md §6): FCN-32s from VGG16 (``from_vgg16``), FCN-16s from FCN-32s
-and FCN-8s from FCN-16s (``copy_params_from``: every parameter with the same name — the trunk,
-fc6, fc7, score_fr, and score_pool4/upscore2 from an FCN-16s). FCN-8s-at-once starts from VGG16.
+and FCN-8s from FCN-16s (``copy_params_from``: every parameter with the same name and shape —
+the trunk, fc6, fc7, score_fr, and score_pool4/upscore2 from an FCN-16s). FCN-8s-at-once starts
+from VGG16. Fine-tuning to another number of classes is the same call: the layers shaped by
+n_class start afresh, as in a new FCN, and the call says which.
 """
 from types import SimpleNamespace
+from typing import NamedTuple
 
 import numpy as np
 
 from .. import nn
 from ..nn import init
 from .vgg import VGG16, VGG16_CONVS, VGGBackbone
+
+
+class ParamCopy(NamedTuple):
+    """What ``FCN.copy_params_from`` did, as lists of parameter names."""
+    copied: list           # taken from the source
+    reinitialized: list    # shaped by the source's other n_class: set as in a new FCN instead
+
+    def summary(self):
+        """One line for a log: 'copied 32 arrays; re-initialised for this model's classes:
+        score_fr, upscore (score layers at zero, deconvolutions bilinear)'."""
+        text = f"copied {len(self.copied)} arrays"
+        if self.reinitialized:
+            layers = ", ".join(dict.fromkeys(n.partition(".")[0] for n in self.reinitialized))
+            text += (f"; re-initialised for this model's classes: {layers} (score layers at "
+                     f"zero, deconvolutions bilinear)")
+        return text
 
 
 class FCN(VGGBackbone):
@@ -130,31 +149,61 @@ class FCN(VGGBackbone):
 
     # --- staged training ------------------------------------------------------------------------
     def copy_params_from(self, source):
-        """Copy every parameter of ``source`` (another FCN) that this model has by name.
+        """Copy every parameter of ``source`` (another FCN, or a VGG16) that this model has by
+        name and shape; returns a ``ParamCopy`` (``copied``, ``reinitialized``: the names).
 
         FCN-16s ← FCN-32s: conv1_1 … conv5_3, fc6, fc7, score_fr (upscore is not in FCN-16s;
         score_pool4 stays zero, upscore2/upscore16 bilinear). FCN-8s ← FCN-16s: those and
-        score_pool4, upscore2 (upscore16 is not in FCN-8s; score_pool3 stays zero). The input
-        convention and class names come along: they describe the weights. A shared name with
-        a different shape (another n_class or width) is an error. Returns the copied names.
-        A VGG16 source is handed to ``copy_params_from_vgg16``.
+        score_pool4, upscore2 (upscore16 is not in FCN-8s; score_pool3 stays zero).
+
+        Fine-tuning to another number of classes (a VOC model to your 5): the layers shaped by
+        n_class (``class_layers``: score_fr, score_pool4/3, upscore*) cannot be copied; they are
+        re-initialised as a new FCN's are (score layers at zero, deconvolutions bilinear) and
+        listed in ``reinitialized``. Any other difference of shape (another width) is an error,
+        raised before anything is copied. The input convention comes along (it describes the
+        weights); the class names stay this model's (they describe its data). A VGG16 source
+        is handed to ``copy_params_from_vgg16`` (fc8 dropped, nothing re-initialised).
         """
         if isinstance(source, VGG16):
             self.copy_params_from_vgg16(source)
-            return [n for n, _ in source.named_parameters() if not n.startswith("fc8")]
+            names = [n for n, _ in source.named_parameters() if not n.startswith("fc8")]
+            return ParamCopy(names, [])
         mine = dict(self.named_parameters())
-        state = {}
+        class_layers = self.class_layers()
+        other_n_class = getattr(source, "n_class", self.n_class) != self.n_class
+        state, reset = {}, []
         for name, p in source.named_parameters():
             if name not in mine:
                 continue
-            if tuple(p.shape) != tuple(mine[name].shape):
+            if tuple(p.shape) == tuple(mine[name].shape):
+                state[name] = p.data
+            elif other_n_class and name.partition(".")[0] in class_layers:
+                reset.append(name)
+            else:
                 raise ValueError(f"copy_params_from: {name} has shape {tuple(p.shape)} in the "
                                  f"{type(source).__name__} but {tuple(mine[name].shape)} here")
-            state[name] = p.data
         self.load_state_dict(state, strict=False)
+        for layer in dict.fromkeys(name.partition(".")[0] for name in reset):
+            self.reset_class_layer(layer)
         self.input_convention = getattr(source, "input_convention", self.input_convention)
-        self.class_names = getattr(source, "class_names", self.class_names)
-        return list(state)
+        return ParamCopy(list(state), reset)
+
+    def class_layers(self):
+        """{name: layer} of the layers whose shape depends on n_class: the 1×1 score layers
+        (score_fr, score_pool4, score_pool3) and the n_class × n_class deconvolutions."""
+        return {name: m for name, m in self._modules.items()
+                if isinstance(m, nn.ConvTranspose2d)
+                or (isinstance(m, nn.Conv2d) and name.startswith("score"))}
+
+    def reset_class_layer(self, name):
+        """Re-initialise one of ``class_layers`` as a new FCN's: a score layer to zero, a
+        deconvolution to bilinear upsampling (frozen or not, as ``learn_upsampling`` says)."""
+        layer = self.class_layers()[name]
+        if isinstance(layer, nn.ConvTranspose2d):
+            init.bilinear_init(layer)
+        else:
+            init.zero_init(layer)
+        return layer
 
     def copy_params_from_vgg16(self, vgg):
         """Transplant ImageNet VGG16 weights: the 13 convolutions as they are, fc6 and fc7
