@@ -124,8 +124,8 @@ def test_staged_training_through_init(shapes, tmp_path):
     fcn32s = minifcn.load(os.path.join(s32, "checkpoint.npz"))
     fcn16s = result["model"]
     for name in ("conv1_1.weight", "fc7.bias", "score_fr.weight"):
-        np.testing.assert_array_equal(dict(fcn16s.named_parameters())[name].data,
-                                      dict(fcn32s.named_parameters())[name].data)
+        np.testing.assert_array_equal(minifcn.backend.to_cpu(fcn16s.state_dict()[name]),
+                                      minifcn.backend.to_cpu(fcn32s.state_dict()[name]))
 
 
 def test_bad_arguments_are_explained(shapes, tmp_path):
@@ -172,4 +172,13 @@ def test_resume_from_a_checkpoint_with_the_old_adam_buffer_names(shapes, tmp_pat
     assert set(ea) == set(eb)                       # saved again under today's names
     for k in ea:
         np.testing.assert_array_equal(ea[k], eb[k], err_msg=k)
+    assert _losses(a) == _losses(b)
+
+
+def test_checkpoints_and_evaluations_leave_the_training_as_it_is(shapes, tmp_path):
+    # A checkpoint runs a forward pass to check the weights, and an evaluation runs the model
+    # in eval mode: neither may change the losses that follow.
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    train(data=shapes, iterations=6, eval_every=0, log_every=1, out=a, **TINY)
+    train(data=shapes, iterations=6, eval_every=2, log_every=1, out=b, **TINY)
     assert _losses(a) == _losses(b)
