@@ -256,8 +256,8 @@ for f in (1, 2, 4, 8, 16, 32):
         blocky.append(best)
     s = cm.scores()
     cm_rows.append((f, s["acc"], s["mean_iu"], blocky))
-    print(f"  1/{f:<2}  map {64 // f:>2}×{64 // f:<2}  best pixel accuracy {100 * s['acc']:5.1f} %  "
-          f"best mean IU {100 * s['mean_iu']:5.1f} %")
+    print(f"  1/{f:<2}  map {64 // f:>2}×{64 // f:<2}  best pixel accuracy "
+          f"{100 * s['acc']:5.1f} %  best mean IU {100 * s['mean_iu']:5.1f} %")
 acc32, miu32 = cm_rows[-1][1:3]
 say(f"""
     (Down to 1/2 the 2-pixel void band along every boundary hides the block errors.) At 1/32,
