@@ -93,6 +93,7 @@ def test_lesson_runs_as_notebook_quick(lesson, tmp_path):
                           env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
     assert proc.returncode == 0, _report(lesson, proc)
     assert list(out.glob("*.png")), f"{os.path.basename(lesson)} wrote no .png into {out}"
+    assert "Questions to think about" in proc.stdout, "the lesson ends without its summary"
 
 
 @pytest.mark.slow
