@@ -19,6 +19,8 @@ TRAIN_HELP = {
     "momentum": "SGD momentum", "weight_decay": "weight decay (biases get none)",
     "reduction": "loss over pixels: mean | sum (the papers' unnormalised loss)",
     "base_channels": "VGG width scale (64 = VGG16)", "fc_channels": "fc6/fc7 width (4096 = VGG16)",
+    "conv1_1_padding": "conv1_1's padding (100 = the paper's; default: the smallest that works "
+                       "for the dataset's images, 69 for FCN-8s at 128×128)",
     "init": "a saved model to start from (VGG16, or the previous stage: 32s → 16s → 8s)",
     "device": "cpu | cuda (default: $MINIFCN_DEVICE or cpu)", "seed": "random seed",
     "subset": "train on a deterministic subset of this many images",
@@ -37,8 +39,9 @@ def _bool(s):
 
 
 TRAIN_TYPES = {"iterations": int, "lr": float, "momentum": float, "weight_decay": float,
-               "base_channels": int, "fc_channels": int, "seed": int, "subset": int,
-               "eval_every": int, "batch_size": int, "val_subset": int, "log_every": int}
+               "base_channels": int, "fc_channels": int, "conv1_1_padding": int, "seed": int,
+               "subset": int, "eval_every": int, "batch_size": int, "val_subset": int,
+               "log_every": int}
 
 
 def _add_train(sub):

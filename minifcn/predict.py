@@ -18,12 +18,20 @@ def _scores(model, image):
     if image.ndim not in (3, 4) or image.shape[-1] != 3:
         raise ValueError(f"expected an H×W×3 RGB image (or N×H×W×3), got shape {image.shape}")
     x = preprocess(image, model.input_convention, dtype=np.dtype(model.dtype))
-    x = backend.to_device(x if x.ndim == 4 else x[None], model.device)
+    x = x if x.ndim == 4 else x[None]
+    h, w = x.shape[2:]
+    # An FCN whose conv1_1 pads less than the paper's 100 needs a minimum input size (fc6's
+    # 7×7 pool5): pad smaller images at the bottom and right with 0 (the mean colour after
+    # preprocessing) and crop the scores back. The top-left stays where it was, so nothing moves.
+    least = getattr(model, "min_input_size", 1)
+    if h < least or w < least:
+        x = np.pad(x, ((0, 0), (0, 0), (0, max(0, least - h)), (0, max(0, least - w))))
+    x = backend.to_device(x, model.device)
     was_training = model.training
     model.eval()
     try:
         with no_grad():
-            return model(x)
+            return model(x)[:, :, :h, :w]
     finally:
         model.train(was_training)
 

@@ -32,7 +32,7 @@ from .data import load_dataset
 from .data.shapes import default_data_root, ensure_shapes
 from .data.transforms import make_batch, random_crop, random_flip
 from .evaluate import evaluate
-from .models import get_model
+from .models import MODELS, get_model
 from .nn import Dropout, SoftmaxCrossEntropy
 from .predict import predict
 from .optim import SGD, Adam
@@ -47,7 +47,8 @@ from .optim import SGD, Adam
 # for 4× the labelled pixels, and it learns about twice as fast per second (bench/RESULTS.md).
 DEFAULTS = dict(model="fcn8s", data=None, iterations=6000, optimizer="adam", lr=1e-3,
                 lr_policy="poly", momentum=0.99, weight_decay=5e-4, reduction="mean",
-                base_channels=8, fc_channels=128, init=None, device=None, seed=0, subset=None,
+                base_channels=8, fc_channels=128, conv1_1_padding=None, init=None, device=None,
+                seed=0, subset=None,
                 eval_every=1000, out=None, resume=False, batch_size=1, augment=True,
                 progress=True, val_subset=None, log_every=10)
 MAIN_JOB_SHAPES = dict(size=128)      # the shapes dataset the default run trains on
@@ -74,11 +75,26 @@ def _dropout_layers(model):
     return [(name, m) for name, m in model.named_modules() if isinstance(m, Dropout)]
 
 
-def _build_model(spec, class_names, base_channels, fc_channels, seed, init):
+def smallest_side(*datasets):
+    """The smallest image side in these datasets (image headers only, no decoding)."""
+    from PIL import Image
+    side = None
+    for ds in datasets:
+        for image_id in ds.ids:
+            with Image.open(ds.image_path(image_id)) as im:
+                side = min(im.size) if side is None else min(side, *im.size)
+    return side
+
+
+def _build_model(spec, class_names, base_channels, fc_channels, seed, init, padding=None,
+                 min_size=1):
     if not isinstance(spec, str):
         return spec
+    if padding is None:     # the smallest that works for these images (see FCN.smallest_padding)
+        padding = model_class_of(spec).smallest_padding(min_size)
     model = get_model(spec, n_class=len(class_names), base_channels=base_channels,
-                      fc_channels=fc_channels, seed=seed, class_names=list(class_names))
+                      fc_channels=fc_channels, seed=seed, class_names=list(class_names),
+                      conv1_1_padding=padding)
     if init is not None:
         source = io.load(init)
         if type(source).__name__ == "VGG16":
@@ -87,6 +103,14 @@ def _build_model(spec, class_names, base_channels, fc_channels, seed, init):
             model.copy_params_from(source)            # staged training: 32s → 16s → 8s
         model.input_convention = getattr(source, "input_convention", model.input_convention)
     return model
+
+
+def model_class_of(name):
+    key = str(name).strip().lower().replace("_", "-")
+    if key not in MODELS or key == "vgg16":
+        raise ValueError(f"unknown model {name!r}: expected one of "
+                         f"{tuple(k for k in MODELS if k != 'vgg16')}")
+    return MODELS[key]
 
 
 LR_POLICIES = ("fixed", "poly")
@@ -234,7 +258,10 @@ def train(**kwargs):
     val_set = load_dataset(root, "val", cfg["val_subset"], cfg["seed"])
     if meta is None:
         model = _build_model(model_spec, train_set.class_names, cfg["base_channels"],
-                             cfg["fc_channels"], cfg["seed"], cfg["init"])
+                             cfg["fc_channels"], cfg["seed"], cfg["init"],
+                             cfg["conv1_1_padding"],
+                             smallest_side(train_set, val_set) if cfg["conv1_1_padding"] is None
+                             else 1)
     n_class = getattr(model, "n_class", train_set.n_class)
     if n_class != train_set.n_class:
         raise ValueError(f"the model predicts {n_class} classes but {root} has "
