@@ -29,7 +29,7 @@ def main():
     parser.add_argument("train_args", nargs="*", help="passed to `minifcn train` (after --)")
     args = parser.parse_args()
     sys.path.insert(0, REPO)
-    from minifcn.train import default_train_data
+    from minifcn.data import default_train_data
 
     t = time.time()
     root = default_train_data()

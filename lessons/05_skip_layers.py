@@ -21,36 +21,6 @@ args = _common.parse_args(__file__, "Skip layers: FCN-32s, FCN-16s and FCN-8s")
 dev = args.device
 
 
-def forward_with_blobs(model, x):
-    """``model.forward`` (FCN32s, FCN16s or FCN8s) step by step, keeping every named blob."""
-    b = {}
-    h = x
-    for i in (1, 2, 3, 4, 5):
-        h = b[f"pool{i}"] = model.block_forward(i, h)
-    h = b["fc6"] = model.drop6(model.relu6(model.fc6(h)))
-    h = b["fc7"] = model.drop7(model.relu7(model.fc7(h)))
-    h = b["score_fr"] = model.score_fr(h)                          # 1/32
-    if isinstance(model, models.FCN32s):
-        b["upscore"] = model.upscore(h)                            # ×32
-        b["score"] = model.score(b["upscore"], x)
-        return b
-    b["upscore2"] = model.upscore2(h)                              # ×2 → 1/16
-    b["score_pool4"] = model.score_pool4(b["pool4"])               # 1/16
-    b["score_pool4c"] = model.score_pool4c(b["score_pool4"], b["upscore2"])
-    b["fuse_pool4"] = b["upscore2"] + b["score_pool4c"]
-    if isinstance(model, models.FCN16s):
-        b["upscore16"] = model.upscore16(b["fuse_pool4"])          # ×16
-        b["score"] = model.score(b["upscore16"], x)
-        return b
-    b["upscore_pool4"] = model.upscore_pool4(b["fuse_pool4"])      # ×2 → 1/8
-    b["score_pool3"] = model.score_pool3(b["pool3"])               # 1/8
-    b["score_pool3c"] = model.score_pool3c(b["score_pool3"], b["upscore_pool4"])
-    b["fuse_pool3"] = b["upscore_pool4"] + b["score_pool3c"]
-    b["upscore8"] = model.upscore8(b["fuse_pool3"])                # ×8
-    b["score"] = model.score(b["upscore8"], x)
-    return b
-
-
 def fmt(v):
     """A Fraction as a short decimal: 12.5, −19."""
     return f"{float(v):g}".replace("-", "−")
@@ -78,14 +48,14 @@ say("""
                upscore8 ×8 ─ crop 31
 
     Run the paper's input size, 500×500, through an FCN-8s (with 1 channel per layer instead of
-    VGG's 64…4096: the sizes do not depend on the widths) and print every blob:
+    VGG's 64…4096: the sizes do not depend on the widths) and print every blob, as
+    model.forward(x, return_blobs=True) hands them back by name:
 """)
 tiny = {name: models.get_model(name, n_class=2, base_channels=1, fc_channels=2)
         for name in ("fcn32s", "fcn16s", "fcn8s")}
 x500 = np.zeros((1, 3, 500, 500), dtype=np.float32)
-with nn.no_grad():
-    blobs = {name: forward_with_blobs(m.eval(), x500) for name, m in tiny.items()}
-    same = all(np.array_equal(blobs[name]["score"], m(x500)) for name, m in tiny.items())
+with nn.no_grad():       # forward(x, return_blobs=True) → (score, {blob name: array}), in order
+    blobs = {name: m.eval().forward(x500, return_blobs=True)[1] for name, m in tiny.items()}
 print(f"{'blob':>14}  {'size':>9}   (FCN-8s, input 500×500)")
 for key, value in blobs["fcn8s"].items():
     print(f"{key:>14}  {value.shape[2]:>4}×{value.shape[3]:<4}")
@@ -93,7 +63,6 @@ for name in ("fcn32s", "fcn16s"):
     up = "upscore" if name == "fcn32s" else "upscore16"
     print(f"{name}: {up} {blobs[name][up].shape[2]}×{blobs[name][up].shape[3]} → "
           f"score {blobs[name]['score'].shape[2]}×{blobs[name]['score'].shape[3]}")
-print(f"step-by-step forward == model(x) for all three: {same}")
 b8, side = blobs["fcn8s"], (lambda blob: blob.shape[-1])
 conv1 = minifcn.functional.conv_output_size(500, 3, 1, 100)
 say(f"""
@@ -289,7 +258,7 @@ stages = (("FCN-32s", "fcn32s", None, n_first), ("FCN-16s", "fcn16s", "FCN-32s",
 for label, name, parent, its in stages:
     model = new_model(name)
     if parent:
-        copied = model.copy_params_from(runs[parent]["model"])
+        copied = model.copy_params_from(runs[parent]["model"]).copied
         layers = {n.split(".")[0] for n, _ in model.named_parameters()}
         new = sorted(layers - {n.split(".")[0] for n in copied})
         print(f"{label}: copied {len(copied)} arrays from {parent}; new: "
@@ -312,11 +281,11 @@ for label, r in runs.items():
 stuck = [k for k, r in runs.items() if r["metrics"]["acc_cls"] < 1 / shapes.n_class + 1e-3]
 if stuck:
     others = [k for k in runs if k not in stuck]
+    named = [", ".join(others[:-1]), others[-1]] if len(others) > 1 else others
     say(f"""
         {', '.join(stuck)} still answer{'s' if len(stuck) == 1 else ''} background everywhere
         (mean accuracy 1/{shapes.n_class}: one class right, the others never predicted)""" +
-        (f", while {' and '.join([', '.join(others[:-1]), others[-1]] if len(others) > 1 else others)}"
-         f" do{'es' if len(others) == 1 else ''} not." if others
+        (f", while {' and '.join(named)} do{'es' if len(others) == 1 else ''} not." if others
          else ".") + """ From scratch, these nets need a few thousand training images
         before they leave that answer, and whether a net has left it yet weighs more in this
         table than its architecture. Raise n_first and n_stage in this file to compare nets
@@ -328,7 +297,7 @@ say(f"""
     (Lesson 07 explains the four scores; mean IU is the one to read.) After the same number
     of iterations, FCN-8s scores {fine:.3f} and the continued FCN-32s {coarse:.3f}. On VOC the
     skips add 1.4 and then 0.5 points of mean IU (63.6 → 65.0 → 65.5 for the authors' FCN-32s,
-    16s, 8s; FCN.md): a small gain, made at the boundaries, few pixels but exactly where a
+    16s, 8s; docs/fcn.md §8): a small gain, made at the boundaries, few pixels but exactly where a
     32-pixel grid shows. On our 64×64 images the 1/32 grid has about two cells across the
     image, so even a perfect FCN-32s could not outline shapes a few tens of pixels wide
     (lesson 01 measured the best any 1/32 map can do), while FCN-8s predicts on 8-pixel
@@ -372,7 +341,8 @@ image, label = val[best]
 x = backend.to_device(data.preprocess(image, m8.input_convention)[None], m8.device)
 m8.eval()
 with nn.no_grad():
-    jet = {k: backend.to_cpu(v[0]) for k, v in forward_with_blobs(m8, x).items()}
+    _, blobs8 = m8.forward(x, return_blobs=True)
+    jet = {k: backend.to_cpu(v[0]) for k, v in blobs8.items()}
 paths = {"score_fr": m8.score_fr_path(),
          "upscore2": m8.score_fr_path() + [m8.upscore2],
          "score_pool4c": m8.trunk("pool4") + [m8.score_pool4, m8.score_pool4c],

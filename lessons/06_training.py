@@ -68,8 +68,8 @@ say("""
     FCN's score layers (score_fr, score_pool4, score_pool3) start with zero weights and biases.
     Then every pixel gets the score 0 for every class, the softmax is uniform, and the loss is
     ln(K). Where VGG16's weights have not been transplanted, or training has not started, the
-    prediction is the first class, background, everywhere: a common surprise (FCN.md's "all-zero
-    predictions").
+    prediction is the first class, background, everywhere: a common surprise (docs/fcn.md §9,
+    item 3: "all-zero predictions").
 """)
 model = new_fcn8s().to(dev)
 crit = nn.SoftmaxCrossEntropy(reduction="mean")

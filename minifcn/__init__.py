@@ -10,7 +10,7 @@ and, through ``minifcn.backend``, on CuPy.
     minifcn.geometry    coordinate maps: where FCN's crop offsets come from
     minifcn.data        VOC / SBD / the offline shapes dataset, preprocessing, the VOC palette
     minifcn.metrics     pixel acc, mean acc, mean IU, f.w. IU
-    minifcn.optim       SGD as in the FCN recipe
+    minifcn.optim       SGD as in the FCN recipe, and Adam (OPTIMIZERS)
     train, evaluate, predict, predict_proba, save, load
 """
 __version__ = "0.1.0"

@@ -1,33 +1,17 @@
 """The command line: ``python -m minifcn {train, eval, predict, make-data, convert}``.
 
-Each subcommand is a thin layer over the Python API; ``train``'s flags are ``minifcn.train``'s
-keywords with dashes (``--base-channels`` → ``base_channels``).
+All parsing is here, one argparse subcommand each: ``_add_<command>(subparsers)`` declares its
+flags and ``_run_<command>(args)`` calls the Python API. ``train``'s flags are ``minifcn.train``'s
+keywords with dashes (``--base-channels`` → ``base_channels``), read from ``minifcn.config``.
 """
 import argparse
 import json
 import os
 import sys
+import time
 
-TRAIN_HELP = {
-    "model": "fcn32s | fcn16s | fcn8s | fcn8s-atonce",
-    "data": "a VOC-layout folder (default: the 128×128 offline shapes dataset, generated if "
-            "missing)",
-    "iterations": "total iterations (a resumed run continues up to it)",
-    "optimizer": "adam | sgd (sgd: the papers' recipe, for training from VGG16 weights)",
-    "lr": "learning rate (the papers' 1e-10 is for --reduction sum at 500×500)",
-    "lr_policy": "fixed | poly (lr·(1 − i/iterations)^0.9)",
-    "momentum": "SGD momentum", "weight_decay": "weight decay (biases get none)",
-    "reduction": "loss over pixels: mean | sum (the papers' unnormalised loss)",
-    "base_channels": "VGG width scale (64 = VGG16)", "fc_channels": "fc6/fc7 width (4096 = VGG16)",
-    "conv1_1_padding": "conv1_1's padding (100 = the paper's; default: the smallest that works "
-                       "for the dataset's images, 69 for FCN-8s at 128×128)",
-    "init": "a saved model to start from (VGG16, or the previous stage: 32s → 16s → 8s)",
-    "device": "cpu | cuda (default: $MINIFCN_DEVICE or cpu)", "seed": "random seed",
-    "subset": "train on a deterministic subset of this many images",
-    "eval_every": "iterations between evaluations and checkpoints (0: none until the end)",
-    "out": "run folder (default runs/<model>)", "batch_size": "images per iteration",
-    "val_subset": "evaluate on this many validation images", "log_every": "iterations per log row",
-}
+DESCRIPTION = ("minifcn: Fully Convolutional Networks for semantic segmentation, written by hand "
+               "in NumPy. Train, evaluate and run FCN-32s/16s/8s.")
 
 
 def _bool(s):
@@ -38,33 +22,25 @@ def _bool(s):
     raise argparse.ArgumentTypeError(f"expected true or false, got {s!r}")
 
 
-TRAIN_TYPES = {"iterations": int, "lr": float, "momentum": float, "weight_decay": float,
-               "base_channels": int, "fc_channels": int, "conv1_1_padding": int, "seed": int,
-               "subset": int, "eval_every": int, "batch_size": int, "val_subset": int,
-               "log_every": int}
-
-
+# --- train -------------------------------------------------------------------------------------
 def _add_train(sub):
-    from .train import DEFAULTS
+    from .config import OPTIONS, flag
     p = sub.add_parser("train", help="train an FCN (default: a small FCN-8s on the shapes data)")
-    for key, default in DEFAULTS.items():
-        flag = "--" + key.replace("_", "-")
+    for key, option in OPTIONS.items():
         # Only the flags given reach train(): a --resume run keeps its saved settings otherwise.
         if key == "resume":
-            p.add_argument(flag, action="store_true", default=argparse.SUPPRESS,
-                           help="continue the run in OUT from OUT/checkpoint.npz, with its "
-                                "saved settings (flags given now override them)")
-        elif key in ("progress", "augment"):
-            what = "progress bar" if key == "progress" else "random flips"
-            p.add_argument(flag, type=_bool, default=argparse.SUPPRESS, metavar="BOOL",
-                           help=f"{what} (default {default})")
+            p.add_argument(flag(key), action="store_true", default=argparse.SUPPRESS,
+                           help=option.help)
+        elif option.type is bool:
+            p.add_argument(flag(key), type=_bool, default=argparse.SUPPRESS, metavar="BOOL",
+                           help=f"{option.help} (default {option.default})")
         else:
-            p.add_argument(flag, type=TRAIN_TYPES.get(key, str), default=argparse.SUPPRESS,
-                           help=f"{TRAIN_HELP.get(key, key)} (default {default})")
+            p.add_argument(flag(key), type=option.type, default=argparse.SUPPRESS,
+                           help=f"{option.help} (default {option.default})")
     return p
 
 
-def _cmd_train(args):
+def _run_train(args):
     from .train import TrainingDiverged, train
     kwargs = {k: v for k, v in vars(args).items() if k != "command"}
     try:
@@ -80,18 +56,40 @@ def _cmd_train(args):
     return 0
 
 
-def _cmd_eval(args):
+# --- eval --------------------------------------------------------------------------------------
+def _add_eval(sub):
+    p = sub.add_parser("eval", help="evaluate a checkpoint on a dataset's val split")
+    p.add_argument("--checkpoint", required=True, help="a saved model or checkpoint.npz")
+    p.add_argument("--data", default=None, help="VOC-layout folder (default: the shapes data)")
+    p.add_argument("--split", default="val")
+    p.add_argument("--subset", type=int, default=None)
+    p.add_argument("--device", default=None)
+
+
+def _run_eval(args):
     from . import io
-    from .data import load_dataset
+    from .data import default_train_data, load_dataset
     from .evaluate import evaluate
+    data = default_train_data() if args.data is None else args.data
     model = io.load(args.checkpoint, device=args.device)
-    dataset = load_dataset(args.data, args.split, args.subset)
+    dataset = load_dataset(data, args.split, args.subset)
     scores = evaluate(model, dataset, progress=True)
     print(json.dumps(scores, indent=1))
     return 0
 
 
-def _cmd_predict(args):
+# --- predict -----------------------------------------------------------------------------------
+def _add_predict(sub):
+    p = sub.add_parser("predict", help="write a VOC-palette label PNG for each image")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--overlay", action="store_true", help="also write the labels blended in")
+    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity (default 0.5)")
+    p.add_argument("--device", default=None)
+
+
+def _run_predict(args):
     from PIL import Image
 
     from . import io
@@ -115,48 +113,92 @@ def _cmd_predict(args):
     return 0
 
 
+# --- make-data ---------------------------------------------------------------------------------
+def _add_make_data(sub):
+    from .data.shapes import DEFAULTS
+    p = sub.add_parser("make-data", help="generate the offline shapes dataset",
+                       description="Generate the offline shapes segmentation dataset (VOC "
+                                   "layout).")
+    p.add_argument("dir", nargs="?", default=None, metavar="DIR",
+                   help="output folder (default: $MINIFCN_DATA, else data/shapes in a source "
+                        "checkout, else ~/.cache/minifcn/shapes)")
+    p.add_argument("--n-train", type=int, default=DEFAULTS["n_train"],
+                   help="training images (default %(default)s)")
+    p.add_argument("--n-val", type=int, default=DEFAULTS["n_val"],
+                   help="validation images (default %(default)s)")
+    p.add_argument("--size", type=int, default=DEFAULTS["size"],
+                   help="image side in pixels (default %(default)s)")
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"],
+                   help="random seed (default %(default)s)")
+
+
+def _run_make_data(args):
+    from .data.locations import default_data_root
+    from .data.shapes import SHAPE_CLASSES, make_shapes
+    root = default_data_root() if args.dir is None else args.dir
+    start = time.perf_counter()
+    make_shapes(root, args.n_train, args.n_val, args.size, args.seed, progress=True)
+    print(f"wrote {args.n_train} train + {args.n_val} val images of {args.size}×{args.size} "
+          f"({len(SHAPE_CLASSES)} classes: {', '.join(SHAPE_CLASSES)}) to {root} "
+          f"in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+# --- convert -----------------------------------------------------------------------------------
+def _add_convert(sub):
+    from .convert import SOURCES
+    from .models import MODELS
+    p = sub.add_parser("convert", help="convert torchfcn / torchvision / Chainer weights",
+                       description="Convert torchfcn/PyTorch (.pth), torchvision VGG16 (.pth) or "
+                                   "Chainer fcn (.npz) weights into a minifcn .npz file (loaded "
+                                   "with minifcn.load).")
+    p.add_argument("src", help="the weights to convert (.pth or Chainer .npz)")
+    p.add_argument("dst", help="the minifcn .npz file to write")
+    p.add_argument("--from", dest="source", choices=SOURCES, default="auto",
+                   help="source format (default: from the file's extension and keys)")
+    p.add_argument("--model", choices=tuple(MODELS),
+                   help="FCN variant: needed for fcn8s-atonce (same parameters as fcn8s), "
+                        "or to build an FCN from torchvision's VGG16")
+    p.add_argument("--n-class", type=int, default=21,
+                   help="classes of an FCN built from VGG16 (default 21)")
+    p.add_argument("--input-convention", choices=("caffe", "torchvision"),
+                   help="override the input convention recorded with the weights")
+
+
+def _run_convert(args):
+    from .convert import convert
+    net = convert(args.src, args.dst, args.source, args.model, args.input_convention,
+                  args.n_class)
+    cfg = net.config
+    print(f"{args.src} → {args.dst}: {type(net).__name__}(n_class={cfg['n_class']}, "
+          f"base_channels={cfg['base_channels']}, fc_channels={cfg['fc_channels']}), "
+          f"input convention {net.input_convention!r}, "
+          f"{sum(p.data.size for p in net.parameters()):,} parameters")
+    return 0
+
+
+# --- the parser and the entry point ------------------------------------------------------------
+COMMANDS = {
+    "train": (_add_train, _run_train),
+    "eval": (_add_eval, _run_eval),
+    "predict": (_add_predict, _run_predict),
+    "make-data": (_add_make_data, _run_make_data),
+    "convert": (_add_convert, _run_convert),
+}
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="minifcn", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="minifcn", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_train(sub)
-
-    p = sub.add_parser("eval", help="evaluate a checkpoint on a dataset's val split")
-    p.add_argument("--checkpoint", required=True, help="a saved model or checkpoint.npz")
-    p.add_argument("--data", default=None, help="VOC-layout folder (default: the shapes data)")
-    p.add_argument("--split", default="val")
-    p.add_argument("--subset", type=int, default=None)
-    p.add_argument("--device", default=None)
-
-    p = sub.add_parser("predict", help="write a VOC-palette label PNG for each image")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--overlay", action="store_true", help="also write the labels blended in")
-    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity (default 0.5)")
-    p.add_argument("--device", default=None)
-
-    sub.add_parser("make-data", help="generate the offline shapes dataset", add_help=False)
-    sub.add_parser("convert", help="convert torchfcn / torchvision / Chainer weights",
-                   add_help=False)
+    for add, _ in COMMANDS.values():
+        add(sub)
     return parser
 
 
 def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # make-data and convert own their flags: hand them the rest of the line as it is.
-    if argv and argv[0] == "make-data":
-        from .data.shapes import make_data_main
-        return make_data_main(argv[1:]) or 0
-    if argv and argv[0] == "convert":
-        from .convert import convert_main
-        return convert_main(argv[1:]) or 0
     args = build_parser().parse_args(argv)
-    if args.command == "eval" and args.data is None:
-        from .train import default_train_data
-        args.data = default_train_data()
     try:
-        return {"train": _cmd_train, "eval": _cmd_eval, "predict": _cmd_predict}[args.command](
-            args)
+        return COMMANDS[args.command][1](args)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

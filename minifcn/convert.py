@@ -1,4 +1,4 @@
-"""Converting published weights into minifcn files (``python -m minifcn convert SRC DST``).
+"""Converting published weights into minifcn files (the command line: ``minifcn convert SRC DST``).
 
 Three sources:
 
@@ -21,7 +21,6 @@ Widths and classes are read from the shapes (``conv1_1`` gives base_channels, ``
 with ``--model fcn8s-atonce``). torch is needed only to read ``.pth`` files, and is loaded with
 ``weights_only=True`` (no arbitrary unpickling).
 """
-import argparse
 import os
 
 import numpy as np
@@ -167,31 +166,3 @@ def convert(src, dst, source="auto", model=None, input_convention=None, n_class=
         net = fcn_from_state_dict(state, model, input_convention or "caffe")
     io.save(net, dst, meta=dict(converted_from=os.path.basename(os.fspath(src)), source=kind))
     return net
-
-
-def convert_main(argv=None):
-    """``python -m minifcn convert SRC DST [--from …] [--model …] [--input-convention …]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m minifcn convert",
-        description="Convert torchfcn/PyTorch (.pth), torchvision VGG16 (.pth) or Chainer fcn "
-                    "(.npz) weights into a minifcn .npz file (loaded with minifcn.load).")
-    parser.add_argument("src", help="the weights to convert (.pth or Chainer .npz)")
-    parser.add_argument("dst", help="the minifcn .npz file to write")
-    parser.add_argument("--from", dest="source", choices=SOURCES, default="auto",
-                        help="source format (default: from the file's extension and keys)")
-    parser.add_argument("--model", choices=tuple(MODELS),
-                        help="FCN variant: needed for fcn8s-atonce (same parameters as fcn8s), "
-                             "or to build an FCN from torchvision's VGG16")
-    parser.add_argument("--n-class", type=int, default=21,
-                        help="classes of an FCN built from VGG16 (default 21)")
-    parser.add_argument("--input-convention", choices=("caffe", "torchvision"),
-                        help="override the input convention recorded with the weights")
-    args = parser.parse_args(argv)
-    net = convert(args.src, args.dst, args.source, args.model, args.input_convention,
-                  args.n_class)
-    cfg = net.config
-    print(f"{args.src} → {args.dst}: {type(net).__name__}(n_class={cfg['n_class']}, "
-          f"base_channels={cfg['base_channels']}, fc_channels={cfg['fc_channels']}), "
-          f"input convention {net.input_convention!r}, "
-          f"{sum(p.data.size for p in net.parameters()):,} parameters")
-    return 0

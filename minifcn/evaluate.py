@@ -9,7 +9,7 @@ def evaluate(model, dataset, progress=False, limit=None):
     """Mean IU and friends of ``model`` on ``dataset`` (whole images, batch 1, eval mode).
 
     Returns {'acc', 'acc_cls', 'mean_iu', 'fwavacc', 'iu': {class name: IU or None}}, from one
-    confusion matrix over the whole set (FCN.md: how the papers and torchfcn compute them).
+    confusion matrix over the whole set (docs/fcn.md §7: as the papers and torchfcn compute them).
     ``limit`` evaluates only the first ``limit`` images.
     """
     n = len(dataset) if limit is None else min(limit, len(dataset))

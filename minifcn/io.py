@@ -156,8 +156,6 @@ def read(path, device=None):
     return model, extra, header.get("meta", {})
 
 
-load_checkpoint = read
-
 
 def load(path, device=None):
     """The model saved at ``path`` (weights loaded strictly), on ``device`` ('cpu'/'cuda';

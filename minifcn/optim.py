@@ -25,28 +25,77 @@ def is_bias(name):
     return name.endswith(".bias") or name == "bias"
 
 
-class SGD:
-    """``SGD(model.named_parameters(), lr, momentum=0.99, weight_decay=5e-4)``.
+class Optimizer:
+    """What SGD and Adam share: the trained parameters, FCN's bias multipliers, the step count,
+    and the state a checkpoint stores.
 
-    ``bias_lr_mult`` and ``bias_decay_mult`` default to the FCN recipe (2 and 0).
-    Call ``step()`` after ``backward``, then ``model.zero_grad()``.
+    ``buffers`` names the per-parameter arrays (each a dict {parameter name: array}) that a
+    resumed run needs; ``hyperparameters`` the constructor arguments that ``train`` fills from
+    its configuration (``OPTIMIZERS[name](params, **{k: cfg[k] for k in cls.hyperparameters})``).
     """
+    buffers = ()
+    hyperparameters = ("lr",)
+    legacy_buffers = {}          # buffer names in checkpoints of older minifcn versions → today's
 
-    def __init__(self, named_parameters, lr, momentum=0.99, weight_decay=5e-4,
-                 bias_lr_mult=2.0, bias_decay_mult=0.0):
-        if lr < 0 or momentum < 0 or weight_decay < 0:
-            raise ValueError(f"lr, momentum and weight_decay must be ≥ 0, got {lr}, {momentum}, "
-                             f"{weight_decay}")
+    def __init__(self, named_parameters, lr, weight_decay, bias_lr_mult, bias_decay_mult):
+        if lr < 0 or weight_decay < 0:
+            raise ValueError(f"lr and weight_decay must be ≥ 0, got {lr}, {weight_decay}")
         self.params = [(n, p) for n, p in named_parameters if p.requires_grad]
-        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        self.lr, self.weight_decay = lr, weight_decay
         self.bias_lr_mult, self.bias_decay_mult = bias_lr_mult, bias_decay_mult
-        self.velocity = {}
+        for b in self.buffers:
+            setattr(self, b, {})
         self.t = 0                                  # steps taken
 
     def _mults(self, name):
         if is_bias(name):
             return self.bias_lr_mult, self.bias_decay_mult
         return 1.0, 1.0
+
+    def zero_grad(self):
+        for _, p in self.params:
+            p.grad = None
+
+    # --- checkpoints ----------------------------------------------------------------------------
+    # The state is what a resumed run needs to continue exactly: the buffers (host copies, keyed
+    # "<buffer>/<parameter name>") and the step count. Hyperparameters are the run's settings.
+    def state_dict(self):
+        state = {f"{b}/{n}": to_cpu(v) for b in self.buffers for n, v in getattr(self, b).items()}
+        return state, {"step": self.t}
+
+    def load_state_dict(self, arrays, info=None):
+        names = {n: p for n, p in self.params}
+        for b in self.buffers:
+            setattr(self, b, {})
+        for key, v in arrays.items():
+            b, _, n = key.partition("/")
+            b = self.legacy_buffers.get(b, b)
+            if b not in self.buffers or n not in names:
+                raise KeyError(f"optimizer state {key!r} matches no buffer {self.buffers} of a "
+                               f"trained parameter")
+            p = names[n]
+            if tuple(v.shape) != tuple(p.data.shape):
+                raise ValueError(f"optimizer state for {n} has shape {tuple(v.shape)}, the "
+                                 f"parameter {tuple(p.data.shape)}")
+            getattr(self, b)[n] = to_device(v, device_of(p.data)).astype(p.data.dtype, copy=True)
+        self.t = (info or {}).get("step", 0)
+
+
+class SGD(Optimizer):
+    """``SGD(model.named_parameters(), lr, momentum=0.99, weight_decay=5e-4)``.
+
+    ``bias_lr_mult`` and ``bias_decay_mult`` default to the FCN recipe (2 and 0).
+    Call ``step()`` after ``backward``, then ``model.zero_grad()``.
+    """
+    buffers = ("velocity",)                 # Caffe's "history": v in the update above
+    hyperparameters = ("lr", "momentum", "weight_decay")
+
+    def __init__(self, named_parameters, lr, momentum=0.99, weight_decay=5e-4,
+                 bias_lr_mult=2.0, bias_decay_mult=0.0):
+        if momentum < 0:
+            raise ValueError(f"momentum must be ≥ 0, got {momentum}")
+        super().__init__(named_parameters, lr, weight_decay, bias_lr_mult, bias_decay_mult)
+        self.momentum = momentum
 
     def step(self):
         self.t += 1
@@ -66,50 +115,24 @@ class SGD:
             v += p.data.dtype.type(self.lr * lr_mult) * g
             p.data -= v
 
-    def zero_grad(self):
-        for _, p in self.params:
-            p.grad = None
 
-    # --- checkpoints ----------------------------------------------------------------------------
-    # The state is what a resumed run needs to continue exactly: the buffers (host copies, keyed
-    # "<buffer>/<parameter name>") and the step count. Hyperparameters are the run's settings.
-    buffers = ("velocity",)
-
-    def state_dict(self):
-        state = {f"{b}/{n}": to_cpu(v) for b in self.buffers for n, v in getattr(self, b).items()}
-        return state, {"step": self.t}
-
-    def load_state_dict(self, arrays, info=None):
-        names = {n: p for n, p in self.params}
-        for b in self.buffers:
-            setattr(self, b, {})
-        for key, v in arrays.items():
-            b, _, n = key.partition("/")
-            if b not in self.buffers or n not in names:
-                raise KeyError(f"optimizer state {key!r} matches no buffer {self.buffers} of a "
-                               f"trained parameter")
-            p = names[n]
-            if tuple(v.shape) != tuple(p.data.shape):
-                raise ValueError(f"optimizer state for {n} has shape {tuple(v.shape)}, the "
-                                 f"parameter {tuple(p.data.shape)}")
-            getattr(self, b)[n] = to_device(v, device_of(p.data)).astype(p.data.dtype, copy=True)
-        self.t = (info or {}).get("step", 0)
-
-
-class Adam(SGD):
+class Adam(Optimizer):
     """Adam: m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², w ← w − lr_p · m̂ / (√v̂ + ε).
 
     m̂, v̂ are m, v divided by (1 − β^t) (bias correction for their zero start). Weight decay, when
     given, is added to the gradient (L2, as in PyTorch's Adam); biases get ``bias_lr_mult`` and
     ``bias_decay_mult`` as in SGD (defaults 1 and 0 here). Frozen parameters are skipped.
+    The moments are kept under PyTorch's names: ``exp_avg`` (m) and ``exp_avg_sq`` (v).
     """
-    buffers = ("velocity", "second")        # m and v
+    buffers = ("exp_avg", "exp_avg_sq")
+    hyperparameters = ("lr", "weight_decay")
+    # minifcn 0.1.0 up to 2026-11-29 subclassed SGD and stored m as "velocity", v as "second".
+    legacy_buffers = {"velocity": "exp_avg", "second": "exp_avg_sq"}
 
     def __init__(self, named_parameters, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
                  weight_decay=0.0, bias_lr_mult=1.0, bias_decay_mult=0.0):
-        super().__init__(named_parameters, lr, 0.0, weight_decay, bias_lr_mult, bias_decay_mult)
+        super().__init__(named_parameters, lr, weight_decay, bias_lr_mult, bias_decay_mult)
         self.betas, self.eps = tuple(betas), eps
-        self.second = {}
 
     def step(self):
         self.t += 1
@@ -124,10 +147,10 @@ class Adam(SGD):
             g = p.grad
             if self.weight_decay * decay_mult:
                 g = g + t(self.weight_decay * decay_mult) * p.data
-            if name not in self.velocity:
-                self.velocity[name] = xp.zeros_like(p.data)
-                self.second[name] = xp.zeros_like(p.data)
-            m, v = self.velocity[name], self.second[name]
+            if name not in self.exp_avg:
+                self.exp_avg[name] = xp.zeros_like(p.data)
+                self.exp_avg_sq[name] = xp.zeros_like(p.data)
+            m, v = self.exp_avg[name], self.exp_avg_sq[name]
             m *= t(b1)
             m += t(1 - b1) * g
             v *= t(b2)
@@ -136,3 +159,11 @@ class Adam(SGD):
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+def get_optimizer(name, named_parameters, **config):
+    """``OPTIMIZERS[name]`` built from the keys of ``config`` it takes (its hyperparameters)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}: expected one of {tuple(OPTIMIZERS)}")
+    cls = OPTIMIZERS[name]
+    return cls(named_parameters, **{k: config[k] for k in cls.hyperparameters})

@@ -12,13 +12,10 @@ Everything random is a pure function of the seed and the iteration (the image or
 epoch, the augmentation, the dropout masks), so a run resumed from ``checkpoint.npz`` computes
 bit for bit what the uninterrupted run would have (on the CPU).
 
-The run folder ``out`` holds: ``log.csv`` (one row per iteration), ``eval.csv`` (one row per
-evaluation), ``metrics.json`` (the last evaluation), ``checkpoint.npz`` (model + optimizer +
-iteration; ``minifcn.load`` reads it), ``config.json`` and the figures ``loss.png``,
-``metrics.png``, ``predictions.png``.
+The settings and their defaults are ``minifcn.config``; what the run folder holds is
+``minifcn.runfolder``. This module is the loop: ``train`` prepares a ``Trainer`` (settings, data,
+model, optimizer, run folder) and runs it; the ``Trainer`` steps, logs, checkpoints, evaluates.
 """
-import csv
-import json
 import math
 import os
 import signal
@@ -27,93 +24,21 @@ import time
 
 import numpy as np
 
-from . import backend, io, plots
-from .data import load_dataset
-from .data.shapes import default_data_root, ensure_shapes
+from . import backend, io
+from .config import DEFAULTS, LR_POLICIES, resolve
+from .data import default_train_data, load_dataset
 from .data.transforms import make_batch, random_crop, random_flip
 from .evaluate import evaluate
 from .models import MODELS, get_model
-from .nn import Dropout, SoftmaxCrossEntropy
-from .predict import predict
-from .optim import SGD, Adam
+from .nn import SoftmaxCrossEntropy
+from .optim import get_optimizer
+from .runfolder import METRIC_KEYS, RunFolder
 
-# The main job (`python -m minifcn train`): a small FCN-8s on the offline shapes dataset, from
-# scratch, so with Adam (see minifcn.optim: SGD with the paper's recipe needs VGG16 weights).
-# lr 1e-3 suits the per-pixel *mean* loss (the papers' 1e-10..1e-14 are SGD on the summed loss),
-# and it decays as lr·(1 − i/iterations)^0.9 ("poly", DeepLab's policy): from scratch, the last
-# stretch at a small rate is worth a lot of mean IU. The papers keep it fixed.
-# Widths are VGG16's / 8 (8, 16, 32, 64, 64; fc6/fc7 128) and the images 128×128: with conv1_1's
-# pad 100 a 128×128 image is computed at 326×326, only 1.6× the cost of a 64×64 one (262×262)
-# for 4× the labelled pixels, and it learns about twice as fast per second (bench/RESULTS.md).
-DEFAULTS = dict(model="fcn8s", data=None, iterations=6000, optimizer="adam", lr=1e-3,
-                lr_policy="poly", momentum=0.99, weight_decay=5e-4, reduction="mean",
-                base_channels=8, fc_channels=128, conv1_1_padding=None, init=None, device=None,
-                seed=0, subset=None,
-                eval_every=1000, out=None, resume=False, batch_size=1, augment=True,
-                progress=True, val_subset=None, log_every=10)
-MAIN_JOB_SHAPES = dict(size=128)      # the shapes dataset the default run trains on
-
-
-def default_train_data():
-    """The main job's dataset: $MINIFCN_DATA if set, else the 128×128 shapes dataset beside the
-    default one (``data/shapes-128`` in a checkout), generated on first use."""
-    if os.environ.get("MINIFCN_DATA"):
-        return ensure_shapes()
-    root = os.path.join(os.path.dirname(default_data_root()), "shapes-128")
-    return ensure_shapes(root, **MAIN_JOB_SHAPES)
-
-CHECKPOINT = "checkpoint.npz"
-LOG_FIELDS = ["iteration", "loss", "seconds"]
-METRIC_KEYS = ["acc", "acc_cls", "mean_iu", "fwavacc"]
+__all__ = ["train", "learning_rate", "TrainingDiverged", "DEFAULTS"]
 
 
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or Inf; the last good checkpoint was kept."""
-
-
-def _dropout_layers(model):
-    return [(name, m) for name, m in model.named_modules() if isinstance(m, Dropout)]
-
-
-def smallest_side(*datasets):
-    """The smallest image side in these datasets (image headers only, no decoding)."""
-    from PIL import Image
-    side = None
-    for ds in datasets:
-        for image_id in ds.ids:
-            with Image.open(ds.image_path(image_id)) as im:
-                side = min(im.size) if side is None else min(side, *im.size)
-    return side
-
-
-def _build_model(spec, class_names, base_channels, fc_channels, seed, init, padding=None,
-                 min_size=1):
-    if not isinstance(spec, str):
-        return spec
-    if padding is None:     # the smallest that works for these images (see FCN.smallest_padding)
-        padding = model_class_of(spec).smallest_padding(min_size)
-    model = get_model(spec, n_class=len(class_names), base_channels=base_channels,
-                      fc_channels=fc_channels, seed=seed, class_names=list(class_names),
-                      conv1_1_padding=padding)
-    if init is not None:
-        source = io.load(init)
-        if type(source).__name__ == "VGG16":
-            model.copy_params_from_vgg16(source)      # convolutionize fc6/fc7, copy the convs
-        else:
-            model.copy_params_from(source)            # staged training: 32s → 16s → 8s
-        model.input_convention = getattr(source, "input_convention", model.input_convention)
-    return model
-
-
-def model_class_of(name):
-    key = str(name).strip().lower().replace("_", "-")
-    if key not in MODELS or key == "vgg16":
-        raise ValueError(f"unknown model {name!r}: expected one of "
-                         f"{tuple(k for k in MODELS if k != 'vgg16')}")
-    return MODELS[key]
-
-
-LR_POLICIES = ("fixed", "poly")
 
 
 def learning_rate(cfg, iteration):
@@ -123,15 +48,6 @@ def learning_rate(cfg, iteration):
     if cfg["lr_policy"] == "poly":
         return cfg["lr"] * (1 - (iteration - 1) / max(1, cfg["iterations"])) ** 0.9
     raise ValueError(f"unknown lr_policy {cfg['lr_policy']!r}: expected one of {LR_POLICIES}")
-
-
-def _build_optimizer(model, cfg):
-    name = cfg["optimizer"]
-    if name == "sgd":          # FCN's recipe: biases at 2× lr without decay
-        return SGD(model.named_parameters(), cfg["lr"], cfg["momentum"], cfg["weight_decay"])
-    if name == "adam":
-        return Adam(model.named_parameters(), cfg["lr"], weight_decay=cfg["weight_decay"])
-    raise ValueError(f"unknown optimizer {name!r}: expected 'sgd' or 'adam'")
 
 
 class _Batches:
@@ -165,56 +81,12 @@ class _Batches:
         return make_batch(samples, self.convention, self.dtype)
 
 
-def _write_csv(path, fields, rows, append):
-    new = not (append and os.path.exists(path))
-    with open(path, "a" if append else "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        if new:
-            w.writeheader()
-        w.writerows(rows)
-
-
-def _read_csv(path, upto):
-    if not os.path.exists(path):
-        return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return [r for r in csv.DictReader(f) if int(r["iteration"]) <= upto]
-
-
-def _write_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)                      # atomic: a reader never sees half a file
-
-
-def _save_checkpoint(path, model, optimizer, iteration, config, history):
-    buffers, info = optimizer.state_dict()
-    extra = {f"optim/{k}": v for k, v in buffers.items()}
-    meta = {"iteration": iteration, "config": config, "history": history,
-            "dropout_steps": {n: m.step for n, m in _dropout_layers(model)}, "optimizer": info}
-    io.save(model, path, extra=extra, meta=meta)
-
-
-def _figures(out, model, val, history, log_rows, n_examples=4):
-    if log_rows:
-        plots.plot_loss([int(r["iteration"]) for r in log_rows],
-                        [float(r["loss"]) for r in log_rows], os.path.join(out, "loss.png"))
-    if history:
-        plots.plot_metrics(history, os.path.join(out, "metrics.png"))
-    if val is not None and len(val):
-        samples = [val[i] for i in range(min(n_examples, len(val)))]
-        plots.plot_predictions([im for im, _ in samples], [lab for _, lab in samples],
-                               [predict(model, im) for im, _ in samples],
-                               os.path.join(out, "predictions.png"))
-
-
 def train(**kwargs):
     """Train an FCN; every keyword is also a ``python -m minifcn train`` flag.
 
     model: 'fcn32s' | 'fcn16s' | 'fcn8s' | 'fcn8s-atonce', or a model object.
     data: a VOC-layout folder (real VOC, or the shapes dataset); None: the offline shapes
-        dataset at 128×128 (``default_train_data``), generated on first use.
+        dataset at 128×128 (``minifcn.data.default_train_data``), generated on first use.
     iterations: the total count (a resumed run continues up to it). optimizer: 'adam' or
         'sgd'. lr, lr_policy ('fixed' or 'poly'), momentum, weight_decay (SGD: biases get 2× lr
         and no decay; frozen bilinear deconvolutions are never updated). reduction: 'mean' or
@@ -229,39 +101,71 @@ def train(**kwargs):
 
     Returns a dict: the final metrics (or None), the model, the run folder, the last iteration.
     """
-    unknown = set(kwargs) - set(DEFAULTS)
-    if unknown:
-        raise TypeError(f"train() got unknown arguments {sorted(unknown)}; "
-                        f"expected some of {sorted(DEFAULTS)}")
-    cfg = dict(DEFAULTS, **kwargs)
-    model_spec = cfg["model"]
-    name = model_spec if isinstance(model_spec, str) else type(model_spec).__name__.lower()
-    out = os.path.abspath(cfg["out"] or os.path.join("runs", name))
-    ckpt_path = os.path.join(out, CHECKPOINT)
-    start, history, meta = 0, [], None
-    if cfg["resume"]:
-        if not os.path.exists(ckpt_path):
-            raise FileNotFoundError(f"resume: no checkpoint at {ckpt_path}")
-        model, extra, meta = io.read(ckpt_path)
-        start, history = meta["iteration"], meta.get("history", [])
-        # The run goes on as it was configured; only the arguments given now change it.
-        cfg = dict(DEFAULTS)
-        cfg.update((k, v) for k, v in meta["config"].items() if k in DEFAULTS)
-        cfg.update(kwargs)
-        name = meta["config"]["model"]
-    os.makedirs(out, exist_ok=True)
+    trainer = _prepare(kwargs)
+    it = trainer.run()
+    trainer.run_folder.figures(trainer.model, trainer.val_set, trainer.history,
+                               trainer.log_rows)
+    metrics = {**trainer.history[-1]} if trainer.history else None
+    return {"metrics": metrics, "model": trainer.model, "out": trainer.run_folder.path,
+            "iteration": it}
+
+
+def model_class(name):
+    """The FCN class of a model name ('fcn8s' → FCN8s), or get_model's error for a bad name."""
+    key = str(name).strip().lower().replace("_", "-")
+    return MODELS[key] if key in MODELS else get_model(name)    # the latter raises
+
+
+def _model_name(spec):
+    return spec if isinstance(spec, str) else type(spec).__name__.lower()
+
+
+def _settings(kwargs):
+    """(run folder, settings, checkpoint or None): the configuration, resolved once."""
+    name = _model_name(kwargs.get("model", DEFAULTS["model"]))
+    run_folder = RunFolder(kwargs.get("out") or os.path.join("runs", name))
+    checkpoint = run_folder.read_checkpoint() if kwargs.get("resume") else None
+    cfg = resolve(kwargs, checkpoint[2]["config"] if checkpoint else None)
+    return run_folder, cfg, checkpoint
+
+
+def smallest_side(*datasets):
+    """The smallest image side in these datasets (read from the image headers, not decoded)."""
+    from PIL import Image
+    side = None
+    for ds in datasets:
+        for image_id in ds.ids:
+            with Image.open(ds.image_path(image_id)) as im:
+                side = min(im.size) if side is None else min(side, *im.size)
+    return side
+
+
+def _build_model(cfg, train_set, val_set):
+    if not isinstance(cfg["model"], str):
+        return cfg["model"]
+    padding = cfg["conv1_1_padding"]
+    if padding is None:     # as little as these images allow (FCN.smallest_padding)
+        padding = model_class(cfg["model"]).smallest_padding(smallest_side(train_set, val_set))
+    model = get_model(cfg["model"], n_class=train_set.n_class,
+                      base_channels=cfg["base_channels"], fc_channels=cfg["fc_channels"],
+                      seed=cfg["seed"], class_names=list(train_set.class_names),
+                      conv1_1_padding=padding)
+    if cfg["init"] is not None:
+        source = io.load(cfg["init"])
+        model.copy_params_from(source)   # VGG16: convolutionize fc6/fc7; else 32s → 16s → 8s
+        model.input_convention = getattr(source, "input_convention", model.input_convention)
+    return model
+
+
+def _prepare(kwargs):
+    """Everything before the first iteration: settings, data, model, optimizer, run folder."""
+    run_folder, cfg, checkpoint = _settings(kwargs)
     device = cfg["device"] or backend.default_device()
     backend.to_device(np.zeros(1), device)                     # a clear error if unavailable
-
     root = cfg["data"] if cfg["data"] is not None else default_train_data()
     train_set = load_dataset(root, "train", cfg["subset"], cfg["seed"])
     val_set = load_dataset(root, "val", cfg["val_subset"], cfg["seed"])
-    if meta is None:
-        model = _build_model(model_spec, train_set.class_names, cfg["base_channels"],
-                             cfg["fc_channels"], cfg["seed"], cfg["init"],
-                             cfg["conv1_1_padding"],
-                             smallest_side(train_set, val_set) if cfg["conv1_1_padding"] is None
-                             else 1)
+    model = checkpoint[0] if checkpoint else _build_model(cfg, train_set, val_set)
     n_class = getattr(model, "n_class", train_set.n_class)
     if n_class != train_set.n_class:
         raise ValueError(f"the model predicts {n_class} classes but {root} has "
@@ -269,106 +173,125 @@ def train(**kwargs):
     model.to(device)
     model.train()
     learning_rate(cfg, 1)                                      # a clear error for a bad policy
-    optimizer = _build_optimizer(model, cfg)
-    if meta is not None:
-        optimizer.load_state_dict({k[len("optim/"):]: v for k, v in extra.items()
-                                   if k.startswith("optim/")}, meta["optimizer"])
-        for n, m in _dropout_layers(model):
-            m.step = meta["dropout_steps"][n]
-
+    optimizer = get_optimizer(cfg["optimizer"], model.named_parameters(), **cfg)
+    start, history = RunFolder.restore(checkpoint, model, optimizer) if checkpoint else (0, [])
+    name = checkpoint[2]["config"]["model"] if checkpoint else _model_name(cfg["model"])
     config = {k: (v if isinstance(v, (str, int, float, bool, type(None))) else name)
               for k, v in cfg.items()}
-    config.update(out=out, data=os.path.abspath(root), device=device, model=name, resume=False)
-    _write_json(os.path.join(out, "config.json"), config)
+    config.update(out=run_folder.path, data=os.path.abspath(root), device=device, model=name,
+                  resume=False)
+    log_rows = run_folder.start(config, start)
+    return Trainer(model, optimizer, config, run_folder, train_set, val_set, start, history,
+                   log_rows)
 
-    log_path = os.path.join(out, "log.csv")
-    log_rows = _read_csv(log_path, start)                      # rows past the checkpoint go
-    _write_csv(log_path, LOG_FIELDS, log_rows, append=False)
-    crit = SoftmaxCrossEntropy(train_set.ignore_index, cfg["reduction"], check_target=False)
-    batches = _Batches(train_set, cfg["seed"], cfg["batch_size"], cfg["augment"],
-                       getattr(model, "input_convention", "caffe"), model.dtype)
-    iterations, eval_every = cfg["iterations"], cfg["eval_every"]
-    pending, last_good, t0 = [], start, time.time()
 
-    def flush(it):
-        """Read the pending losses back (one transfer), check them, log them."""
-        nonlocal pending
-        if not pending:
-            return
-        xp = backend.get_array_module(pending[0][1])
-        values = backend.to_cpu(xp.stack([v for _, v, _ in pending]))
-        rows = [{"iteration": i, "loss": float(v), "seconds": round(sec, 3)}
-                for (i, _, sec), v in zip(pending, values)]
-        pending = []
-        bad = [r for r in rows if not math.isfinite(r["loss"])]
-        if bad:
-            raise TrainingDiverged(
-                f"loss became {bad[0]['loss']} at iteration {bad[0]['iteration']} (lr "
-                f"{cfg['lr']}, reduction {cfg['reduction']!r}): training stopped. The last good "
-                f"checkpoint (iteration {last_good}) is kept in {ckpt_path}. With "
-                f"reduction='sum' the loss grows with the image size, so lr must be tiny "
-                f"(the papers use 1e-10); with 'mean', try a smaller lr.")
-        _write_csv(log_path, LOG_FIELDS, rows, append=True)
-        log_rows.extend(rows)
-        if bar is not None:
-            bar.set_postfix(loss=f"{rows[-1]['loss']:.4f}")
+class Trainer:
+    """The loop: one SGD/Adam step per iteration; every ``log_every`` the losses are read back
+    and logged; every ``eval_every`` a checkpoint and an evaluation; Ctrl-C stops cleanly."""
 
-    def checkpoint(it, evaluate_now):
-        nonlocal last_good
-        flush(it)
-        if evaluate_now:
-            scores = evaluate(model, val_set)
-            history.append({"iteration": it, **{k: scores[k] for k in METRIC_KEYS}})
-            _write_csv(os.path.join(out, "eval.csv"), ["iteration"] + METRIC_KEYS,
-                       history[-1:], append=True)
-            _write_json(os.path.join(out, "metrics.json"), {**history[-1], "iu": scores["iu"]})
-            if bar is not None:
-                bar.write(f"iteration {it}: mean IU {scores['mean_iu']:.4f}, pixel acc "
-                          f"{scores['acc']:.4f}")
-        _save_checkpoint(ckpt_path, model, optimizer, it, config, history)
-        last_good = it
+    def __init__(self, model, optimizer, cfg, run_folder, train_set, val_set, start, history,
+                 log_rows):
+        self.model, self.optimizer, self.cfg, self.run_folder = model, optimizer, cfg, run_folder
+        self.train_set, self.val_set = train_set, val_set
+        self.start, self.history, self.log_rows = start, history, log_rows
+        self.crit = SoftmaxCrossEntropy(train_set.ignore_index, cfg["reduction"],
+                                        check_target=False)
+        self.batches = _Batches(train_set, cfg["seed"], cfg["batch_size"], cfg["augment"],
+                                getattr(model, "input_convention", "caffe"), model.dtype)
+        self.pending, self.last_good, self.t0 = [], start, time.time()
+        self.bar = None
+        if cfg["progress"]:
+            from tqdm import tqdm
+            self.bar = tqdm(total=cfg["iterations"], initial=start, desc=f"train {cfg['model']}",
+                            unit="it", dynamic_ncols=True)
 
-    bar = None
-    if cfg["progress"]:
-        from tqdm import tqdm
-        bar = tqdm(total=iterations, initial=start, desc=f"train {name}", unit="it",
-                   dynamic_ncols=True)
-    it = start
-    try:
+    def say(self, text):
+        if self.bar is not None:
+            self.bar.write(text)
+
+    def run(self):
+        """Iterate from the start to ``iterations``; return the last iteration done."""
+        try:
+            return self._loop()
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+
+    def _loop(self):
+        it, iterations, eval_every = self.start, self.cfg["iterations"], self.cfg["eval_every"]
         with _StopOnInterrupt() as stop:
-            for it in range(start + 1, iterations + 1):
-                x, t = batches(it - 1)
-                x, t = backend.to_device(x, device), backend.to_device(t, device)
-                score = model(x)                                  # N×n_class×H×W
-                loss = crit(score, t)
-                model.zero_grad()
-                model.backward(crit.backward(), need_input_grad=False)
-                optimizer.lr = learning_rate(cfg, it)
-                optimizer.step()
-                pending.append((it, loss, time.time() - t0))      # read back every log_every
-                if bar is not None:
-                    bar.update(1)
+            for it in range(self.start + 1, iterations + 1):
+                self.step(it)
                 if stop.requested:
                     break
-                if it % cfg["log_every"] == 0:
-                    flush(it)
+                if it % self.cfg["log_every"] == 0:
+                    self.flush()
                 if eval_every and it % eval_every == 0 and it != iterations:
-                    checkpoint(it, evaluate_now=True)
+                    self.checkpoint(it, evaluate_now=True)
         if stop.requested:
             # Ctrl-C: the iteration in flight was finished first, so the checkpoint is exact.
-            checkpoint(it, evaluate_now=False)
-            if bar is not None:
-                bar.write(f"interrupted: checkpoint at iteration {it} in {ckpt_path}; "
-                          f"continue with resume=True (--resume)")
+            self.checkpoint(it, evaluate_now=False)
+            self.say(f"interrupted: checkpoint at iteration {it} in "
+                     f"{self.run_folder.checkpoint}; continue with resume=True (--resume)")
             raise KeyboardInterrupt
-        if it > last_good or not history:
-            checkpoint(it, evaluate_now=bool(eval_every))
-    finally:
-        if bar is not None:
-            bar.close()
-    _figures(out, model, val_set, history, log_rows)
-    metrics = {**history[-1]} if history else None
-    return {"metrics": metrics, "model": model, "out": out, "iteration": it}
+        if it > self.last_good or not self.history:
+            self.checkpoint(it, evaluate_now=bool(eval_every))
+        return it
+
+    def step(self, it):
+        """One iteration: forward, loss, backward, update. The loss stays on the device."""
+        x, t = self.batches(it - 1)
+        device = self.cfg["device"]
+        x, t = backend.to_device(x, device), backend.to_device(t, device)
+        score = self.model(x)                                     # N×n_class×H×W
+        loss = self.crit(score, t)
+        self.model.zero_grad()
+        self.model.backward(self.crit.backward(), need_input_grad=False)
+        self.optimizer.lr = learning_rate(self.cfg, it)
+        self.optimizer.step()
+        self.pending.append((it, loss, time.time() - self.t0))   # read back every log_every
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def flush(self):
+        """Read the pending losses back (one transfer), check them, log them."""
+        if not self.pending:
+            return
+        xp = backend.get_array_module(self.pending[0][1])
+        values = backend.to_cpu(xp.stack([v for _, v, _ in self.pending]))
+        rows = [{"iteration": i, "loss": float(v), "seconds": round(sec, 3)}
+                for (i, _, sec), v in zip(self.pending, values)]
+        self.pending = []
+        bad = [r for r in rows if not math.isfinite(r["loss"])]
+        if bad:
+            self._diverged(bad[0]["loss"], bad[0]["iteration"])
+        self.run_folder.log(rows)
+        self.log_rows.extend(rows)
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{rows[-1]['loss']:.4f}")
+
+    def _diverged(self, loss, iteration):
+        cfg = self.cfg
+        raise TrainingDiverged(
+            f"loss became {loss} at iteration {iteration} (lr {cfg['lr']}, reduction "
+            f"{cfg['reduction']!r}): training stopped. The last good checkpoint (iteration "
+            f"{self.last_good}) is kept in {self.run_folder.checkpoint}. With reduction='sum' "
+            f"the loss grows with the image size, so lr must be tiny (the papers use 1e-10); "
+            f"with 'mean', try a smaller lr.")
+
+    def checkpoint(self, it, evaluate_now):
+        self.flush()
+        if evaluate_now:
+            self.evaluate(it)
+        self.run_folder.save_checkpoint(self.model, self.optimizer, it, self.cfg, self.history)
+        self.last_good = it
+
+    def evaluate(self, it):
+        scores = evaluate(self.model, self.val_set)
+        self.history.append({"iteration": it, **{k: scores[k] for k in METRIC_KEYS}})
+        self.run_folder.log_evaluation(self.history[-1], scores["iu"])
+        self.say(f"iteration {it}: mean IU {scores['mean_iu']:.4f}, pixel acc "
+                 f"{scores['acc']:.4f}")
 
 
 class _StopOnInterrupt:

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from minifcn import io
+from minifcn.cli import main as cli_main
 from minifcn.convert import (TORCHVISION_CLASSIFIER, TORCHVISION_FEATURES, chainer_to_state_dict,
-                             convert, convert_main, load_torch_state_dict)
+                             convert, load_torch_state_dict)
 from minifcn.models import FCN8s, FCN8sAtOnce, FCN16s, FCN32s, VGG16
 from minifcn.models.vgg import VGG16_CONVS
 
@@ -69,17 +70,17 @@ def test_wrong_shapes_are_refused(tmp_path):
     assert not (tmp_path / "out.npz").exists()
 
 
-def test_convert_main_cli(tmp_path, capsys):
+def test_convert_command(tmp_path, capsys):
     state = random_state(FCN16s(**TINY))
     np.savez(tmp_path / "fcn16s.npz", **to_chainer(state))
-    assert convert_main([str(tmp_path / "fcn16s.npz"), str(tmp_path / "out.npz"),
-                         "--input-convention", "torchvision"]) == 0
+    assert cli_main(["convert", str(tmp_path / "fcn16s.npz"), str(tmp_path / "out.npz"),
+                     "--input-convention", "torchvision"]) == 0
     assert "FCN16s" in capsys.readouterr().out
     model = io.load(tmp_path / "out.npz")
     assert model.input_convention == "torchvision"
     assert_holds(model, state)
-    with pytest.raises(FileNotFoundError, match="missing.npz"):
-        convert_main([str(tmp_path / "missing.npz"), str(tmp_path / "x.npz")])
+    assert cli_main(["convert", str(tmp_path / "missing.npz"), str(tmp_path / "x.npz")]) == 2
+    assert "missing.npz" in capsys.readouterr().err
 
 
 # --- PyTorch ------------------------------------------------------------------------------------
@@ -147,8 +148,8 @@ def test_torchvision_vgg16(tmp_path):
     np.testing.assert_array_equal(loaded.fc6.weight.data, state["classifier.0.weight"])
     np.testing.assert_array_equal(loaded.fc8.bias.data, state["classifier.6.bias"])
     # --model builds the FCN from it: fc6 convolutionized, convention 'torchvision' recorded.
-    assert convert_main([str(tmp_path / "vgg16.pth"), str(tmp_path / "fcn.npz"),
-                         "--model", "fcn32s", "--n-class", "3"]) == 0
+    assert cli_main(["convert", str(tmp_path / "vgg16.pth"), str(tmp_path / "fcn.npz"),
+                     "--model", "fcn32s", "--n-class", "3"]) == 0
     fcn = io.load(tmp_path / "fcn.npz")
     assert type(fcn) is FCN32s and fcn.n_class == 3 and fcn.input_convention == "torchvision"
     np.testing.assert_array_equal(fcn.fc6.weight.data,

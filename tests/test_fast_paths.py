@@ -13,8 +13,9 @@ import minifcn.functional as F
 from minifcn import nn
 from minifcn.backend import to_cpu
 from minifcn.functional import conv as conv_mod
-from minifcn.functional import naive
+from minifcn.functional import naive, workspace
 from minifcn.functional.im2col import col2im_rows, im2col_rows, pad2d
+from minifcn.functional.sizes import conv_geometry
 from minifcn.gradcheck import check_layer
 
 CASES = [  # (N, C, H, W, O, k, stride, pad, dilation)
@@ -65,7 +66,7 @@ def test_conv_bands_and_workspace_match_naive(case, dtype, monkeypatch):
     tol = 1e-10 if dtype == np.float64 else 1e-4
     results = []
     for chunk in (None, 1, 3 * C * k * k * ref.shape[3] * x.itemsize):   # all, 1 row, 3 rows
-        monkeypatch.setattr(conv_mod, "CHUNK_BYTES", chunk or 2 ** 27)
+        monkeypatch.setattr(workspace, "CHUNK_BYTES", chunk or 2 ** 27)
         out, cache = F.conv2d_forward(x, w, b, s, p, d)
         assert out.dtype == dtype
         np.testing.assert_allclose(out, ref, rtol=tol, atol=tol)
@@ -81,7 +82,7 @@ def test_conv_bands_and_workspace_match_naive(case, dtype, monkeypatch):
                                      (3, 40, 3, 3)])    # 1 pixel < O: direct (fc6's case)
 def test_weight_grad_orientations_match_the_definition(C, O, H, W, rng):
     x, dy = rng.standard_normal((2, C, H, W)), rng.standard_normal((2, O, H - 2, W - 2))
-    g = conv_mod._geometry((H, W), (O, C, 3, 3), 1, 0, 1)
+    g = conv_geometry((H, W), (3, 3), 1, 0, 1)
     ref = np.zeros((O, C, 3, 3))
     for ky in range(3):
         for kx in range(3):                 # dW[o, c, ky, kx] = Σ dy[n, o, i, j] x[n, c, i+ky, j+kx]
@@ -91,17 +92,17 @@ def test_weight_grad_orientations_match_the_definition(C, O, H, W, rng):
 
 
 def test_workspace_is_reused_and_grown():
-    conv_mod._WORKSPACE.clear()
+    workspace._BUFFERS.clear()
     x, w = np.ones((1, 2, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32)
     F.conv2d_forward(x, w, None, 1, 1)
-    (buf,) = conv_mod._WORKSPACE.values()
+    (buf,) = workspace._BUFFERS.values()
     F.conv2d_forward(x, w, None, 1, 1)
-    assert next(iter(conv_mod._WORKSPACE.values())) is buf
+    assert next(iter(workspace._BUFFERS.values())) is buf
     F.conv2d_forward(np.ones((1, 4, 9, 9), np.float32), np.ones((3, 4, 3, 3), np.float32), None,
                      1, 1)
-    assert next(iter(conv_mod._WORKSPACE.values())).size > buf.size
+    assert next(iter(workspace._BUFFERS.values())).size > buf.size
     F.conv2d_forward(x.astype(np.float64), w.astype(np.float64), None, 1, 1)
-    assert len(conv_mod._WORKSPACE) == 2                   # one per dtype
+    assert len(workspace._BUFFERS) == 2                   # one per dtype
 
 
 @pytest.mark.parametrize("case", [(3, 2, 0, True), (3, 2, 1, True), (2, 2, 0, True),
@@ -116,16 +117,7 @@ def test_max_pool_clipped_windows_match_naive(xp, case, dtype):
     # backward: each output's gradient lands on the first maximum of its (clipped) window
     dout = np.random.default_rng(4).standard_normal(out.shape).astype(dtype)
     dx = to_cpu(F.max_pool2d_backward(xp.asarray(dout), cache))
-    ref = np.zeros_like(x)
-    for i in range(out.shape[2]):
-        for j in range(out.shape[3]):
-            y0, x0 = max(i * s - p, 0), max(j * s - p, 0)
-            win = x[:, :, y0:i * s - p + k, x0:j * s - p + k]
-            flat = win.reshape(*win.shape[:2], -1).argmax(-1)
-            yy, xx = np.unravel_index(flat, win.shape[2:])
-            for n in range(x.shape[0]):
-                for c in range(x.shape[1]):
-                    ref[n, c, y0 + yy[n, c], x0 + xx[n, c]] += dout[n, c, i, j]
+    ref = naive.max_pool2d_backward_naive(dout, x, k, s, p, ceil_mode)
     np.testing.assert_allclose(dx, ref, atol=1e-6)
 
 
@@ -148,7 +140,7 @@ def test_fcn_pool_sizes_on_the_fast_path():
     (lambda: nn.MaxPool2d(3, 2, 1, ceil_mode=True), (1, 2, 7, 8)),
 ])
 def test_fast_paths_still_pass_gradient_checks(make, shape, rng, monkeypatch):
-    monkeypatch.setattr(conv_mod, "CHUNK_BYTES", 1)        # many bands, one workspace
+    monkeypatch.setattr(workspace, "CHUNK_BYTES", 1)        # many bands, one workspace
     x = rng.standard_normal(shape)
     errors = check_layer(make(), x, n_samples=40)
     assert max(errors.values()) < 1e-7, errors

@@ -88,13 +88,13 @@ def test_conv2d_backward_without_input_grad(rng):
 
 def test_conv2d_chunked_bands_equal_one_band(rng, monkeypatch):
     # A tiny band budget forces one output row per im2col band; results must not change.
-    from minifcn.functional import conv
+    from minifcn.functional import workspace
     x, w, b = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((4, 3, 3, 3)), \
         rng.standard_normal(4)
     out, cache = F.conv2d_forward(x, w, b, 2, 1)
     dout = rng.standard_normal(out.shape)
     grads = F.conv2d_backward(dout, cache)
-    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(workspace, "CHUNK_BYTES", 1)
     out1, cache1 = F.conv2d_forward(x, w, b, 2, 1)
     grads1 = F.conv2d_backward(dout, cache1)
     np.testing.assert_allclose(out1, out, atol=1e-12)
@@ -207,7 +207,7 @@ def test_max_pool_forward_matches_naive(xp, case):
 
 
 def test_pool_sizes_of_fcn():
-    # FCN-8s at 500×500: 698 → 349 → 175 → 88 → 44 → 22 with ceil mode (FCN.md's table).
+    # FCN-8s at 500×500: 698 → 349 → 175 → 88 → 44 → 22 with ceil mode (docs/fcn.md §2).
     sizes = [698]
     for _ in range(5):
         sizes.append(F.pool_output_size(sizes[-1], 2, 2, 0, ceil_mode=True))
@@ -306,15 +306,8 @@ def test_crop_that_does_not_fit_is_explained():
         F.crop_forward(np.zeros((1, 1, 44, 44)), (34, 34), (15, 5))
 
 
-def test_add_and_scale(rng):
-    a, b = rng.standard_normal((1, 2, 3, 3)), rng.standard_normal((1, 2, 3, 3))
-    s, _ = F.add_forward(a, b)
-    np.testing.assert_allclose(s, a + b)
-    da, db = F.add_backward(np.ones_like(s), None)
-    np.testing.assert_array_equal(da, 1)
-    np.testing.assert_array_equal(db, 1)
-    with pytest.raises(ValueError, match="crop the larger map"):
-        F.add_forward(a, b[:, :, :2])
+def test_scale(rng):
+    a = rng.standard_normal((1, 2, 3, 3))
     out, cache = F.scale_forward(a, 0.01)
     np.testing.assert_allclose(out, 0.01 * a)
     np.testing.assert_allclose(F.scale_backward(np.ones_like(a), cache), 0.01)

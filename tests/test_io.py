@@ -77,8 +77,7 @@ def test_checkpoint_extra_and_meta(tmp_path):
     extra = dict(momentum, rng_state=np.arange(4, dtype=np.uint64))
     meta = {"iteration": 1234, "lr": 1e-10, "history": [{"mean_iu": 0.5}]}
     io.save(model, tmp_path / "ckpt.npz", extra=extra, meta=meta)
-    loaded, extra2, meta2 = io.load_checkpoint(tmp_path / "ckpt.npz")
-    assert io.read is io.load_checkpoint
+    loaded, extra2, meta2 = io.read(tmp_path / "ckpt.npz")
     assert_same_weights(model, loaded)
     assert meta2 == meta
     assert set(extra2) == set(extra)

@@ -3,9 +3,9 @@ dropout seeds, the factory, staged copies and VGG16 → FCN convolutionization."
 import numpy as np
 import pytest
 
+from minifcn import data, models, nn
 from minifcn import functional as F
-from minifcn import models, nn
-from minifcn.models import FCN8s, FCN8sAtOnce, FCN16s, FCN32s, VGG16
+from minifcn.models import VGG16, FCN8s, FCN8sAtOnce, FCN16s, FCN32s
 
 FCNS = [FCN32s, FCN16s, FCN8s, FCN8sAtOnce]
 TINY = dict(base_channels=2, fc_channels=4)
@@ -112,7 +112,7 @@ def test_initialisation(cls):
             assert not p.data.any() and p.requires_grad, name     # He init: zero biases
         else:
             assert p.data.std() > 0 and p.requires_grad
-    # An untrained FCN scores zero everywhere: FCN.md's "all-zero predictions".
+    # An untrained FCN scores zero everywhere: docs/fcn.md §9, item 3: "all-zero predictions".
     assert not model(np.ones((1, 3, 5, 6), np.float32)).any()
     learned = cls(learn_upsampling=True, **TINY)
     assert all(m.weight.requires_grad for m in learned.modules()
@@ -194,7 +194,7 @@ def test_get_model_and_config_round_trip():
 
 
 def test_class_names_and_input_convention():
-    assert FCN8s(**TINY).class_names == list(models.VOC_CLASS_NAMES)
+    assert FCN8s(**TINY).class_names == list(data.VOC_CLASSES)
     assert FCN8s(n_class=3, **TINY).class_names is None
     named = FCN8s(n_class=2, class_names=["bg", "cat"], **TINY)
     assert named.config["class_names"] == ["bg", "cat"]
@@ -205,15 +205,14 @@ def test_class_names_and_input_convention():
         FCN8s(input_convention="bgr", **TINY)
     with pytest.raises(ValueError, match="class names"):
         FCN8s(n_class=3, class_names=["a"], **TINY)
-    data = pytest.importorskip("minifcn.data")
-    assert tuple(models.VOC_CLASS_NAMES) == tuple(data.VOC_CLASSES)
 
 
 def test_staged_copies():
     fcn32s = randomize(FCN32s(**TINY), seed=1)
     fcn32s.input_convention = "torchvision"
     fcn16s = FCN16s(**TINY)
-    copied = fcn16s.copy_params_from(fcn32s)
+    copied, reinitialized = fcn16s.copy_params_from(fcn32s)
+    assert reinitialized == []
     assert set(copied) == {f"{n}.{p}" for n in LEARNED for p in ("weight", "bias")}
     for name in copied:
         np.testing.assert_array_equal(fcn16s.state_dict()[name], fcn32s.state_dict()[name])
@@ -223,12 +222,12 @@ def test_staged_copies():
     fcn16s = randomize(fcn16s, seed=2)
     for cls in (FCN8s, FCN8sAtOnce):
         fcn8s = cls(**TINY)
-        copied = fcn8s.copy_params_from(fcn16s)
+        copied = fcn8s.copy_params_from(fcn16s).copied
         assert set(copied) == set(fcn16s.state_dict()) - {"upscore16.weight"}
         np.testing.assert_array_equal(fcn8s.score_pool4.weight.data, fcn16s.score_pool4.weight.data)
         assert not fcn8s.score_pool3.weight.data.any()
-    with pytest.raises(ValueError, match="shape"):
-        FCN16s(n_class=5, **TINY).copy_params_from(fcn32s)
+    with pytest.raises(ValueError, match="shape"):              # another width
+        FCN16s(base_channels=2, fc_channels=8).copy_params_from(fcn32s)
 
 
 def test_vgg16_classifier():
@@ -262,5 +261,125 @@ def test_from_vgg16_convolutionizes_fc6_and_fc7(cls):
     with pytest.raises(ValueError, match="widths"):
         cls(base_channels=4, fc_channels=4).copy_params_from_vgg16(vgg)
     other = cls(**TINY)
-    assert "fc6.weight" in other.copy_params_from(vgg)           # a VGG16 is convolutionized
+    assert "fc6.weight" in other.copy_params_from(vgg).copied    # a VGG16 is convolutionized
     np.testing.assert_array_equal(other.fc6.weight.data, fcn.fc6.weight.data)
+
+
+BLOBS = ["pool1", "pool2", "pool3", "pool4", "pool5", "fc6", "fc7", "score_fr"]
+SKIP4 = ["upscore2", "score_pool4", "score_pool4c", "fuse_pool4"]
+SKIP3 = ["upscore_pool4", "score_pool3", "score_pool3c", "fuse_pool3"]
+BLOB_NAMES = {   # the Caffe prototxts' tops, in the order the forward computes them
+    FCN32s: BLOBS + ["upscore", "score"],
+    FCN16s: BLOBS + SKIP4 + ["upscore16", "score"],
+    FCN8s: BLOBS + SKIP4 + SKIP3 + ["upscore8", "score"],
+    FCN8sAtOnce: BLOBS + SKIP4 + SKIP3 + ["upscore8", "score"],
+}
+
+
+@pytest.mark.parametrize("cls", FCNS)
+def test_forward_returns_the_named_blobs(cls):
+    model = randomize(cls(n_class=3, **TINY)).eval()
+    x = np.random.default_rng(0).standard_normal((1, 3, 37, 29)).astype(np.float32)
+    score, blobs = model.forward(x, return_blobs=True)
+    assert list(blobs) == BLOB_NAMES[cls]
+    assert blobs["score"] is score
+    np.testing.assert_array_equal(score, model(x))
+    # The sizes of FCN.md's 500×500 walk-through (sizes do not depend on the widths).
+    big = cls(n_class=2, base_channels=1, fc_channels=1).eval()
+    with nn.no_grad():
+        _, b = big.forward(np.zeros((1, 3, 500, 500), np.float32), return_blobs=True)
+    sides = {k: v.shape[-1] for k, v in b.items()}
+    assert [sides[f"pool{i}"] for i in range(1, 6)] == [349, 175, 88, 44, 22]
+    assert sides["fc7"] == sides["score_fr"] == 16 and sides["score"] == 500
+    if "fuse_pool4" in b:
+        assert sides["score_pool4"] == 44 and sides["fuse_pool4"] == 34
+    if "fuse_pool3" in b:
+        assert sides["score_pool3"] == 88 and sides["fuse_pool3"] == 70
+    # The blobs are the sums and crops they are named after.
+    if "fuse_pool4" in blobs:
+        np.testing.assert_array_equal(blobs["fuse_pool4"],
+                                      blobs["upscore2"] + blobs["score_pool4c"])
+        np.testing.assert_array_equal(blobs["score_pool4c"],
+                                      blobs["score_pool4"][:, :, 5:5 + blobs["upscore2"].shape[2],
+                                                           5:5 + blobs["upscore2"].shape[3]])
+
+
+def test_at_once_differs_from_fcn8s_only_by_its_two_factors():
+    fcn8s = randomize(FCN8s(n_class=3, **TINY)).eval()
+    atonce = FCN8sAtOnce(n_class=3, **TINY).eval()
+    atonce.load_state_dict(fcn8s.state_dict())
+    x = np.random.default_rng(1).standard_normal((1, 3, 21, 26)).astype(np.float32)
+    _, b8 = fcn8s.forward(x, return_blobs=True)
+    _, ba = atonce.forward(x, return_blobs=True)
+    for name in BLOBS:
+        np.testing.assert_array_equal(ba[name], b8[name])
+    # score_pool4 = conv(0.01 · pool4): its bias is unscaled, its weighted part is.
+    for pool, factor in (("pool4", 0.01), ("pool3", 0.0001)):
+        conv = getattr(atonce, f"score_{pool}")
+        bias = conv.bias.data.reshape(1, -1, 1, 1)
+        np.testing.assert_allclose(ba[f"score_{pool}"] - bias,
+                                   factor * (b8[f"score_{pool}"] - bias), rtol=1e-4, atol=1e-7)
+    assert type(atonce).forward is FCN8s.forward and type(atonce).backward is FCN8s.backward
+    assert isinstance(fcn8s.scale_pool4, nn.Sequential) and atonce.scale_pool4.factor == 0.01
+
+
+def test_fine_tuning_to_another_number_of_classes():
+    source = randomize(FCN16s(input_convention="torchvision", **TINY), seed=1)   # 21 VOC classes
+    target = randomize(FCN8s(n_class=5, class_names=list("abcde"), learn_upsampling=True,
+                             **TINY), seed=2)    # trained before: the re-initialisation shows
+    result = target.copy_params_from(source)
+    class_layers = {"score_fr", "score_pool4", "upscore2"}     # in both, shaped by n_class
+    assert set(result.reinitialized) == {"score_fr.weight", "score_fr.bias",
+                                         "score_pool4.weight", "score_pool4.bias",
+                                         "upscore2.weight"}
+    assert set(result.copied) == {f"{n}.{p}" for n in LEARNED if n != "score_fr"
+                                  for p in ("weight", "bias")}
+    for name in result.copied:
+        np.testing.assert_array_equal(target.state_dict()[name], source.state_dict()[name])
+    for name in ("score_fr", "score_pool4"):                    # as a new FCN's: zero
+        assert not getattr(target, name).weight.data.any()
+        assert not getattr(target, name).bias.data.any()
+    np.testing.assert_array_equal(target.upscore2.weight.data, F.bilinear_weight(5, 5, 4))
+    assert target.upscore2.weight.requires_grad                 # learn_upsampling still holds
+    # Not in the source: left as they were (score_pool3 stays what this model had).
+    assert target.score_pool3.weight.data.any() and target.upscore8.weight.data.std() > 0
+    assert set(target.class_layers()) == class_layers | {"score_pool3", "upscore_pool4",
+                                                         "upscore8"}
+    assert target.class_names == list("abcde")                 # the target's data, not VOC's
+    assert target.input_convention == "torchvision"             # describes the weights
+    summary = result.summary()
+    assert "copied 30 arrays" in summary and "score_fr, score_pool4, upscore2" in summary
+    assert target(np.zeros((1, 3, 9, 7), np.float32)).shape == (1, 5, 9, 7)
+
+
+def test_fine_tuning_keeps_the_other_shape_errors_and_changes_nothing():
+    source = randomize(FCN32s(**TINY), seed=1)
+    target = randomize(FCN32s(n_class=5, base_channels=2, fc_channels=8), seed=2)
+    before = {k: v.copy() for k, v in target.state_dict().items()}
+    with pytest.raises(ValueError, match=r"fc6.weight has shape \(4, 16, 7, 7\)"):
+        target.copy_params_from(source)                          # another width as well
+    for name, value in target.state_dict().items():             # nothing half-copied
+        np.testing.assert_array_equal(value, before[name])
+    same = FCN32s(**TINY)
+    result = same.copy_params_from(source)                       # same n_class: all copied
+    assert result.reinitialized == [] and "re-initialised" not in result.summary()
+
+
+def test_fine_tuned_model_saves_and_reloads_with_the_targets_classes(tmp_path):
+    io = pytest.importorskip("minifcn.io")
+    source = randomize(FCN32s(**TINY), seed=3)
+    target = FCN32s(n_class=3, class_names=["bg", "road", "car"], **TINY)
+    target.copy_params_from(source)
+    io.save(target, str(tmp_path / "m.npz"))
+    loaded = io.load(str(tmp_path / "m.npz"))
+    assert loaded.n_class == 3 and loaded.class_names == ["bg", "road", "car"]
+    for name, value in target.state_dict().items():
+        np.testing.assert_array_equal(loaded.state_dict()[name], value)
+
+
+def test_vgg16_source_for_any_number_of_classes():
+    vgg = randomize(VGG16(**TINY), scale=0.5)
+    fcn = FCN8s(n_class=4, **TINY)
+    result = fcn.copy_params_from(vgg)
+    assert result.reinitialized == [] and "fc8.weight" not in result.copied
+    assert "fc7.weight" in result.copied and not fcn.score_fr.weight.data.any()

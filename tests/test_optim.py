@@ -84,5 +84,28 @@ def test_adam_two_steps_by_hand():
     np.testing.assert_allclose(conv.weight.data.ravel(), [expected], rtol=1e-10)
     np.testing.assert_allclose(conv.bias.data, [1.0 - 0.1 - 0.1 * m_hat / np.sqrt(v_hat)])
     buffers, info = opt.state_dict()
-    assert set(buffers) == {"velocity/weight", "velocity/bias", "second/weight", "second/bias"}
+    assert set(buffers) == {"exp_avg/weight", "exp_avg/bias", "exp_avg_sq/weight",
+                            "exp_avg_sq/bias"}
     assert info == {"step": 2}
+
+
+def test_adam_reads_the_buffer_names_of_old_checkpoints():
+    # Older minifcn saved Adam's m as "velocity/…" and v as "second/…" (it subclassed SGD).
+    a, b = _conv(), _conv()
+    opt_a = Adam(a.named_parameters(), lr=0.01)
+    a.weight.grad, a.bias.grad = np.ones((1, 1, 1, 1)), np.full(1, 0.5)
+    opt_a.step()
+    buffers, info = opt_a.state_dict()
+    old = {k.replace("exp_avg_sq/", "second/").replace("exp_avg/", "velocity/"): v
+           for k, v in buffers.items()}
+    assert set(old) == {"velocity/weight", "velocity/bias", "second/weight", "second/bias"}
+    b.load_state_dict(a.state_dict())
+    opt_b = Adam(b.named_parameters(), lr=0.01)
+    opt_b.load_state_dict(old, info)
+    np.testing.assert_array_equal(opt_b.exp_avg["bias"], opt_a.exp_avg["bias"])
+    np.testing.assert_array_equal(opt_b.exp_avg_sq["weight"], opt_a.exp_avg_sq["weight"])
+    for conv, opt in ((a, opt_a), (b, opt_b)):
+        conv.weight.grad, conv.bias.grad = np.full((1, 1, 1, 1), 0.3), np.full(1, -0.2)
+        opt.step()
+    np.testing.assert_array_equal(a.weight.data, b.weight.data)
+    np.testing.assert_array_equal(a.bias.data, b.bias.data)

@@ -15,11 +15,11 @@ from minifcn.data import (
     draw_sample,
     ensure_shapes,
     load_dataset,
-    make_data_main,
     make_shapes,
     voc_palette,
 )
-from minifcn.data import shapes
+from minifcn.cli import main as cli_main
+from minifcn.data import locations, shapes
 
 SMALL = {"n_train": 5, "n_val": 3, "size": 48, "seed": 0}
 
@@ -151,7 +151,7 @@ def test_ensure_shapes_creates_once(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("regenerated an existing dataset")
 
-    monkeypatch.setattr(shapes, "make_shapes", fail)
+    monkeypatch.setattr(locations, "make_shapes", fail)
     assert ensure_shapes(root) == root
     assert ensure_shapes(root, n_train=5) == root
     with pytest.raises(ValueError, match="n_train: 5 there, 7 asked"):
@@ -172,18 +172,20 @@ def test_default_data_root(tmp_path, monkeypatch):
     monkeypatch.setenv("MINIFCN_DATA", str(tmp_path / "elsewhere"))
     assert default_data_root() == str(tmp_path / "elsewhere")
     monkeypatch.delenv("MINIFCN_DATA")
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(shapes.__file__))))
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(locations.__file__))))
     if os.path.isdir(os.path.join(repo, "data")) and os.path.isfile(os.path.join(repo, "setup.py")):
         assert default_data_root() == os.path.join(repo, "data", "shapes")
     # an installed package (no data/ folder beside it) uses the user's cache
-    monkeypatch.setattr(shapes, "__file__", str(tmp_path / "site" / "minifcn" / "data" / "shapes.py"))
+    monkeypatch.setattr(locations, "__file__",
+                        str(tmp_path / "site" / "minifcn" / "data" / "locations.py"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_data_root() == str(tmp_path / "home" / ".cache" / "minifcn" / "shapes")
 
 
-def test_make_data_main(tmp_path, capsys):
+def test_make_data_command(tmp_path, capsys):
     out = str(tmp_path / "cli")
-    assert make_data_main([out, "--n-train", "4", "--n-val", "2", "--size", "40", "--seed", "3"]) == 0
+    assert cli_main(["make-data", out, "--n-train", "4", "--n-val", "2", "--size", "40",
+                     "--seed", "3"]) == 0
     assert out in capsys.readouterr().out
     ds = ShapesSegmentation(out, "train")
     assert len(ds) == 4 and ds[3][0].shape == (40, 40, 3)

@@ -65,3 +65,21 @@ def test_cross_entropy_matches_torch(reduction, rng):
     np.testing.assert_allclose(float(loss), ref.item(), rtol=1e-12)
     np.testing.assert_allclose(F.softmax_cross_entropy_backward(1.0, cache), ts.grad.numpy(),
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_weighted_cross_entropy_matches_torch(reduction, rng):
+    score = rng.standard_normal((2, 5, 4, 3))
+    target = rng.integers(0, 5, (2, 4, 3))
+    target[0, :2] = 255
+    weight = rng.uniform(0.1, 3.0, 5)
+    weight[2] = 0.0
+    loss, cache = F.softmax_cross_entropy_forward(score, target, reduction=reduction,
+                                                  weight=weight)
+    ts = _t(score)
+    ref = torch.nn.functional.cross_entropy(ts, torch.tensor(target), ignore_index=255,
+                                            reduction=reduction, weight=_t(weight, grad=False))
+    ref.backward()
+    np.testing.assert_allclose(float(loss), ref.item(), rtol=1e-12)
+    np.testing.assert_allclose(F.softmax_cross_entropy_backward(1.0, cache), ts.grad.numpy(),
+                               atol=1e-12)

@@ -148,3 +148,30 @@ def test_learning_rate_policies():
     assert 0 < learning_rate(poly, 100) < learning_rate(poly, 99) < learning_rate(poly, 2)
     with pytest.raises(ValueError, match="'step'"):
         learning_rate(dict(cfg, lr_policy="step"), 1)
+
+
+def test_resume_from_a_checkpoint_with_the_old_adam_buffer_names(shapes, tmp_path):
+    # Before Adam became its own class (2026-11-29) its moments were saved as "velocity/<param>"
+    # (m) and "second/<param>" (v). Such a checkpoint still resumes bit for bit.
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    common = dict(data=shapes, optimizer="adam", lr_policy="fixed", eval_every=4, **TINY)
+    train(iterations=8, out=a, **common)
+    train(iterations=4, out=b, **common)
+    path = os.path.join(b, "checkpoint.npz")
+    model, extra, meta = io.read(path)
+    old_names = {"optim/exp_avg/": "optim/velocity/", "optim/exp_avg_sq/": "optim/second/"}
+    renamed = {}
+    for key, value in extra.items():
+        prefix = next(p for p in old_names if key.startswith(p))
+        renamed[old_names[prefix] + key[len(prefix):]] = value
+    assert len(renamed) == len(extra) and any(k.startswith("optim/second/") for k in renamed)
+    io.save(model, path, extra=renamed, meta=meta)
+    train(out=b, resume=True, iterations=8)
+    sa, ea, _ = _final_state(a)
+    sb, eb, _ = _final_state(b)
+    for k in sa:
+        np.testing.assert_array_equal(sa[k], sb[k], err_msg=k)
+    assert set(ea) == set(eb)                       # saved again under today's names
+    for k in ea:
+        np.testing.assert_array_equal(ea[k], eb[k], err_msg=k)
+    assert _losses(a) == _losses(b)

@@ -14,20 +14,18 @@ learns it on a laptop CPU. It is built so that a network has to do what it does 
 Files: ``JPEGImages/<id>.jpg`` (quality 90), ``SegmentationClass/<id>.png`` (palette PNG, VOC
 colours), ``ImageSets/Segmentation/{train,val,trainval}.txt``, ``classes.txt``, and
 ``shapes.json`` (the arguments it was made with). Read it with ``ShapesSegmentation`` or
-``load_dataset``. Image i of a split depends only on (seed, split, i): the same arguments give the
-same bytes, and a bigger n_train only adds images.
+``load_dataset``; where it lives by default, and how it is made on first use, is
+``minifcn.data.locations``. Image i of a split depends only on (seed, split, i): the same
+arguments give the same bytes, and a bigger n_train only adds images.
 """
-import argparse
 import json
 import os
-import shutil
-import time
 
 import numpy as np
 from PIL import Image
 
 from .palette import VOID_INDEX, save_label_png
-from .voc import CLASSES_FILE, SegmentationDataset
+from .voc import CLASSES_FILE
 
 SHAPE_CLASSES = ("background", "circle", "square", "triangle", "cross")
 DEFAULTS = {"n_train": 1000, "n_val": 100, "size": 64, "seed": 0}
@@ -96,7 +94,8 @@ def texture(rng, size, colour, contrast):
         phase = rng.uniform(0, 2 * np.pi)
         mix = (np.sin(2 * np.pi * (xx * np.cos(a) + yy * np.sin(a)) / period + phase) > 0) * 1.0
     elif kind == "noise":  # gray noise, per pixel
-        return np.clip(colour + rng.normal(0, contrast / 3, size=(size, size, 1)), 0, 255) * np.ones(3)
+        noise = rng.normal(0, contrast / 3, size=(size, size, 1))
+        return np.clip(colour + noise, 0, 255) * np.ones(3)
     else:  # blobs: a coarse random grid, smoothly upsampled
         coarse = (rng.random((4, 4)) * 255).astype(np.uint8)
         mix = np.asarray(Image.fromarray(coarse).resize((size, size), Image.BILINEAR)) / 255.0
@@ -121,7 +120,8 @@ def boundary_void(label, width=1):
 
 
 def _area(kind, radius):
-    """Area in pixels of a shape of this radius (unclipped), to spot shapes cut off by the border."""
+    """Area in pixels of a shape of this radius (unclipped), to spot shapes cut off by the
+    border."""
     unit = {
         "circle": np.pi,
         "square": (2 * SQUARE_HALF_SIDE) ** 2,
@@ -157,7 +157,8 @@ def _place(rng, size, owner, areas):
         kind = SHAPE_CLASSES[cls]
         radius = rng.uniform(*RADIUS_RANGE) * size
         cy, cx = rng.uniform(0.6 * radius, size - 0.6 * radius, size=2)
-        mask = shape_mask(kind, size, cy, cx, radius, np.deg2rad(rng.uniform(-MAX_ROTATION, MAX_ROTATION)))
+        angle = np.deg2rad(rng.uniform(-MAX_ROTATION, MAX_ROTATION))
+        mask = shape_mask(kind, size, cy, cx, radius, angle)
         if mask.sum() < 0.7 * _area(kind, radius):
             continue  # mostly outside the image
         if all(((owner == k) & ~mask).sum() >= MIN_VISIBLE * area for k, area in enumerate(areas)):
@@ -205,7 +206,8 @@ def make_shapes(root, n_train=DEFAULTS["n_train"], n_val=DEFAULTS["n_val"], size
     """Write the shapes dataset into ``root`` (created if needed) in the VOC layout; return root.
 
     Ids are ``train_00000``… and ``val_00000``…; ``trainval`` lists both. Existing files of the
-    same names are overwritten. ``ensure_shapes`` is the safe way to create it on first use.
+    same names are overwritten. ``locations.ensure_shapes`` is the safe way to create it on first
+    use.
     """
     if n_train < 1 or n_val < 1:
         raise ValueError(f"make_shapes: n_train and n_val must be ≥ 1, got {n_train} and {n_val}")
@@ -223,7 +225,8 @@ def make_shapes(root, n_train=DEFAULTS["n_train"], n_val=DEFAULTS["n_val"], size
         for i, image_id in enumerate(ids[split]):
             # one stream per image: image i is the same whatever n_train and n_val are
             image, label = draw_sample(np.random.default_rng([seed, SPLIT_CODES[split], i]), size)
-            Image.fromarray(image).save(os.path.join(image_dir, image_id + ".jpg"), quality=90, subsampling=0)
+            Image.fromarray(image).save(os.path.join(image_dir, image_id + ".jpg"), quality=90,
+                                        subsampling=0)
             save_label_png(os.path.join(label_dir, image_id + ".png"), label)
             if progress and (i + 1) % 100 == 0:
                 print(f"  {split}: {i + 1}/{count}")
@@ -237,117 +240,3 @@ def make_shapes(root, n_train=DEFAULTS["n_train"], n_val=DEFAULTS["n_val"], size
     with open(os.path.join(root, META_FILE), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=1)
     return root
-
-
-class ShapesSegmentation(SegmentationDataset):
-    """The shapes dataset (classes from its ``classes.txt``); split 'train', 'val' or 'trainval'."""
-
-    splits = ("train", "val", "trainval")
-
-    def __init__(self, root=None, split="train", subset=None, seed=0):
-        super().__init__(default_data_root() if root is None else root, split, None, subset, seed)
-
-
-def default_data_root():
-    """Where the shapes dataset lives unless told otherwise.
-
-    1. ``$MINIFCN_DATA`` if set (the dataset folder itself);
-    2. ``<repo>/data/shapes`` when minifcn runs from a source checkout (a ``data/`` folder and a
-       ``setup.py`` next to the ``minifcn/`` package);
-    3. ``~/.cache/minifcn/shapes`` otherwise (an installed package).
-    """
-    env = os.environ.get("MINIFCN_DATA")
-    if env:
-        return os.path.abspath(os.path.expanduser(env))
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # .../minifcn
-    repo = os.path.dirname(package)
-    if os.path.isdir(os.path.join(repo, "data")) and os.path.isfile(os.path.join(repo, "setup.py")):
-        return os.path.join(repo, "data", "shapes")
-    return os.path.join(os.path.expanduser("~"), ".cache", "minifcn", "shapes")
-
-
-def _missing(root):
-    """The marker files of a finished dataset that ``root`` lacks (empty list: complete)."""
-    needed = [CLASSES_FILE, META_FILE] + [
-        os.path.join("ImageSets", "Segmentation", s + ".txt") for s in ("train", "val", "trainval")
-    ]
-    return [name for name in needed if not os.path.isfile(os.path.join(root, name))]
-
-
-def ensure_shapes(root=None, **kwargs):
-    """Return the shapes dataset folder, generating it first if it does not exist yet.
-
-    root: default ``default_data_root()``. kwargs: ``make_shapes`` arguments (n_train, n_val,
-    size, seed), used when generating; if the folder exists and was made with different ones,
-    ValueError says so rather than silently training on other data.
-
-    The dataset is written to a temporary folder next to ``root`` and renamed into place, so a
-    crash or a second process never leaves a half-written dataset that looks complete.
-    """
-    unknown = set(kwargs) - set(DEFAULTS)
-    if unknown:
-        raise TypeError(f"ensure_shapes: unknown arguments {sorted(unknown)}; expected some of {sorted(DEFAULTS)}")
-    root = os.path.abspath(os.path.expanduser(os.fspath(default_data_root() if root is None else root)))
-    if not _missing(root):
-        _check_meta(root, kwargs)
-        return root
-    if os.path.isdir(root) and os.listdir(root):
-        raise FileExistsError(
-            f"{root} exists but is not a complete shapes dataset (missing {', '.join(_missing(root))}); "
-            f"delete it, or pass another folder"
-        )
-    parent = os.path.dirname(root)
-    os.makedirs(parent, exist_ok=True)
-    # (not tempfile.mkdtemp: its folder is private, 0700, and would stay so after the rename)
-    tmp = os.path.join(parent, f".{os.path.basename(root)}.tmp-{os.getpid()}-{time.time_ns()}")
-    os.makedirs(tmp)
-    try:
-        make_shapes(tmp, **kwargs)
-        if os.path.isdir(root):
-            os.rmdir(root)  # empty (checked above)
-        os.rename(tmp, root)
-    except OSError:
-        if _missing(root):  # not another process finishing first: a real error
-            raise
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp)
-    _check_meta(root, kwargs)
-    return root
-
-
-def _check_meta(root, requested):
-    with open(os.path.join(root, META_FILE), encoding="utf-8") as f:
-        stored = json.load(f)
-    differ = {k: (stored.get(k), v) for k, v in requested.items() if stored.get(k) != v}
-    if differ:
-        detail = ", ".join(f"{k}: {s} there, {v} asked" for k, (s, v) in differ.items())
-        raise ValueError(f"the shapes dataset at {root} was made with other arguments ({detail}); "
-                         f"delete it or pass another folder")
-
-
-def make_data_main(argv=None):
-    """``python -m minifcn make-data [DIR]``: generate the shapes dataset into DIR."""
-    parser = argparse.ArgumentParser(
-        prog="python -m minifcn make-data",
-        description="Generate the offline shapes segmentation dataset (VOC layout).",
-    )
-    parser.add_argument("dir", nargs="?", default=None, metavar="DIR",
-                        help="output folder (default: $MINIFCN_DATA, else data/shapes in a source "
-                             "checkout, else ~/.cache/minifcn/shapes)")
-    parser.add_argument("--n-train", type=int, default=DEFAULTS["n_train"], help="training images (default %(default)s)")
-    parser.add_argument("--n-val", type=int, default=DEFAULTS["n_val"], help="validation images (default %(default)s)")
-    parser.add_argument("--size", type=int, default=DEFAULTS["size"], help="image side in pixels (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="random seed (default %(default)s)")
-    args = parser.parse_args(argv)
-    root = default_data_root() if args.dir is None else args.dir
-    start = time.perf_counter()
-    make_shapes(root, args.n_train, args.n_val, args.size, args.seed, progress=True)
-    print(f"wrote {args.n_train} train + {args.n_val} val images of {args.size}×{args.size} "
-          f"({len(SHAPE_CLASSES)} classes: {', '.join(SHAPE_CLASSES)}) to {root} "
-          f"in {time.perf_counter() - start:.1f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(make_data_main())

@@ -1,7 +1,7 @@
 """Image → network input, and the two augmentations FCN training uses. All NumPy, on the host.
 
 Two input conventions exist for VGG16, and weights trained with one give poor results with the
-other (FCN.md, "struggles" 6):
+other (docs/fcn.md §9, item 6):
 
 - 'caffe' (the FCN papers, the original VGG16 release): channels in BGR order, values on the
   0–255 scale, minus the per-channel ImageNet mean. No division by a standard deviation.

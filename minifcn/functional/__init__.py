@@ -5,13 +5,14 @@ from . import naive  # noqa: F401
 from .activation import (dropout_backward, dropout_forward, dropout_mask,  # noqa: F401
                          relu_backward, relu_forward)
 from .conv import (conv2d_backward, conv2d_forward, conv_transpose2d_backward,  # noqa: F401
-                   conv_transpose2d_forward, conv_transpose_output_size)
-from .im2col import col2im, conv_output_size, im2col  # noqa: F401
+                   conv_transpose2d_forward)
+from .im2col import col2im, im2col  # noqa: F401
 from .linear import linear_backward, linear_forward  # noqa: F401
 from .loss import softmax_cross_entropy_backward, softmax_cross_entropy_forward  # noqa: F401
-from .pool import max_pool2d_backward, max_pool2d_forward, pool_output_size  # noqa: F401
-from .skip import (add_backward, add_forward, crop_backward, crop_forward,  # noqa: F401
-                   scale_backward, scale_forward)
+from .pool import max_pool2d_backward, max_pool2d_forward  # noqa: F401
+from .sizes import (conv_output_size, conv_transpose_output_size, pair,  # noqa: F401
+                    pool_output_size, unpool_output_size)
+from .skip import crop_backward, crop_forward, scale_backward, scale_forward  # noqa: F401
 from .unpool import (max_pool2d_with_indices_forward, max_unpool2d_backward,  # noqa: F401
-                     max_unpool2d_forward, unpool_output_size)
+                     max_unpool2d_forward)
 from .upsample import bilinear_weight, upsample_filter  # noqa: F401

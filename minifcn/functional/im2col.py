@@ -14,23 +14,14 @@ so the same lines run on NumPy and CuPy and col2im is deterministic.
 
 Both functions work on a band of output rows ``[r0, r1)`` so that callers can build the (large)
 buffer a few rows at a time: for conv1_2 of FCN on a 500×375 image, cols for the whole image
-would be 576 × 400k floats (0.9 GB). ``rows_per_chunk`` picks the band height for a byte budget.
+would be 576 × 400k floats (0.9 GB); ``workspace.py`` picks the bands and holds the buffer.
+``im2col_band``/``col2im_band`` are what conv.py calls: one band of one image, its channels
+split between CPU threads (see threads.py). The arithmetic of which outputs read real pixels
+and which read padding is ``sizes.valid_range``, shared with max pooling.
 """
 from ..backend import get_array_module
-
-
-def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
-    """Output length of a convolution: floor((size + 2p − d(k−1) − 1) / s) + 1."""
-    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
-
-
-def pair(v, name="value"):
-    """An int or a pair of ints → (v_h, v_w)."""
-    if isinstance(v, (tuple, list)):
-        if len(v) != 2:
-            raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
-        return int(v[0]), int(v[1])
-    return int(v), int(v)
+from . import threads
+from .sizes import conv_geometry, strided, valid_range
 
 
 def pad2d(x, ph, pw, value=0):
@@ -45,26 +36,6 @@ def pad2d(x, ph, pw, value=0):
     out = xp.full((N, C, H + 2 * ph, W + 2 * pw), value, dtype=x.dtype)
     out[:, :, ph:ph + H, pw:pw + W] = x
     return out
-
-
-def rows_per_chunk(bytes_per_row, total_rows, chunk_bytes):
-    """How many output rows fit in ``chunk_bytes`` (at least one, at most all)."""
-    if not chunk_bytes:
-        return total_rows
-    return max(1, min(total_rows, int(chunk_bytes // max(1, bytes_per_row))))
-
-
-def valid_range(offset, stride, pad, size, o0, o1):
-    """Outputs o in [o0, o1) whose input index o·stride + offset − pad is a real pixel
-    (0 … size−1), as (lo, hi, first input index); lo == hi when there is none.
-
-    ``offset`` is ky·dilation for a convolution's kernel row ky. The rest of [o0, o1) reads
-    padding, i.e. zeros (convolution) or nothing (pooling).
-    """
-    lo = max(o0, -(-(pad - offset) // stride))          # ceil((pad − offset) / stride)
-    hi = min(o1, (size - 1 + pad - offset) // stride + 1)
-    hi = max(hi, lo)
-    return lo, hi, lo * stride + offset - pad
 
 
 def im2col_rows(xpad, kernel, stride, dilation, r0, r1, ow, out=None, padding=(0, 0)):
@@ -90,8 +61,8 @@ def im2col_rows(xpad, kernel, stride, dilation, r0, r1, ow, out=None, padding=(0
             if i1 == i0 or j1 == j0:
                 dst[...] = 0
                 continue
-            dst[:, :, i0 - r0:i1 - r0, j0:j1] = xpad[:, :, y0:y0 + sy * (i1 - i0 - 1) + 1:sy,
-                                                     x0:x0 + sx * (j1 - j0 - 1) + 1:sx]
+            dst[:, :, i0 - r0:i1 - r0, j0:j1] = xpad[:, :, strided(y0, i1 - i0, sy),
+                                                     strided(x0, j1 - j0, sx)]
             if ph or pw:                                        # the zeros of the padding
                 dst[:, :, :i0 - r0] = 0
                 dst[:, :, i1 - r0:] = 0
@@ -115,29 +86,41 @@ def col2im_rows(cols, dxpad, stride, dilation, r0, padding=(0, 0)):
         for kx in range(kw):
             j0, j1, x0 = valid_range(kx * dx, sx, pw, W, 0, ow)
             if i1 > i0 and j1 > j0:
-                dxpad[:, :, y0:y0 + sy * (i1 - i0 - 1) + 1:sy, x0:x0 + sx * (j1 - j0 - 1) + 1:sx] \
+                dxpad[:, :, strided(y0, i1 - i0, sy), strided(x0, j1 - j0, sx)] \
                     += cols[:, :, ky, kx, i0 - r0:i1 - r0, j0:j1]
     return dxpad
 
 
+def im2col_band(x1, cols, g, r0, r1):
+    """cols (1, C, kh, kw, r1 − r0, ow) ← the windows of output rows [r0, r1) of x1 (1, C, H, W)
+    for the convolution geometry ``g`` (``sizes.ConvGeometry``), split over channels between
+    CPU threads: channel c of cols reads only channel c of x, so each thread writes its own."""
+    threads.over_channels(
+        lambda c0, c1: im2col_rows(x1[:, c0:c1], g.kernel, g.stride, g.dilation, r0, r1,
+                                   g.out_hw[1], out=cols[:, c0:c1], padding=g.padding),
+        x1.shape[1], cols.size, get_array_module(x1))
+
+
+def col2im_band(dcols, dx1, g, r0):
+    """dx1 (1, C, H, W) += the windows dcols (1, C, kh, kw, rows, ow) of output rows from r0,
+    split over channels like ``im2col_band`` (channel c of dx only receives channel c)."""
+    threads.over_channels(
+        lambda c0, c1: col2im_rows(dcols[:, c0:c1], dx1[:, c0:c1], g.stride, g.dilation, r0,
+                                   padding=g.padding),
+        dx1.shape[1], dcols.size, get_array_module(dcols))
+
+
 def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     """x (N, C, H, W) → cols (N, C, kh, kw, oh, ow), all output rows at once."""
-    (kh, kw), (sy, sx), (ph, pw), (dy, dx) = (pair(kernel_size), pair(stride),
-                                              pair(padding), pair(dilation))
-    N, C, H, W = x.shape
-    oh = conv_output_size(H, kh, sy, ph, dy)
-    ow = conv_output_size(W, kw, sx, pw, dx)
-    if oh < 1 or ow < 1:
-        raise ValueError(f"input {H}×{W} is too small for kernel {kh}×{kw} "
-                         f"(dilation {dy}, padding {ph}): output would be {oh}×{ow}")
-    return im2col_rows(pad2d(x, ph, pw), (kh, kw), (sy, sx), (dy, dx), 0, oh, ow)
+    g = conv_geometry(x.shape[2:], kernel_size, stride, padding, dilation)
+    (oh, ow), (ph, pw) = g.out_hw, g.padding
+    return im2col_rows(pad2d(x, ph, pw), g.kernel, g.stride, g.dilation, 0, oh, ow)
 
 
 def col2im(cols, x_shape, stride=1, padding=0, dilation=1):
     """Adjoint of :func:`im2col`: cols (N, C, kh, kw, oh, ow) → dx (N, C, H, W)."""
     xp = get_array_module(cols)
     N, C, H, W = x_shape
-    (sy, sx), (ph, pw), (dy, dx) = pair(stride), pair(padding), pair(dilation)
-    dxpad = xp.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=cols.dtype)
-    col2im_rows(cols, dxpad, (sy, sx), (dy, dx), 0)
-    return dxpad[:, :, ph:ph + H, pw:pw + W]
+    g = conv_geometry((H, W), cols.shape[2:4], stride, padding, dilation)
+    dx = xp.zeros((N, C, H, W), dtype=cols.dtype)
+    return col2im_rows(cols, dx, g.stride, g.dilation, 0, padding=g.padding)

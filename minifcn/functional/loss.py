@@ -1,9 +1,15 @@
-"""Softmax cross-entropy over every pixel of an NCHW score map, with an ignore label.
+"""Softmax cross-entropy over every pixel of an NCHW score map, with an ignore label and optional
+class weights.
 
 FCN's loss is the per-pixel multinomial logistic loss, *summed* over the pixels in the original
 (hence its tiny learning rates, 1e-10 for FCN-32s); ``reduction='mean'`` divides by the number of
 pixels that count, which is what the usual learning rates (1e-3 … 1e-4) assume. Pixels labelled
 ``ignore_index`` (255: VOC's object borders and "void") contribute neither loss nor gradient.
+
+``weight`` (C,) multiplies the loss of each pixel by the weight of its target class, so that a
+rare class counts for more (median-frequency balancing; Eigen & Fergus 2015). With weights,
+'mean' divides by the summed weights of the counted pixels instead of their number, as
+PyTorch's ``cross_entropy(weight=...)`` does: the loss stays an average, now a weighted one.
 """
 from ..backend import get_array_module
 
@@ -25,12 +31,23 @@ def _check_target(score, target, ignore_index):
                          f"the ignore index {ignore_index}")
 
 
+def _pixel_weights(weight, t, valid, score):
+    """weight (C,) → the weight of each counted pixel's class, (N, H, W), 0 where ignored."""
+    xp = get_array_module(score)
+    w = xp.asarray(weight).astype(score.dtype, copy=False)     # to the scores' device and dtype
+    if w.shape != (score.shape[1],):
+        raise ValueError(f"weight must hold one value per class, shape ({score.shape[1]},), "
+                         f"got shape {tuple(w.shape)}")
+    return w[t[:, 0]] * valid
+
+
 def softmax_cross_entropy_forward(score, target, ignore_index=255, reduction="mean",
-                                  check_target=True):
-    """score (N, C, H, W) float, target (N, H, W) int → (loss, cache).
+                                  check_target=True, weight=None):
+    """score (N, C, H, W) float, target (N, H, W) int, weight None or (C,) → (loss, cache).
 
     loss is a 0-d array on the scores' device (call ``float()`` to read it). A batch in which
-    every pixel is ignored has loss 0 (and a zero gradient), never NaN.
+    every pixel is ignored (or, with weights, every counted pixel has weight 0) has loss 0 and
+    a zero gradient, never NaN.
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
@@ -45,25 +62,28 @@ def softmax_cross_entropy_forward(score, target, ignore_index=255, reduction="me
     shifted = score - score.max(axis=1, keepdims=True)
     lse = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
     log_p = shifted - lse                                   # (N, C, H, W)
-    nll = -xp.take_along_axis(log_p, t, axis=1)[:, 0] * valid
-    count = valid.sum()
+    # Each pixel's share of the loss: 1 or 0 (valid), or its class weight (0 where ignored).
+    pixel_w = valid if weight is None else _pixel_weights(weight, t, valid, score)
+    nll = -xp.take_along_axis(log_p, t, axis=1)[:, 0] * pixel_w
+    norm = pixel_w.sum()                                    # counted pixels, or their weights
     loss = nll.sum()
     if reduction == "mean":
-        loss = loss / xp.maximum(count, 1).astype(score.dtype)
-    return loss.astype(score.dtype), (log_p, t, valid, count, reduction)
+        loss = loss / xp.where(norm > 0, norm, 1).astype(score.dtype)
+    return loss.astype(score.dtype), (log_p, t, pixel_w, norm, reduction)
 
 
 def softmax_cross_entropy_backward(dout, cache):
-    """d loss / d score = (softmax − onehot(target)) on counted pixels, / count for 'mean'.
+    """d loss / d score = w[target] · (softmax − onehot(target)) on counted pixels (w = 1
+    without weights), / the counted pixels (or their summed weights) for 'mean'.
 
     dout is the upstream gradient of the scalar loss (1 for a plain loss).
     """
     xp = get_array_module(cache[0])
-    log_p, t, valid, count, reduction = cache
+    log_p, t, pixel_w, norm, reduction = cache
     dscore = xp.exp(log_p)                                  # softmax
     onehot = xp.arange(dscore.shape[1]).reshape(1, -1, 1, 1) == t
     dscore -= onehot
-    dscore *= valid[:, None]
-    scale = dout if reduction == "sum" else dout / xp.maximum(count, 1)
+    dscore *= pixel_w[:, None]
+    scale = dout if reduction == "sum" else dout / xp.where(norm > 0, norm, 1)
     dscore *= xp.asarray(scale, dtype=dscore.dtype)
     return dscore

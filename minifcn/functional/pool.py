@@ -8,46 +8,24 @@ row-major order, as in Caffe and PyTorch.
 Ceil mode (Caffe's only mode, PyTorch's ``ceil_mode=True``, Chainer's ``cover_all``) rounds the
 output size up so that the last, partial window still counts, which is why a 697-pixel map pools
 to 349 and not 348 in FCN. Both Caffe and PyTorch then drop a last window that would *start* in
-the right/bottom padding.
+the right/bottom padding. The sizes, and which outputs' windows see real pixels at each offset,
+are ``sizes.py``'s, shared with im2col.
 """
-import math
-
 from ..backend import get_array_module
 from . import threads
-from .im2col import pair
-
-
-def pool_output_size(size, kernel_size, stride, padding=0, ceil_mode=False):
-    """Pooled length, Caffe/PyTorch rule."""
-    span = size + 2 * padding - kernel_size
-    if span < 0:
-        raise ValueError(f"pooling window {kernel_size} is larger than the padded input "
-                         f"({size} + 2·{padding})")
-    out = (math.ceil(span / stride) if ceil_mode else span // stride) + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1                  # the last window would start in the padding: drop it
-    return out
-
-
-def _span(k_offset, stride, pad, size, n_out):
-    """For kernel offset k: the outputs [o0, o1) whose window pixel at k is a real input pixel,
-    and the input index of the first of them. Window o sees input o·s + k − p."""
-    o0 = max(0, -(-(pad - k_offset) // stride))                # ceil((p − k) / s), at least 0
-    o1 = min(n_out, (size - 1 + pad - k_offset) // stride + 1)
-    return o0, o1, o0 * stride + k_offset - pad
+from .sizes import pair, pool_output_size, strided, valid_range
 
 
 def _offsets(kh, kw, sy, sx, ph, pw, H, W, oh, ow):
     """Per window offset (ky, kx): its number ky·kw + kx, the output block whose pixel at that
     offset is real, and the strided input slice that block reads."""
     for ky in range(kh):
-        i0, i1, y0 = _span(ky, sy, ph, H, oh)
+        i0, i1, y0 = valid_range(ky, sy, ph, H, 0, oh)
         for kx in range(kw):
-            j0, j1, x0 = _span(kx, sx, pw, W, ow)
+            j0, j1, x0 = valid_range(kx, sx, pw, W, 0, ow)
             if i1 > i0 and j1 > j0:
                 yield (ky * kw + kx, (slice(i0, i1), slice(j0, j1)),
-                       (slice(y0, y0 + sy * (i1 - i0 - 1) + 1, sy),
-                        slice(x0, x0 + sx * (j1 - j0 - 1) + 1, sx)))
+                       (strided(y0, i1 - i0, sy), strided(x0, j1 - j0, sx)))
 
 
 def max_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False):

@@ -1,4 +1,7 @@
-"""The pieces of FCN's skip connections: crop, add, and the fixed at-once scale.
+"""The pieces of FCN's skip connections: crop and the fixed at-once scale.
+
+The sum itself ("fuse") is a plain ``a + b`` in the models, whose backward passes the gradient
+unchanged to both inputs; it needs no kernel of its own.
 
 Caffe's ``Crop`` layer cuts from a larger map the window that starts at (offset_y, offset_x) and
 has the reference map's height and width. It is not a centred crop: the offsets come from the
@@ -25,19 +28,6 @@ def crop_backward(dout, cache):
     dx = xp.zeros(x_shape, dtype=dout.dtype)
     dx[:, :, oy:oy + h, ox:ox + w] = dout
     return dx
-
-
-def add_forward(a, b):
-    """Elementwise sum of two maps of the same shape (FCN's "fuse" layers)."""
-    if a.shape != b.shape:
-        raise ValueError(f"add: shapes {tuple(a.shape)} and {tuple(b.shape)} differ "
-                         f"(crop the larger map first)")
-    return a + b, None
-
-
-def add_backward(dout, cache):
-    """The gradient of a sum flows unchanged into both inputs."""
-    return dout, dout
 
 
 def scale_forward(x, factor):

@@ -19,14 +19,8 @@ one of the two values instead; with stride = kernel (DeconvNet, SegNet) windows 
 the two agree.
 """
 from ..backend import get_array_module
-from .im2col import pair
 from .pool import max_pool2d_forward
-
-
-def unpool_output_size(size, kernel_size, stride=None, padding=0):
-    """(in − 1)·s − 2p + k: PyTorch's default output length of ``max_unpool2d``."""
-    stride = kernel_size if stride is None else stride
-    return (size - 1) * stride - 2 * padding + kernel_size
+from .sizes import pair, unpool_output_size
 
 
 def _window_starts(xp, n, stride, pad):

@@ -4,14 +4,16 @@
 - ``FCN32s``, ``FCN16s``, ``FCN8s``, ``FCN8sAtOnce``: ``(n_class=21, base_channels=64,
   fc_channels=4096)``; scores (N, n_class, H, W) for any input (N, 3, H, W).
 - ``get_model(name, **kw)``: by name, 'fcn32s' | 'fcn16s' | 'fcn8s' | 'fcn8s-atonce' | 'vgg16'.
+- ``score, blobs = model.forward(x, return_blobs=True)``: an FCN's named intermediate blobs
+  (pool1 … pool5, fc6, fc7, score_fr, upscore2, score_pool4c, fuse_pool4, …), in order.
 
 docs/models.md describes them, the weights conversion, and the two input conventions.
 """
-from .fcn import FCN  # noqa: F401
+from .fcn import FCN, ParamCopy  # noqa: F401
 from .fcn8s import FCN8s, FCN8sAtOnce
 from .fcn16s import FCN16s
 from .fcn32s import FCN32s
-from .vgg import INPUT_CONVENTIONS, VGG16, VOC_CLASS_NAMES  # noqa: F401
+from .vgg import VGG16
 
 MODELS = {
     "fcn32s": FCN32s,

@@ -9,23 +9,46 @@ that fc6 needs (``minifcn.geometry`` explains it and computes the crops it makes
     score_fr  a 1×1 convolution to n_class scores, 1/32 of the input ("fr": fully reduced)
 
 and the variants add skip scores and upsampling (score_pool4, score_pool3, upscore…) on top.
+``score_fr_forward`` and ``score_fr_backward`` write this shared part once; each variant's file
+writes the rest of its graph, forward and, in reverse, backward.
 
 Initialisation (as in the papers and torchfcn): the score layers start at zero, weight and bias,
 so an untrained FCN predicts class 0 everywhere until VGG16's weights are transplanted and it is
 trained; the deconvolutions (``upscore*``, no bias) start as bilinear upsampling
-(``minifcn.functional.bilinear_weight``) and stay frozen (``requires_grad=False``: their gradient
+(``minifcn.nn.init.bilinear_init``) and stay frozen (``requires_grad=False``: their gradient
 is computed, optimizers skip them). ``learn_upsampling=True`` (or ``set_learn_upsampling()``)
 lets them learn, as the paper's "learned deconvolution" variant does.
 
-Staged training (FCN.md): FCN-32s from VGG16 (``from_vgg16``), FCN-16s from FCN-32s and FCN-8s
-from FCN-16s (``copy_params_from``: every parameter with the same name — the trunk, fc6, fc7,
-score_fr, and score_pool4/upscore2 from an FCN-16s). FCN-8s-at-once starts from VGG16.
+Staged training (docs/fcn.md §6): FCN-32s from VGG16 (``from_vgg16``), FCN-16s from FCN-32s
+and FCN-8s from FCN-16s (``copy_params_from``: every parameter with the same name and shape —
+the trunk, fc6, fc7, score_fr, and score_pool4/upscore2 from an FCN-16s). FCN-8s-at-once starts
+from VGG16. Fine-tuning to another number of classes is the same call: the layers shaped by
+n_class start afresh, as in a new FCN, and the call says which.
 """
+from types import SimpleNamespace
+from typing import NamedTuple
+
 import numpy as np
 
-from .. import functional as F
 from .. import nn
-from .vgg import VGG16, VGG16_CONVS, VGGBackbone, he_init, layer_seed
+from ..nn import init
+from .vgg import VGG16, VGG16_CONVS, VGGBackbone
+
+
+class ParamCopy(NamedTuple):
+    """What ``FCN.copy_params_from`` did, as lists of parameter names."""
+    copied: list           # taken from the source
+    reinitialized: list    # shaped by the source's other n_class: set as in a new FCN instead
+
+    def summary(self):
+        """One line for a log: 'copied 32 arrays; re-initialised for this model's classes:
+        score_fr, upscore (score layers at zero, deconvolutions bilinear)'."""
+        text = f"copied {len(self.copied)} arrays"
+        if self.reinitialized:
+            layers = ", ".join(dict.fromkeys(n.partition(".")[0] for n in self.reinitialized))
+            text += (f"; re-initialised for this model's classes: {layers} (score layers at "
+                     f"zero, deconvolutions bilinear)")
+        return text
 
 
 class FCN(VGGBackbone):
@@ -34,6 +57,12 @@ class FCN(VGGBackbone):
     n_class: classes (21 for VOC). base_channels: 64 for VGG16's widths, smaller for tiny nets.
     fc_channels: the width of fc6/fc7 (4096). seed: initial weights and dropout masks.
     input_convention: 'caffe' or 'torchvision' (how ``minifcn.predict`` preprocesses images).
+
+    Each variant's ``forward(x, return_blobs=False)`` returns the scores (N, n_class, H, W);
+    with ``return_blobs=True`` it returns ``(score, blobs)``, where ``blobs`` maps the name of
+    every intermediate result, in the order computed, to the array itself (not a copy): pool1 …
+    pool5, fc6, fc7, score_fr, then the variant's own (upscore2, score_pool4, score_pool4c,
+    fuse_pool4, …, score), named as in the Caffe prototxt and torchfcn.
     """
 
     def __init__(self, n_class=21, base_channels=64, fc_channels=4096, *, conv1_1_padding=100,
@@ -42,33 +71,59 @@ class FCN(VGGBackbone):
                          class_names)
         self.fc_channels, self.conv1_1_padding = int(fc_channels), int(conv1_1_padding)
         self.learn_upsampling = bool(learn_upsampling)
-        self.fc6 = he_init(nn.Conv2d(8 * base_channels, fc_channels, 7), layer_seed(seed, "fc6"))
-        self.relu6 = nn.ReLU(inplace=True)     # fc6 caches its input, not its output
-        self.drop6 = nn.Dropout(0.5, seed=layer_seed(seed, "drop6"))
-        self.fc7 = he_init(nn.Conv2d(fc_channels, fc_channels, 1), layer_seed(seed, "fc7"))
-        self.relu7 = nn.ReLU(inplace=True)
-        self.drop7 = nn.Dropout(0.5, seed=layer_seed(seed, "drop7"))
+        # VGG16's fully connected fc6 (over 512×7×7) and fc7 as a 7×7 and a 1×1 convolution.
+        self.add_fc_layers(nn.Conv2d(8 * base_channels, fc_channels, 7),
+                           nn.Conv2d(fc_channels, fc_channels, 1))
         self.score_fr = self.score_layer(fc_channels)
 
     # --- building blocks of the variants --------------------------------------------------------
     def score_layer(self, in_channels):
         """A 1×1 convolution to n_class scores, starting at zero (weight and bias)."""
-        conv = nn.Conv2d(in_channels, self.n_class, 1)
-        conv.weight.data[...] = 0
-        conv.bias.data[...] = 0
-        return conv
+        return init.zero_init(nn.Conv2d(in_channels, self.n_class, 1))
 
     def upscore_layer(self, kernel_size, stride):
         """A transposed convolution n_class → n_class without bias, bilinear upsampling by
         ``stride`` to start with; frozen unless ``learn_upsampling``."""
         deconv = nn.ConvTranspose2d(self.n_class, self.n_class, kernel_size, stride, bias=False)
-        deconv.weight.data = F.bilinear_weight(self.n_class, self.n_class, kernel_size)
+        init.bilinear_init(deconv)
         deconv.weight.requires_grad = self.learn_upsampling
         return deconv
 
     def score_fr_path(self):
         """The layers from the image to score_fr (1/32), for ``minifcn.geometry``."""
         return self.trunk("pool5") + [self.fc6, self.fc7, self.score_fr]
+
+    # --- the part of the graph that every variant shares ----------------------------------------
+    def score_fr_forward(self, x):                        # 500×500
+        """The trunk, fc6, fc7 and score_fr: x → the blobs pool1 … pool5, fc6, fc7, score_fr,
+        as attributes of a namespace that each variant's ``forward`` goes on filling."""
+        b = SimpleNamespace()
+        b.pool1 = self.block_forward(1, x)                # 1/2: 349 (conv1: 500 + 2·100 − 2 = 698)
+        b.pool2 = self.block_forward(2, b.pool1)          # 1/4: 175
+        b.pool3 = self.block_forward(3, b.pool2)          # 1/8: 88
+        b.pool4 = self.block_forward(4, b.pool3)          # 1/16: 44
+        b.pool5 = self.block_forward(5, b.pool4)          # 1/32: 22
+        b.fc6 = self.fc_forward(6, b.pool5)               # 1/32: 16 (7×7 window, no padding)
+        b.fc7 = self.fc_forward(7, b.fc6)                 # 1/32: 16
+        b.score_fr = self.score_fr(b.fc7)                 # 1/32: 16, n_class channels
+        return b
+
+    def score_fr_backward(self, dscore_fr, need_input_grad=True, dpool4=None, dpool3=None):
+        """The mirror of ``score_fr_forward``. ``dpool4``, ``dpool3``: what the skips (FCN-16s,
+        FCN-8s) send back into pool4 and pool3, added to what comes down the trunk. Returns the
+        image's gradient, or None without ``need_input_grad``."""
+        dh = self.score_fr.backward(dscore_fr)            # 1/32: 16, fc_channels
+        dh = self.fc_backward(7, dh)                      # 1/32: 16
+        dh = self.fc_backward(6, dh)                      # 1/32: 22, pool5
+        dh = self.block_backward(5, dh)                   # 1/16: 44, pool4
+        if dpool4 is not None:
+            dh += dpool4                                  # pool4 feeds conv5_1 and score_pool4
+        dh = self.block_backward(4, dh)                   # 1/8: 88, pool3
+        if dpool3 is not None:
+            dh += dpool3                                  # pool3 feeds conv4_1 and score_pool3
+        dh = self.block_backward(3, dh)                   # 1/4: 175
+        dh = self.block_backward(2, dh)                   # 1/2: 349
+        return self.block_backward(1, dh, need_input_grad)
 
     # --- what the model is ----------------------------------------------------------------------
     @property
@@ -116,31 +171,61 @@ class FCN(VGGBackbone):
 
     # --- staged training ------------------------------------------------------------------------
     def copy_params_from(self, source):
-        """Copy every parameter of ``source`` (another FCN) that this model has by name.
+        """Copy every parameter of ``source`` (another FCN, or a VGG16) that this model has by
+        name and shape; returns a ``ParamCopy`` (``copied``, ``reinitialized``: the names).
 
         FCN-16s ← FCN-32s: conv1_1 … conv5_3, fc6, fc7, score_fr (upscore is not in FCN-16s;
         score_pool4 stays zero, upscore2/upscore16 bilinear). FCN-8s ← FCN-16s: those and
-        score_pool4, upscore2 (upscore16 is not in FCN-8s; score_pool3 stays zero). The input
-        convention and class names come along: they describe the weights. A shared name with
-        a different shape (another n_class or width) is an error. Returns the copied names.
-        A VGG16 source is handed to ``copy_params_from_vgg16``.
+        score_pool4, upscore2 (upscore16 is not in FCN-8s; score_pool3 stays zero).
+
+        Fine-tuning to another number of classes (a VOC model to your 5): the layers shaped by
+        n_class (``class_layers``: score_fr, score_pool4/3, upscore*) cannot be copied; they are
+        re-initialised as a new FCN's are (score layers at zero, deconvolutions bilinear) and
+        listed in ``reinitialized``. Any other difference of shape (another width) is an error,
+        raised before anything is copied. The input convention comes along (it describes the
+        weights); the class names stay this model's (they describe its data). A VGG16 source
+        is handed to ``copy_params_from_vgg16`` (fc8 dropped, nothing re-initialised).
         """
         if isinstance(source, VGG16):
             self.copy_params_from_vgg16(source)
-            return [n for n, _ in source.named_parameters() if not n.startswith("fc8")]
+            names = [n for n, _ in source.named_parameters() if not n.startswith("fc8")]
+            return ParamCopy(names, [])
         mine = dict(self.named_parameters())
-        state = {}
+        class_layers = self.class_layers()
+        other_n_class = getattr(source, "n_class", self.n_class) != self.n_class
+        state, reset = {}, []
         for name, p in source.named_parameters():
             if name not in mine:
                 continue
-            if tuple(p.shape) != tuple(mine[name].shape):
+            if tuple(p.shape) == tuple(mine[name].shape):
+                state[name] = p.data
+            elif other_n_class and name.partition(".")[0] in class_layers:
+                reset.append(name)
+            else:
                 raise ValueError(f"copy_params_from: {name} has shape {tuple(p.shape)} in the "
                                  f"{type(source).__name__} but {tuple(mine[name].shape)} here")
-            state[name] = p.data
         self.load_state_dict(state, strict=False)
+        for layer in dict.fromkeys(name.partition(".")[0] for name in reset):
+            self.reset_class_layer(layer)
         self.input_convention = getattr(source, "input_convention", self.input_convention)
-        self.class_names = getattr(source, "class_names", self.class_names)
-        return list(state)
+        return ParamCopy(list(state), reset)
+
+    def class_layers(self):
+        """{name: layer} of the layers whose shape depends on n_class: the 1×1 score layers
+        (score_fr, score_pool4, score_pool3) and the n_class × n_class deconvolutions."""
+        return {name: m for name, m in self._modules.items()
+                if isinstance(m, nn.ConvTranspose2d)
+                or (isinstance(m, nn.Conv2d) and name.startswith("score"))}
+
+    def reset_class_layer(self, name):
+        """Re-initialise one of ``class_layers`` as a new FCN's: a score layer to zero, a
+        deconvolution to bilinear upsampling (frozen or not, as ``learn_upsampling`` says)."""
+        layer = self.class_layers()[name]
+        if isinstance(layer, nn.ConvTranspose2d):
+            init.bilinear_init(layer)
+        else:
+            init.zero_init(layer)
+        return layer
 
     def copy_params_from_vgg16(self, vgg):
         """Transplant ImageNet VGG16 weights: the 13 convolutions as they are, fc6 and fc7

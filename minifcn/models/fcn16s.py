@@ -4,7 +4,7 @@
     fuse_pool4 = upscore2(score_fr) + crop(score_pool4(pool4), 5)    1/16
     score      = crop(upscore16(fuse_pool4), 27)                     the input's size
 
-Sizes in the comments are for a 500×500 input (FCN.md's table); "1/16" is relative to the input.
+Sizes in the comments are for a 500×500 input (docs/fcn.md §2); "1/16" is relative to the input.
 """
 from .. import nn
 from ..geometry import crop_offset
@@ -29,34 +29,20 @@ class FCN16s(FCN):
                                                 like=upscore2))             # 5
         self.score = nn.Crop(crop_offset(upscore2 + [self.upscore16]))       # 27
 
-    def forward(self, x):                                 # 500×500
-        h = self.block_forward(1, x)                      # 1/2: 349
-        h = self.block_forward(2, h)                      # 1/4: 175
-        h = self.block_forward(3, h)                      # 1/8: 88
-        pool4 = self.block_forward(4, h)                  # 1/16: 44
-        h = self.block_forward(5, pool4)                  # 1/32: 22
-        h = self.drop6(self.relu6(self.fc6(h)))           # 1/32: 16
-        h = self.drop7(self.relu7(self.fc7(h)))           # 1/32: 16
-        h = self.score_fr(h)                              # 1/32: 16
-        upscore2 = self.upscore2(h)                       # 1/16: 34
-        h = self.score_pool4(pool4)                       # 1/16: 44
-        h = self.score_pool4c(h, upscore2)                # 1/16: 34, from offset 5
-        h = upscore2 + h                                  # 1/16: fuse_pool4
-        h = self.upscore16(h)                             # 1/1: 33·16 + 32 = 560
-        return self.score(h, x)                           # 1/1: 500, from offset 27
+    def forward(self, x, return_blobs=False):             # 500×500
+        b = self.score_fr_forward(x)                      # 1/32: 16 (pool1 … pool5, fc6, fc7)
+        b.upscore2 = self.upscore2(b.score_fr)            # 1/16: 34
+        b.score_pool4 = self.score_pool4(b.pool4)         # 1/16: 44
+        b.score_pool4c = self.score_pool4c(b.score_pool4, b.upscore2)   # 1/16: 34, offset 5
+        b.fuse_pool4 = b.upscore2 + b.score_pool4c        # 1/16: 34
+        b.upscore16 = self.upscore16(b.fuse_pool4)        # 1/1: 33·16 + 32 = 560
+        b.score = self.score(b.upscore16, x)              # 1/1: 500, from offset 27
+        return (b.score, vars(b)) if return_blobs else b.score
 
     def backward(self, dscore, need_input_grad=True):
         dh = self.score.backward(dscore)                  # 1/1: 560
-        dh = self.upscore16.backward(dh)                  # 1/16: fuse_pool4, 34
+        dh = self.upscore16.backward(dh)                  # 1/16: 34, fuse_pool4
         # The sum passes dh unchanged to both of its inputs.
         dpool4 = self.score_pool4.backward(self.score_pool4c.backward(dh))   # 1/16: 44
-        dh = self.upscore2.backward(dh)                   # 1/32: 16
-        dh = self.score_fr.backward(dh)
-        dh = self.fc7.backward(self.relu7.backward(self.drop7.backward(dh)))
-        dh = self.fc6.backward(self.relu6.backward(self.drop6.backward(dh)))  # 1/32: 22
-        dh = self.block_backward(5, dh)                   # 1/16: 44
-        dh += dpool4                                      # pool4 feeds conv5_1 and score_pool4
-        dh = self.block_backward(4, dh)                   # 1/8: 88
-        dh = self.block_backward(3, dh)                   # 1/4: 175
-        dh = self.block_backward(2, dh)                   # 1/2: 349
-        return self.block_backward(1, dh, need_input_grad)
+        dh = self.upscore2.backward(dh)                   # 1/32: 16, score_fr
+        return self.score_fr_backward(dh, need_input_grad, dpool4=dpool4)

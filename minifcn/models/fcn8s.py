@@ -9,13 +9,19 @@ FCN-8s is trained in stages (VGG16 → 32s → 16s → 8s). Trained directly fro
 poorly: the pool3 and pool4 features are on a much larger scale than fc7's, and so are the
 gradients of their score layers (a 1×1 conv's weight gradient scales with its input), which then
 run ahead of the rest of the net. FCN-8s-at-once scales pool4 by 0.01 and pool3 by 0.0001 before
-their score layers (fixed factors, not learned) and is trained in one stage (PAMI 2016).
+their score layers (fixed factors, not learned) and is trained in one stage (PAMI 2016). That is
+all it changes: ``FCN8sAtOnce`` sets the two factors, FCN8s's forward and backward do the rest.
 
-Sizes in the comments are for a 500×500 input (FCN.md's table); "1/8" is relative to the input.
+Sizes in the comments are for a 500×500 input (docs/fcn.md §2); "1/8" is relative to the input.
 """
 from .. import nn
 from ..geometry import crop_offset
 from .fcn import FCN
+
+
+def scale_layer(factor):
+    """``nn.Scale(factor)``, or for None a layer that passes its input (and gradient) through."""
+    return nn.Sequential() if factor is None else nn.Scale(factor)
 
 
 class FCN8s(FCN):
@@ -25,6 +31,8 @@ class FCN8s(FCN):
     upscore2 (k4 s2), upscore_pool4 (k4 s2), upscore8 (k16 s8) (weight only, bilinear, frozen
     by default).
     """
+
+    pool4_scale = pool3_scale = None                      # FCN8sAtOnce: 0.01, 0.0001
 
     def __init__(self, n_class=21, base_channels=64, fc_channels=4096, **kwargs):
         super().__init__(n_class, base_channels, fc_channels, **kwargs)
@@ -41,45 +49,36 @@ class FCN8s(FCN):
         self.score_pool3c = nn.Crop(crop_offset(self.trunk("pool3") + [self.score_pool3],
                                                 like=upscore_pool4))        # 9
         self.score = nn.Crop(crop_offset(upscore_pool4 + [self.upscore8]))   # 31
+        # Fixed factors on pool4 and pool3 before their score layers: none here (an empty
+        # Sequential passes the blob on as it is, without a copy); FCN8sAtOnce sets them.
+        self.scale_pool4 = scale_layer(self.pool4_scale)
+        self.scale_pool3 = scale_layer(self.pool3_scale)
 
-    def forward(self, x):                                 # 500×500
-        h = self.block_forward(1, x)                      # 1/2: 349
-        h = self.block_forward(2, h)                      # 1/4: 175
-        pool3 = self.block_forward(3, h)                  # 1/8: 88
-        pool4 = self.block_forward(4, pool3)              # 1/16: 44
-        h = self.block_forward(5, pool4)                  # 1/32: 22
-        h = self.drop6(self.relu6(self.fc6(h)))           # 1/32: 16
-        h = self.drop7(self.relu7(self.fc7(h)))           # 1/32: 16
-        h = self.score_fr(h)                              # 1/32: 16
-        upscore2 = self.upscore2(h)                       # 1/16: 34
-        h = self.score_pool4(pool4)                       # 1/16: 44
-        h = self.score_pool4c(h, upscore2)                # 1/16: 34, from offset 5
-        h = upscore2 + h                                  # 1/16: fuse_pool4
-        upscore_pool4 = self.upscore_pool4(h)             # 1/8: 70
-        h = self.score_pool3(pool3)                       # 1/8: 88
-        h = self.score_pool3c(h, upscore_pool4)           # 1/8: 70, from offset 9
-        h = upscore_pool4 + h                             # 1/8: fuse_pool3
-        h = self.upscore8(h)                              # 1/1: 69·8 + 16 = 568
-        return self.score(h, x)                           # 1/1: 500, from offset 31
+    def forward(self, x, return_blobs=False):             # 500×500
+        b = self.score_fr_forward(x)                      # 1/32: 16 (pool1 … pool5, fc6, fc7)
+        b.upscore2 = self.upscore2(b.score_fr)            # 1/16: 34
+        b.score_pool4 = self.score_pool4(self.scale_pool4(b.pool4))     # 1/16: 44
+        b.score_pool4c = self.score_pool4c(b.score_pool4, b.upscore2)   # 1/16: 34, offset 5
+        b.fuse_pool4 = b.upscore2 + b.score_pool4c        # 1/16: 34
+        b.upscore_pool4 = self.upscore_pool4(b.fuse_pool4)              # 1/8: 70
+        b.score_pool3 = self.score_pool3(self.scale_pool3(b.pool3))     # 1/8: 88
+        b.score_pool3c = self.score_pool3c(b.score_pool3, b.upscore_pool4)  # 1/8: 70, offset 9
+        b.fuse_pool3 = b.upscore_pool4 + b.score_pool3c   # 1/8: 70
+        b.upscore8 = self.upscore8(b.fuse_pool3)          # 1/1: 69·8 + 16 = 568
+        b.score = self.score(b.upscore8, x)               # 1/1: 500, from offset 31
+        return (b.score, vars(b)) if return_blobs else b.score
 
     def backward(self, dscore, need_input_grad=True):
         dh = self.score.backward(dscore)                  # 1/1: 568
-        dh = self.upscore8.backward(dh)                   # 1/8: fuse_pool3, 70
+        dh = self.upscore8.backward(dh)                   # 1/8: 70, fuse_pool3
         # Each sum passes dh unchanged to both of its inputs.
-        dpool3 = self.score_pool3.backward(self.score_pool3c.backward(dh))   # 1/8: 88
-        dh = self.upscore_pool4.backward(dh)              # 1/16: fuse_pool4, 34
-        dpool4 = self.score_pool4.backward(self.score_pool4c.backward(dh))   # 1/16: 44
-        dh = self.upscore2.backward(dh)                   # 1/32: 16
-        dh = self.score_fr.backward(dh)
-        dh = self.fc7.backward(self.relu7.backward(self.drop7.backward(dh)))
-        dh = self.fc6.backward(self.relu6.backward(self.drop6.backward(dh)))  # 1/32: 22
-        dh = self.block_backward(5, dh)                   # 1/16: 44
-        dh += dpool4                                      # pool4 feeds conv5_1 and score_pool4
-        dh = self.block_backward(4, dh)                   # 1/8: 88
-        dh += dpool3                                      # pool3 feeds conv4_1 and score_pool3
-        dh = self.block_backward(3, dh)                   # 1/4: 175
-        dh = self.block_backward(2, dh)                   # 1/2: 349
-        return self.block_backward(1, dh, need_input_grad)
+        dh3 = self.score_pool3.backward(self.score_pool3c.backward(dh))     # 1/8: 88
+        dpool3 = self.scale_pool3.backward(dh3)           # 1/8: 88, pool3
+        dh = self.upscore_pool4.backward(dh)              # 1/16: 34, fuse_pool4
+        dh4 = self.score_pool4.backward(self.score_pool4c.backward(dh))     # 1/16: 44
+        dpool4 = self.scale_pool4.backward(dh4)           # 1/16: 44, pool4
+        dh = self.upscore2.backward(dh)                   # 1/32: 16, score_fr
+        return self.score_fr_backward(dh, need_input_grad, dpool4=dpool4, dpool3=dpool3)
 
 
 class FCN8sAtOnce(FCN8s):
@@ -87,47 +86,4 @@ class FCN8sAtOnce(FCN8s):
     ``scale_pool3``: fixed, no parameters), trained in one stage from VGG16. Same parameters and
     crops as FCN8s, so weights move freely between the two."""
 
-    def __init__(self, n_class=21, base_channels=64, fc_channels=4096, **kwargs):
-        super().__init__(n_class, base_channels, fc_channels, **kwargs)
-        self.scale_pool4 = nn.Scale(0.01)
-        self.scale_pool3 = nn.Scale(0.0001)
-
-    def forward(self, x):                                 # 500×500
-        h = self.block_forward(1, x)                      # 1/2: 349
-        h = self.block_forward(2, h)                      # 1/4: 175
-        pool3 = self.block_forward(3, h)                  # 1/8: 88
-        pool4 = self.block_forward(4, pool3)              # 1/16: 44
-        h = self.block_forward(5, pool4)                  # 1/32: 22
-        h = self.drop6(self.relu6(self.fc6(h)))           # 1/32: 16
-        h = self.drop7(self.relu7(self.fc7(h)))           # 1/32: 16
-        h = self.score_fr(h)                              # 1/32: 16
-        upscore2 = self.upscore2(h)                       # 1/16: 34
-        h = self.score_pool4(self.scale_pool4(pool4))     # 1/16: 44, from pool4 × 0.01
-        h = self.score_pool4c(h, upscore2)                # 1/16: 34, from offset 5
-        h = upscore2 + h                                  # 1/16: fuse_pool4
-        upscore_pool4 = self.upscore_pool4(h)             # 1/8: 70
-        h = self.score_pool3(self.scale_pool3(pool3))     # 1/8: 88, from pool3 × 0.0001
-        h = self.score_pool3c(h, upscore_pool4)           # 1/8: 70, from offset 9
-        h = upscore_pool4 + h                             # 1/8: fuse_pool3
-        h = self.upscore8(h)                              # 1/1: 568
-        return self.score(h, x)                           # 1/1: 500, from offset 31
-
-    def backward(self, dscore, need_input_grad=True):
-        dh = self.score.backward(dscore)                  # 1/1: 568
-        dh = self.upscore8.backward(dh)                   # 1/8: fuse_pool3, 70
-        dh3 = self.score_pool3.backward(self.score_pool3c.backward(dh))
-        dpool3 = self.scale_pool3.backward(dh3)           # 1/8: 88
-        dh = self.upscore_pool4.backward(dh)              # 1/16: fuse_pool4, 34
-        dh4 = self.score_pool4.backward(self.score_pool4c.backward(dh))
-        dpool4 = self.scale_pool4.backward(dh4)           # 1/16: 44
-        dh = self.upscore2.backward(dh)                   # 1/32: 16
-        dh = self.score_fr.backward(dh)
-        dh = self.fc7.backward(self.relu7.backward(self.drop7.backward(dh)))
-        dh = self.fc6.backward(self.relu6.backward(self.drop6.backward(dh)))  # 1/32: 22
-        dh = self.block_backward(5, dh)                   # 1/16: 44
-        dh += dpool4
-        dh = self.block_backward(4, dh)                   # 1/8: 88
-        dh += dpool3
-        dh = self.block_backward(3, dh)                   # 1/4: 175
-        dh = self.block_backward(2, dh)                   # 1/2: 349
-        return self.block_backward(1, dh, need_input_grad)
+    pool4_scale, pool3_scale = 0.01, 0.0001

@@ -19,50 +19,26 @@ followed by ReLU and dropout 0.5. FCN keeps the trunk and turns fc6/fc7 into con
 Pooling uses ceil mode (Caffe's only mode): at 224×224 it gives the same 7×7 pool5 as
 torchvision's floor mode, and FCN needs it for odd sizes.
 """
-import zlib
-
-import numpy as np
-
 from .. import nn
-from ..nn import init
-
-VOC_CLASS_NAMES = (
-    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
-    "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
-    "train", "tvmonitor",
-)
-INPUT_CONVENTIONS = ("caffe", "torchvision")
+from ..data.transforms import INPUT_CONVENTIONS
+from ..data.voc import VOC_CLASSES
+from ..nn.init import he_init, layer_seed
 
 # (block, number of 3×3 convolutions, width in units of base_channels)
 VGG16_BLOCKS = ((1, 2, 1), (2, 2, 2), (3, 3, 4), (4, 3, 8), (5, 3, 8))
 VGG16_CONVS = tuple(f"conv{b}_{i}" for b, n, _ in VGG16_BLOCKS for i in range(1, n + 1))
 
 
-def layer_seed(seed, name):
-    """A distinct, reproducible seed for the layer ``name`` of a model built with ``seed``."""
-    return int(np.random.SeedSequence([int(seed), zlib.crc32(name.encode())]).generate_state(1)[0])
-
-
-def he_init(layer, seed):
-    """Kaiming-normal weights, zero biases (``minifcn.nn.init``): keeps the activations' scale
-    through a deep ReLU stack, which PyTorch's default uniform init does not."""
-    rng = np.random.default_rng(seed)
-    w = layer.weight.data
-    layer.weight.data = init.kaiming_normal(rng, w.shape, int(np.prod(w.shape[1:])), w.dtype)
-    if layer.bias is not None:
-        layer.bias.data[...] = 0
-    return layer
-
-
 class VGGBackbone(nn.Module):
-    """conv1_1 … pool5 as attributes with torchfcn's names, and a forward/backward per block.
+    """conv1_1 … pool5 as attributes with torchfcn's names, and a forward/backward per block;
+    fc6 and fc7 (``add_fc_layers``, ``fc_forward``), written once for VGG16 and every FCN.
 
     Also holds what every minifcn model carries: ``n_class``, ``input_convention`` ('caffe':
     BGR, 0–255, minus the mean; 'torchvision': RGB/255, normalised — see
     ``minifcn.data.transforms``), ``class_names`` (VOC's 21 by default when n_class is 21) and
     ``seed``, from which every layer's initial weights and dropout masks derive.
 
-    Convolutions start from He initialisation (``he_init``: N(0, 2/fan_in) weights, zero
+    Convolutions start from He initialisation (``nn.init.he_init``: N(0, 2/fan_in) weights, zero
     biases), so that the 15-layer ReLU stack can be trained from scratch, as the offline shapes
     data is; the papers start from ImageNet VGG16 weights (``copy_params_from_vgg16``).
     """
@@ -72,9 +48,9 @@ class VGGBackbone(nn.Module):
         super().__init__()
         if input_convention not in INPUT_CONVENTIONS:
             raise ValueError(f"unknown input convention {input_convention!r}: expected one of "
-                             f"{INPUT_CONVENTIONS}")
-        if class_names is None and n_class == len(VOC_CLASS_NAMES):
-            class_names = VOC_CLASS_NAMES
+                             f"{tuple(INPUT_CONVENTIONS)}")
+        if class_names is None and n_class == len(VOC_CLASSES):
+            class_names = VOC_CLASSES
         if class_names is not None and len(class_names) != n_class:
             raise ValueError(f"{len(class_names)} class names for {n_class} classes")
         if base_channels < 1 or n_class < 1:
@@ -129,6 +105,26 @@ class VGGBackbone(nn.Module):
             dh = conv.backward(relu.backward(dh))
         return dh
 
+    def add_fc_layers(self, fc6, fc7):
+        """fc6 and fc7 (Linear layers in VGG16, convolutions in an FCN), He-initialised, each
+        followed by a ReLU and dropout 0.5."""
+        self.fc6 = he_init(fc6, layer_seed(self.seed, "fc6"))
+        self.relu6 = nn.ReLU(inplace=True)     # fc6 caches its input, not its output
+        self.drop6 = nn.Dropout(0.5, seed=layer_seed(self.seed, "drop6"))
+        self.fc7 = he_init(fc7, layer_seed(self.seed, "fc7"))
+        self.relu7 = nn.ReLU(inplace=True)
+        self.drop7 = nn.Dropout(0.5, seed=layer_seed(self.seed, "drop7"))
+
+    def fc_forward(self, i, h):
+        """fc6 or fc7 (i = 6 or 7), then its ReLU and its dropout."""
+        fc, relu, drop = (getattr(self, f"{kind}{i}") for kind in ("fc", "relu", "drop"))
+        return drop(relu(fc(h)))
+
+    def fc_backward(self, i, dh):
+        """The mirror of ``fc_forward``."""
+        fc, relu, drop = (getattr(self, f"{kind}{i}") for kind in ("fc", "relu", "drop"))
+        return fc.backward(relu.backward(drop.backward(dh)))
+
 
 class VGG16(VGGBackbone):
     """VGG16, the ImageNet classifier: x (N, 3, 224, 224) → class scores (N, n_class).
@@ -143,13 +139,8 @@ class VGG16(VGGBackbone):
         super().__init__(n_class, base_channels, 1, seed, input_convention, class_names)
         self.fc_channels = int(fc_channels)
         self.flatten = nn.Flatten()
-        self.fc6 = he_init(nn.Linear(8 * base_channels * 7 * 7, fc_channels),
-                           layer_seed(seed, "fc6"))
-        self.relu6 = nn.ReLU(inplace=True)
-        self.drop6 = nn.Dropout(0.5, seed=layer_seed(seed, "drop6"))
-        self.fc7 = he_init(nn.Linear(fc_channels, fc_channels), layer_seed(seed, "fc7"))
-        self.relu7 = nn.ReLU(inplace=True)
-        self.drop7 = nn.Dropout(0.5, seed=layer_seed(seed, "drop7"))
+        self.add_fc_layers(nn.Linear(8 * base_channels * 7 * 7, fc_channels),
+                           nn.Linear(fc_channels, fc_channels))
         self.fc8 = nn.Linear(fc_channels, n_class, seed=layer_seed(seed, "fc8"))
 
     @property
@@ -169,14 +160,14 @@ class VGG16(VGGBackbone):
         h = self.block_forward(4, h)                 # 14×14
         h = self.block_forward(5, h)                 # pool5: 7×7
         h = self.flatten(h)                          # (N, 512·7·7)
-        h = self.drop6(self.relu6(self.fc6(h)))      # (N, 4096)
-        h = self.drop7(self.relu7(self.fc7(h)))      # (N, 4096)
+        h = self.fc_forward(6, h)                    # (N, 4096)
+        h = self.fc_forward(7, h)                    # (N, 4096)
         return self.fc8(h)                           # (N, n_class)
 
     def backward(self, dscore, need_input_grad=True):
         dh = self.fc8.backward(dscore)
-        dh = self.fc7.backward(self.relu7.backward(self.drop7.backward(dh)))
-        dh = self.fc6.backward(self.relu6.backward(self.drop6.backward(dh)))
+        dh = self.fc_backward(7, dh)                 # (N, 4096)
+        dh = self.fc_backward(6, dh)                 # (N, 512·7·7)
         dh = self.flatten.backward(dh)               # pool5: 7×7
         dh = self.block_backward(5, dh)              # 14×14
         dh = self.block_backward(4, dh)              # 28×28

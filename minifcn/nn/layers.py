@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import functional as F
-from ..functional.im2col import pair
+from ..functional.sizes import pair
 from . import init
 from .module import Module, Parameter
 

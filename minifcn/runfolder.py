@@ -1,0 +1,123 @@
+"""The run folder of ``minifcn.train``: what a training run leaves on disk, and how it resumes.
+
+    config.json       the run's settings (``minifcn.config``), as resolved
+    log.csv           one row per iteration: iteration, loss, seconds since the start
+    eval.csv          one row per evaluation: iteration, acc, acc_cls, mean_iu, fwavacc
+    metrics.json      the last evaluation, with the IU of every class
+    checkpoint.npz    model + optimizer state + iteration + dropout steps + settings + the
+                      evaluations so far (``minifcn.load`` reads it as a model file)
+    loss.png, metrics.png, predictions.png    the figures, drawn at the end
+
+Every file is replaced atomically (written beside, then renamed): a crash leaves the old version
+or the new one. A resumed run cuts ``log.csv`` back to the checkpoint's iteration, so the rows of
+iterations that are computed again are not listed twice.
+"""
+import csv
+import json
+import os
+
+from . import io, plots
+from .nn import Dropout
+from .predict import predict
+
+CHECKPOINT = "checkpoint.npz"
+LOG_FIELDS = ["iteration", "loss", "seconds"]
+METRIC_KEYS = ["acc", "acc_cls", "mean_iu", "fwavacc"]
+OPTIM_PREFIX = "optim/"
+
+
+def _write_csv(path, fields, rows, append):
+    new = not (append and os.path.exists(path))
+    with open(path, "a" if append else "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        if new:
+            w.writeheader()
+        w.writerows(rows)
+
+
+def _read_csv(path, upto):
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        return [r for r in csv.DictReader(f) if int(r["iteration"]) <= upto]
+
+
+def _write_json(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)                      # atomic: a reader never sees half a file
+
+
+def dropout_layers(model):
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, Dropout)]
+
+
+class RunFolder:
+    """The files of one training run, in the folder ``path``."""
+
+    def __init__(self, path):
+        self.path = os.path.abspath(path)
+        self.checkpoint = os.path.join(self.path, CHECKPOINT)
+
+    def file(self, name):
+        return os.path.join(self.path, name)
+
+    # --- checkpoints ----------------------------------------------------------------------------
+    def save_checkpoint(self, model, optimizer, iteration, config, history):
+        """Model + what a resumed run needs to continue bit for bit."""
+        buffers, info = optimizer.state_dict()
+        extra = {OPTIM_PREFIX + k: v for k, v in buffers.items()}
+        meta = {"iteration": iteration, "config": config, "history": history,
+                "dropout_steps": {n: m.step for n, m in dropout_layers(model)},
+                "optimizer": info}
+        io.save(model, self.checkpoint, extra=extra, meta=meta)
+
+    def read_checkpoint(self):
+        """(model, extra arrays, meta) of the run's checkpoint, for ``resume``."""
+        if not os.path.exists(self.checkpoint):
+            raise FileNotFoundError(f"resume: no checkpoint at {self.checkpoint}")
+        return io.read(self.checkpoint)
+
+    @staticmethod
+    def restore(checkpoint, model, optimizer):
+        """Put the optimizer state and dropout steps of ``checkpoint`` (as read by
+        ``read_checkpoint``) back; return (iteration, history)."""
+        _, extra, meta = checkpoint
+        optimizer.load_state_dict({k[len(OPTIM_PREFIX):]: v for k, v in extra.items()
+                                   if k.startswith(OPTIM_PREFIX)}, meta["optimizer"])
+        for n, m in dropout_layers(model):
+            m.step = meta["dropout_steps"][n]
+        return meta["iteration"], meta.get("history", [])
+
+    # --- logs -----------------------------------------------------------------------------------
+    def start(self, config, iteration):
+        """Create the folder, write config.json and cut log.csv back to ``iteration``; return the
+        log rows kept."""
+        os.makedirs(self.path, exist_ok=True)
+        _write_json(self.file("config.json"), config)
+        rows = _read_csv(self.file("log.csv"), iteration)       # rows past the checkpoint go
+        _write_csv(self.file("log.csv"), LOG_FIELDS, rows, append=False)
+        return rows
+
+    def log(self, rows):
+        _write_csv(self.file("log.csv"), LOG_FIELDS, rows, append=True)
+
+    def log_evaluation(self, row, iu):
+        """Append an evaluation (``row``: iteration and METRIC_KEYS) to eval.csv and write it,
+        with the per-class IU, to metrics.json."""
+        _write_csv(self.file("eval.csv"), ["iteration"] + METRIC_KEYS, [row], append=True)
+        _write_json(self.file("metrics.json"), {**row, "iu": iu})
+
+    def figures(self, model, val, history, log_rows, n_examples=4):
+        """loss.png, metrics.png and predictions.png (the first validation images)."""
+        if log_rows:
+            plots.plot_loss([int(r["iteration"]) for r in log_rows],
+                            [float(r["loss"]) for r in log_rows], self.file("loss.png"))
+        if history:
+            plots.plot_metrics(history, self.file("metrics.png"))
+        if val is not None and len(val):
+            samples = [val[i] for i in range(min(n_examples, len(val)))]
+            plots.plot_predictions([im for im, _ in samples], [lab for _, lab in samples],
+                                   [predict(model, im) for im, _ in samples],
+                                   self.file("predictions.png"))
