@@ -180,6 +180,8 @@ def _prepare(kwargs):
               for k, v in cfg.items()}
     config.update(out=run_folder.path, data=os.path.abspath(root), device=device, model=name,
                   resume=False)
+    if hasattr(model, "conv1_1_padding"):           # the padding chosen, when it was left None
+        config["conv1_1_padding"] = model.conv1_1_padding
     log_rows = run_folder.start(config, start)
     return Trainer(model, optimizer, config, run_folder, train_set, val_set, start, history,
                    log_rows)
