@@ -35,8 +35,8 @@ def main():
     root = default_train_data()
     data_seconds = time.time() - t
     out = args.out or tempfile.mkdtemp(prefix="minifcn-main-job-")
-    cmd = [sys.executable, "-m", "minifcn", "train", "--out", out, "--progress", "false",
-           *args.train_args]
+    cmd = [sys.executable, "-m", "minifcn", "train", "--out", out, "--overwrite",
+           "--progress", "false", *args.train_args]
     print("running:", " ".join(cmd), flush=True)
     t = time.time()
     subprocess.run(cmd, check=True, cwd=REPO)

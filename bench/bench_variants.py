@@ -33,7 +33,7 @@ def main():
         t = time.time()
         result = minifcn.train(model=name, iterations=iterations, seed=args.seed,
                                eval_every=iterations, out=os.path.join(out, name),
-                               progress=False)
+                               overwrite=True, progress=False)
         rows.append((name, result["metrics"], time.time() - t))
         print(f"{name}: done in {rows[-1][2]:.0f} s", flush=True)
     print(f"\n{iterations} iterations each, seed {args.seed}, defaults otherwise")

@@ -265,8 +265,8 @@ for label, name, parent, its in stages:
               f"{', '.join(new) if new else 'none'}")
     t0 = time.perf_counter()
     run_dir = os.path.join(out, label.replace(", ", "_").lower())
-    runs[label] = minifcn.train(model=model, out=run_dir, iterations=its, eval_every=its,
-                                **recipe)
+    runs[label] = minifcn.train(model=model, out=run_dir, overwrite=True, iterations=its,
+                                eval_every=its, **recipe)
     total_its[label] = its + (total_its[parent] if parent else 0)
     print(f"{label:>18}: {its} iterations" + (f" from {parent}" if parent else " from scratch")
           + f", {time.perf_counter() - t0:.0f} s, mean IU "

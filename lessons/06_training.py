@@ -125,7 +125,7 @@ try:
         minifcn.train(model=new_fcn8s(), optimizer="sgd", lr_policy="fixed", reduction="sum",
                       lr=1e-2, momentum=0.9, iterations=30,
                       eval_every=0, progress=False, seed=args.seed, device=dev, data=root,
-                      out=os.path.join(args.out, "diverged"))
+                      out=os.path.join(args.out, "diverged"), overwrite=True)
     print("  (no divergence this time)")
 except FloatingPointError as err:                    # minifcn.train's TrainingDiverged
     print("  " + str(err).split(". ")[0] + ".")
@@ -251,7 +251,8 @@ say(f"""
     mechanics on real data; the paper's results need ImageNet weights and a GPU.
 """ if own.data is not None else ""))
 start = time.perf_counter()
-run = minifcn.train(model=new_fcn8s(), out=os.path.join(args.out, "run"), **recipe)
+run = minifcn.train(model=new_fcn8s(), out=os.path.join(args.out, "run"), overwrite=True,
+                    **recipe)
 seconds = time.perf_counter() - start
 print(f"trained {iterations} iterations in {seconds:.0f} s "
       f"({seconds / iterations:.2f} s per iteration of {batch} image{'s' * (batch > 1)})")

@@ -176,7 +176,7 @@ if model is None:
                           progress=False, seed=args.seed, device=dev, optimizer="sgd",
                           lr_policy="fixed", lr=1e-3, momentum=0.99,
                           batch_size=1 if args.quick else 4,
-                          out=os.path.join(args.out, "run"))["model"]
+                          out=os.path.join(args.out, "run"), overwrite=True)["model"]
 model.to(dev)
 cm = metrics.ConfusionMatrix(K)
 for i in range(n_val):

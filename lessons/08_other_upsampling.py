@@ -456,7 +456,7 @@ results = {}
 for label, net in nets.items():
     t0 = time.perf_counter()
     run_dir = os.path.join(args.out, "runs", label.split(" ")[0].strip("(").lower())
-    r = minifcn.train(model=net, out=run_dir, **budget)
+    r = minifcn.train(model=net, out=run_dir, overwrite=True, **budget)
     seconds = time.perf_counter() - t0
     results[label] = dict(r["metrics"], seconds=seconds, model=r["model"])
     print(f"  trained {label}: {seconds:.0f} s")

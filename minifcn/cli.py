@@ -3,15 +3,32 @@
 All parsing is here, one argparse subcommand each: ``_add_<command>(subparsers)`` declares its
 flags and ``_run_<command>(args)`` calls the Python API. ``train``'s flags are ``minifcn.train``'s
 keywords with dashes (``--base-channels`` → ``base_channels``), read from ``minifcn.config``.
+
+``main`` is the one error boundary: a mistake (a bad value, a missing or broken file) prints one
+line, ``error: …``, and exits with status 2 (1 for a diverged training run, 130 for Ctrl-C);
+``--debug`` prints the traceback instead.
 """
 import argparse
 import json
 import os
 import sys
 import time
+import traceback
+import warnings
 
+from .train import FLOAT_WARNINGS
+
+DEVICES = ("cpu", "cuda")
+DEVICE_HELP = "where to compute (default: $MINIFCN_DEVICE or cpu)"
 DESCRIPTION = ("minifcn: Fully Convolutional Networks for semantic segmentation, written by hand "
                "in NumPy. Train, evaluate and run FCN-32s/16s/8s.")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors as one line too."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def _bool(s):
@@ -23,33 +40,32 @@ def _bool(s):
 
 
 # --- train -------------------------------------------------------------------------------------
-def _add_train(sub):
+def _add_train(sub, parents):
     from .config import OPTIONS, flag
-    p = sub.add_parser("train", help="train an FCN (default: a small FCN-8s on the shapes data)")
+    p = sub.add_parser("train", parents=parents,
+                       help="train an FCN (default: a small FCN-8s on the shapes data)")
     for key, option in OPTIONS.items():
         # Only the flags given reach train(): a --resume run keeps its saved settings otherwise.
-        if key == "resume":
+        if key in ("resume", "overwrite"):
             p.add_argument(flag(key), action="store_true", default=argparse.SUPPRESS,
                            help=option.help)
         elif option.type is bool:
             p.add_argument(flag(key), type=_bool, default=argparse.SUPPRESS, metavar="BOOL",
-                           help=f"{option.help} (default {option.default})")
+                           help=_help(option))
         else:
             p.add_argument(flag(key), type=option.type, default=argparse.SUPPRESS,
-                           help=f"{option.help} (default {option.default})")
+                           choices=option.choices, help=_help(option))
     return p
 
 
+def _help(option):
+    """The option's help with its default once (a None default is described in the help)."""
+    return option.help if option.default is None else f"{option.help} (default {option.default})"
+
+
 def _run_train(args):
-    from .train import TrainingDiverged, train
-    kwargs = {k: v for k, v in vars(args).items() if k != "command"}
-    try:
-        result = train(**kwargs)
-    except TrainingDiverged as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    from .train import train
+    result = train(**{k: v for k, v in vars(args).items() if k != "command"})
     if result["metrics"]:
         print(json.dumps(result["metrics"], indent=1))
     print(f"run folder: {result['out']}")
@@ -57,13 +73,15 @@ def _run_train(args):
 
 
 # --- eval --------------------------------------------------------------------------------------
-def _add_eval(sub):
-    p = sub.add_parser("eval", help="evaluate a checkpoint on a dataset's val split")
+def _add_eval(sub, parents):
+    p = sub.add_parser("eval", parents=parents,
+                       help="evaluate a checkpoint on a dataset's val split")
     p.add_argument("--checkpoint", required=True, help="a saved model or checkpoint.npz")
     p.add_argument("--data", default=None, help="VOC-layout folder (default: the shapes data)")
-    p.add_argument("--split", default="val")
-    p.add_argument("--subset", type=int, default=None)
-    p.add_argument("--device", default=None)
+    p.add_argument("--split", default="val", help="the split list to score (default val)")
+    p.add_argument("--subset", type=int, default=None,
+                   help="score a deterministic subset of this many images")
+    p.add_argument("--device", choices=DEVICES, default=None, help=DEVICE_HELP)
 
 
 def _run_eval(args):
@@ -79,14 +97,17 @@ def _run_eval(args):
 
 
 # --- predict -----------------------------------------------------------------------------------
-def _add_predict(sub):
-    p = sub.add_parser("predict", help="write a VOC-palette label PNG for each image")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+def _add_predict(sub, parents):
+    p = sub.add_parser("predict", parents=parents,
+                       help="write a VOC-palette label PNG for each image")
+    p.add_argument("--checkpoint", required=True, help="a saved model or checkpoint.npz")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="the images to segment")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the outputs of an earlier run (never an input image)")
     p.add_argument("--overlay", action="store_true", help="also write the labels blended in")
     p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity (default 0.5)")
-    p.add_argument("--device", default=None)
+    p.add_argument("--device", choices=DEVICES, default=None, help=DEVICE_HELP)
 
 
 def _run_predict(args):
@@ -96,27 +117,58 @@ def _run_predict(args):
     from .data.palette import colorize, save_label_png
     from .data.voc import read_image
     from .predict import predict
+    if not 0 <= args.alpha <= 1:
+        raise ValueError(f"--alpha must be in 0..1, got {args.alpha}")
+    targets = _predict_targets(args.images, args.out, args.overlay, args.overwrite)
     model = io.load(args.checkpoint, device=args.device)
     os.makedirs(args.out, exist_ok=True)
-    for path in args.images:
+    for path, (target, over) in zip(args.images, targets):
         image = read_image(path)
         label = predict(model, image)
-        stem = os.path.splitext(os.path.basename(path))[0]
-        target = os.path.join(args.out, stem + ".png")
         save_label_png(target, label)
-        print(target)
-        if args.overlay:
+        print(f"{path} → {target}")
+        if over:
             blend = (1 - args.alpha) * image + args.alpha * colorize(label)
-            over = os.path.join(args.out, stem + "_overlay.jpg")
             Image.fromarray(blend.round().astype("uint8")).save(over, quality=92)
-            print(over)
+            print(f"{path} → {over}")
     return 0
 
 
+def _predict_targets(images, out, overlay, overwrite):
+    """[(label path, overlay path or None)] for each image: distinct names (``x.png``,
+    ``x-2.png`` for a second ``x``), never an input, and no existing file unless ``overwrite``.
+    Everything is checked before anything is written."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"--out {out} is a file, not a folder")
+    missing = [p for p in images if not os.path.isfile(p)]
+    if missing:
+        raise FileNotFoundError(f"image file not found: {missing[0]}")
+    inputs = {os.path.realpath(p) for p in images}
+    taken, targets = set(), []
+    for path in images:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        name, n = stem, 1
+        while name + ".png" in taken or name + "_overlay.jpg" in taken:
+            n += 1
+            name = f"{stem}-{n}"
+        names = [name + ".png"] + ([name + "_overlay.jpg"] if overlay else [])
+        taken.update(names)
+        for target in (os.path.join(out, t) for t in names):
+            if os.path.realpath(target) in inputs:
+                raise ValueError(f"--out {out}: {target} would be written over the input image "
+                                 f"{path}; choose another --out folder")
+            if os.path.exists(target) and not overwrite:
+                raise FileExistsError(f"{target} exists; choose another --out folder, or "
+                                      f"replace earlier outputs with --overwrite")
+        targets.append((os.path.join(out, names[0]),
+                        os.path.join(out, names[1]) if overlay else None))
+    return targets
+
+
 # --- make-data ---------------------------------------------------------------------------------
-def _add_make_data(sub):
+def _add_make_data(sub, parents):
     from .data.shapes import DEFAULTS
-    p = sub.add_parser("make-data", help="generate the offline shapes dataset",
+    p = sub.add_parser("make-data", parents=parents, help="generate the offline shapes dataset",
                        description="Generate the offline shapes segmentation dataset (VOC "
                                    "layout).")
     p.add_argument("dir", nargs="?", default=None, metavar="DIR",
@@ -133,11 +185,14 @@ def _add_make_data(sub):
 
 
 def _run_make_data(args):
-    from .data.locations import default_data_root
-    from .data.shapes import SHAPE_CLASSES, make_shapes
+    from .data.locations import default_data_root, ensure_shapes
+    from .data.shapes import SHAPE_CLASSES
     root = default_data_root() if args.dir is None else args.dir
     start = time.perf_counter()
-    make_shapes(root, args.n_train, args.n_val, args.size, args.seed, progress=True)
+    # ensure_shapes writes into a new or empty folder only (never over a folder of the user's)
+    # and leaves a dataset made with the same arguments as it is.
+    root = ensure_shapes(root, n_train=args.n_train, n_val=args.n_val, size=args.size,
+                         seed=args.seed)
     print(f"wrote {args.n_train} train + {args.n_val} val images of {args.size}×{args.size} "
           f"({len(SHAPE_CLASSES)} classes: {', '.join(SHAPE_CLASSES)}) to {root} "
           f"in {time.perf_counter() - start:.1f} s")
@@ -145,10 +200,11 @@ def _run_make_data(args):
 
 
 # --- convert -----------------------------------------------------------------------------------
-def _add_convert(sub):
+def _add_convert(sub, parents):
     from .convert import SOURCES
     from .models import MODELS
-    p = sub.add_parser("convert", help="convert torchfcn / torchvision / Chainer weights",
+    p = sub.add_parser("convert", parents=parents,
+                       help="convert torchfcn / torchvision / Chainer weights",
                        description="Convert torchfcn/PyTorch (.pth), torchvision VGG16 (.pth) or "
                                    "Chainer fcn (.npz) weights into a minifcn .npz file (loaded "
                                    "with minifcn.load).")
@@ -163,10 +219,17 @@ def _add_convert(sub):
                    help="classes of an FCN built from VGG16 (default 21)")
     p.add_argument("--input-convention", choices=("caffe", "torchvision"),
                    help="override the input convention recorded with the weights")
+    p.add_argument("--overwrite", action="store_true", help="replace DST if it exists")
 
 
 def _run_convert(args):
     from .convert import convert
+    if os.path.exists(args.dst) and os.path.exists(args.src) and os.path.samefile(args.src,
+                                                                                    args.dst):
+        raise ValueError(f"{args.dst} is the source itself: choose another DST")
+    if os.path.exists(args.dst) and not args.overwrite:
+        raise FileExistsError(f"{args.dst} exists; choose another DST, or replace it with "
+                              f"--overwrite")
     net = convert(args.src, args.dst, args.source, args.model, args.input_convention,
                   args.n_class)
     cfg = net.config
@@ -188,17 +251,44 @@ COMMANDS = {
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="minifcn", description=DESCRIPTION)
-    sub = parser.add_subparsers(dest="command", required=True)
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the traceback of an error")
+    parser = _Parser(prog="minifcn", description=DESCRIPTION, parents=[debug])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for add, _ in COMMANDS.values():
-        add(sub)
+        add(sub, [debug])
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    command, debug = COMMANDS[args.command][1], getattr(args, "debug", False)
+    kwargs = {k: v for k, v in vars(args).items() if k != "debug"}
     try:
-        return COMMANDS[args.command][1](args)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        with warnings.catch_warnings():     # overflow during a divergence: the error says it
+            warnings.filterwarnings("ignore", FLOAT_WARNINGS, RuntimeWarning)
+            return command(argparse.Namespace(**kwargs))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if debug:
+            traceback.print_exc()
+        else:
+            print(f"error: {_one_line(e)}", file=sys.stderr)
+        return 1 if type(e).__name__ == "TrainingDiverged" else 2
+
+
+# Exceptions whose message is the whole story; others get their type and a pointer to --debug.
+USER_ERRORS = (ValueError, OSError, TypeError, KeyError, ImportError, RuntimeError,
+               FloatingPointError)
+
+
+def _one_line(e):
+    text = " ".join(str(e).split()) or type(e).__name__
+    if isinstance(e, (FileNotFoundError, PermissionError)) and e.filename and e.strerror:
+        text = f"{e.strerror}: {e.filename}"
+    if not isinstance(e, USER_ERRORS):
+        text = f"{type(e).__name__}: {text} (--debug shows the traceback)"
+    return text

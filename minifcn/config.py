@@ -15,19 +15,20 @@ ones (bench/RESULTS.md). conv1_1 is padded only as much as the images need (69 f
 128×128, not the paper's 100: a 264×264 conv1 instead of 326×326, about 0.66× the step;
 ``FCN.smallest_padding`` and docs/models.md say why it cannot go lower).
 """
+import math
+import os
 from collections import namedtuple
 
 from .models import MODELS
-from .optim import OPTIMIZERS
+from .optim import LR_POLICIES, OPTIMIZERS
 
 Option = namedtuple("Option", "default type choices help")
 
 MODEL_NAMES = tuple(name for name in MODELS if name != "vgg16")
-LR_POLICIES = ("fixed", "poly")
 REDUCTIONS = ("mean", "sum")
 
 OPTIONS = {
-    "model": Option("fcn8s", str, MODEL_NAMES, "the FCN variant (or, from Python, a model)"),
+    "model": Option("fcn8s", str, MODEL_NAMES, "the FCN variant"),
     "data": Option(None, str, None, "a VOC-layout folder (default: the 128×128 offline shapes "
                                     "dataset, generated if missing)"),
     "iterations": Option(6000, int, None, "total iterations (a resumed run continues up to it)"),
@@ -56,6 +57,8 @@ OPTIONS = {
     "out": Option(None, str, None, "run folder (default runs/<model>)"),
     "resume": Option(False, bool, None, "continue the run in OUT from OUT/checkpoint.npz, with its "
                                         "saved settings (options given now override them)"),
+    "overwrite": Option(False, bool, None, "replace the run already in OUT (its checkpoint, logs "
+                                           "and figures; other files stay)"),
     "batch_size": Option(1, int, None, "images per iteration"),
     "augment": Option(True, bool, None, "random flips"),
     "progress": Option(True, bool, None, "progress bar"),
@@ -72,12 +75,113 @@ def flag(key):
 
 def resolve(given, saved=None):
     """The run's settings: the defaults, then ``saved`` (a resumed run's config, as stored in
-    its checkpoint), then ``given`` (the arguments of this call)."""
-    unknown = set(given) - set(DEFAULTS)
-    if unknown:
-        raise TypeError(f"train() got unknown arguments {sorted(unknown)}; "
-                        f"expected some of {sorted(DEFAULTS)}")
+    its checkpoint), then ``given`` (the arguments of this call, checked by ``validate``)."""
     cfg = dict(DEFAULTS)
     cfg.update((k, v) for k, v in (saved or {}).items() if k in DEFAULTS)
     cfg.update(given)
     return cfg
+
+
+# --- validation ---------------------------------------------------------------------------------
+# What each number must be: (lowest allowed, whether the lowest itself is allowed, highest or None).
+RANGES = {"iterations": (0, True, None), "lr": (0, False, None), "momentum": (0, True, 1),
+          "weight_decay": (0, True, None), "base_channels": (1, True, None),
+          "fc_channels": (1, True, None), "seed": (0, True, None), "subset": (1, True, None),
+          "eval_every": (0, True, None), "batch_size": (1, True, None),
+          "val_subset": (1, True, None), "log_every": (1, True, None)}
+
+
+def _name(key):
+    return f"{key} ({flag(key)})"
+
+
+def _check_type(key, value, option):
+    if option.type is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif option.type is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif option.type is bool:
+        ok = isinstance(value, bool)
+    else:
+        ok = isinstance(value, (str, os.PathLike))
+    if not ok:
+        raise ValueError(f"{_name(key)} must be {option.type.__name__}, got {value!r}")
+
+
+def _check_range(key, value):
+    low, inclusive, high = RANGES[key]
+    bad = (not math.isfinite(value) or value < low or (value == low and not inclusive)
+           or (high is not None and value >= high))
+    if bad:
+        want = f"{'≥' if inclusive else '>'} {low}" + (f" and < {high}" if high else "")
+        raise ValueError(f"{_name(key)} must be {want}, got {value}")
+
+
+def validate(cfg):
+    """Check the settings in ``cfg`` (all of them, as ``resolve`` returns them, or only those
+    given); ValueError names the first that is wrong, its flag and its value. Nothing is
+    written: this runs before the run folder is touched."""
+    unknown = set(cfg) - set(OPTIONS)
+    if unknown:
+        raise TypeError(f"train() got unknown arguments {sorted(unknown)}; "
+                        f"expected some of {sorted(OPTIONS)}")
+    for key, value in cfg.items():
+        option = OPTIONS[key]
+        if key == "model" and not isinstance(value, str):
+            if not hasattr(value, "config"):
+                raise ValueError(f"model must be one of {MODEL_NAMES} or a minifcn model, got "
+                                 f"{type(value).__name__}")
+            continue
+        if value is None and option.default is None:
+            continue
+        _check_type(key, value, option)
+        if key == "model":
+            value = value.strip().lower().replace("_", "-")     # as get_model reads it
+        if option.choices and value not in option.choices:
+            raise ValueError(f"{_name(key)} must be one of {', '.join(option.choices)}, got "
+                             f"{value!r}")
+        if key in RANGES:
+            _check_range(key, value)
+    if cfg.get("resume") and cfg.get("overwrite"):
+        raise ValueError("resume (--resume) continues the run in the folder and overwrite "
+                         "(--overwrite) replaces it: give one of them")
+    for key in ("out", "data", "init"):
+        _check_path(key, cfg.get(key))
+
+
+def _check_path(key, path):
+    if path is None:
+        return
+    if key == "out" and os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{_name(key)} {path} is a file, not a folder")
+    if key == "data" and not os.path.isdir(path):
+        raise FileNotFoundError(f"{_name(key)}: dataset folder not found: {path}")
+    if key == "init" and not os.path.isfile(path):
+        raise FileNotFoundError(f"{_name(key)}: no weights file at {path}")
+
+
+# Settings a resumed run takes from its checkpoint and cannot change.
+FIXED_ON_RESUME = ("model", "optimizer", "base_channels", "fc_channels", "init")
+
+
+def check_resume(given, model, saved, path):
+    """ValueError if an argument given to resume a run contradicts what its checkpoint ``path``
+    holds (``model``, with the saved settings ``saved``)."""
+    for key in FIXED_ON_RESUME:
+        if key not in given:
+            continue
+        value, held = given[key], saved.get(key)
+        if key == "model":
+            if not isinstance(value, str):
+                raise ValueError(f"resume rebuilds the model from {path}: pass no model object")
+            same = MODELS[value.strip().lower().replace("_", "-")] is type(model)
+            held = f"{held} ({type(model).__name__})"
+        elif key in ("base_channels", "fc_channels"):
+            held = model.config[key]
+            same = value == held
+        else:
+            same = value == held
+        if not same:
+            raise ValueError(f"resume: {path} holds a run with {key} {held}; {_name(key)} "
+                             f"{value!r} contradicts it (leave {flag(key)} out to continue that "
+                             f"run, or start a new one in another --out)")

@@ -22,6 +22,7 @@ with ``--model fcn8s-atonce``). torch is needed only to read ``.pth`` files, and
 ``weights_only=True`` (no arbitrary unpickling).
 """
 import os
+import warnings
 
 import numpy as np
 
@@ -43,7 +44,9 @@ def load_torch_state_dict(path):
     except ImportError:
         raise ImportError("reading a PyTorch .pth file needs torch (only for this conversion): "
                           "pip install torch") from None
-    obj = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+    with warnings.catch_warnings():    # torch's notes on pickle protocols: nothing to act on
+        warnings.simplefilter("ignore", UserWarning)
+        obj = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
     for key in ("model_state_dict", "state_dict"):       # torchfcn / common checkpoint layouts
         if isinstance(obj, dict) and key in obj:
             obj = obj[key]

@@ -12,7 +12,14 @@ def evaluate(model, dataset, progress=False, limit=None):
     confusion matrix over the whole set (docs/fcn.md §7: as the papers and torchfcn compute them).
     ``limit`` evaluates only the first ``limit`` images.
     """
+    n_class = getattr(model, "n_class", dataset.n_class)
+    if n_class != dataset.n_class:
+        raise ValueError(f"the model predicts {n_class} classes but the dataset "
+                         f"{getattr(dataset, 'root', '')} has {dataset.n_class}: evaluate a "
+                         f"model trained on it")
     n = len(dataset) if limit is None else min(limit, len(dataset))
+    if n == 0:
+        raise ValueError("nothing to evaluate: the dataset is empty")
     cm = ConfusionMatrix(dataset.n_class)
     items = range(n)
     if progress:

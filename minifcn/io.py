@@ -19,6 +19,8 @@ never half of one.
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -99,6 +101,12 @@ def _not_minifcn(path, why):
                       f"weights use `python -m minifcn convert`")
 
 
+def _corrupt(path, e):
+    return ValueError(f"{path!r} is truncated or corrupt ({e or type(e).__name__}): a file cut "
+                      f"short (a full disk, a copy that stopped) cannot be read; use an earlier "
+                      f"copy, or save it again")
+
+
 def _first_byte(path):
     with open(path, "rb") as f:
         return f.read(1)
@@ -118,16 +126,23 @@ def _read_arrays(path):
                 raise _not_minifcn(path, f"no {META_KEY} metadata")
             arrays = {key: data[key] for key in data.files}
     except ValueError as e:
-        if "pickle" not in str(e).lower():
+        if "minifcn weights file" in str(e):          # ours, from just above
             raise
+        if "pickle" not in str(e).lower():             # an array that does not decode
+            raise _corrupt(path, e) from None
         # NumPy's words for an object array, or for a file that is neither .npy nor .npz: only
         # call the latter a pickle when it starts like one (protocol ≥ 2 opens with 0x80).
         if "object arrays" in str(e).lower() or _first_byte(path) == b"\x80":
             raise _pickle_refused(path) from None
         raise _not_minifcn(path, "not a NumPy .npz archive") from None
-    except (OSError, EOFError) as e:                   # not a NumPy file at all, or truncated
+    except (zipfile.BadZipFile, zlib.error, EOFError) as e:      # cut short, or damaged
+        raise _corrupt(path, e) from None
+    except OSError as e:                               # not a NumPy file at all
         raise _not_minifcn(path, e) from None
-    header = json.loads(str(arrays.pop(META_KEY)))
+    try:
+        header = json.loads(str(arrays.pop(META_KEY)))
+    except ValueError as e:
+        raise _not_minifcn(path, f"unreadable {META_KEY} metadata: {e}") from None
     if header.get("format") != FORMAT:
         raise _not_minifcn(path, f"format {header.get('format')!r}")
     if header.get("format_version", 0) > FORMAT_VERSION:
@@ -146,15 +161,18 @@ def read(path, device=None):
     caller's metadata, as given to ``save``. What a trainer needs to resume."""
     from .models import model_class
     header, arrays = _read_arrays(path)
-    model = model_class(header["class"])(**header["config"])
-    model.to(dtype=np.dtype(header.get("dtype", "float32")))
-    state = {k[len(PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(PARAM_PREFIX)}
-    model.load_state_dict(state, strict=True)
+    try:
+        model = model_class(header["class"])(**header["config"])
+        model.to(dtype=np.dtype(header.get("dtype", "float32")))
+        state = {k[len(PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(PARAM_PREFIX)}
+        model.load_state_dict(state, strict=True)
+    except (KeyError, TypeError, ValueError) as e:          # a damaged or hand-edited header
+        raise ValueError(f"{os.fspath(path)!r} does not hold a model minifcn can rebuild: "
+                         f"{e}") from None
     if device is not None:
         model.to(device)
     extra = {k[len(EXTRA_PREFIX):]: v for k, v in arrays.items() if k.startswith(EXTRA_PREFIX)}
     return model, extra, header.get("meta", {})
-
 
 
 def load(path, device=None):

@@ -159,6 +159,18 @@ class Adam(Optimizer):
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+LR_POLICIES = ("fixed", "poly")
+
+
+def learning_rate(cfg, iteration):
+    """The rate of (1-based) ``iteration`` under ``cfg``'s lr, lr_policy and iterations: 'fixed',
+    or 'poly' (lr·(1 − (i−1)/iterations)^0.9, DeepLab's). A pure function of it: resume is exact."""
+    if cfg["lr_policy"] == "fixed":
+        return cfg["lr"]
+    if cfg["lr_policy"] == "poly":
+        return cfg["lr"] * (1 - (iteration - 1) / max(1, cfg["iterations"])) ** 0.9
+    raise ValueError(f"unknown lr_policy {cfg['lr_policy']!r}: expected one of {LR_POLICIES}")
+
 
 
 def get_optimizer(name, named_parameters, **config):

@@ -9,12 +9,17 @@
     loss.png, metrics.png, predictions.png    the figures, drawn at the end
 
 Every file is replaced atomically (written beside, then renamed): a crash leaves the old version
-or the new one. A resumed run cuts ``log.csv`` back to the checkpoint's iteration, so the rows of
+or the new one, and a ``*.tmp`` left by a kill -9 is removed when the folder is next used. A
+resumed run cuts ``log.csv`` and ``eval.csv`` back to the checkpoint's iteration, so the rows of
 iterations that are computed again are not listed twice.
+
+A folder that holds a run (a checkpoint, an evaluation or logged iterations) is never replaced
+silently: a new run there needs ``overwrite``, which removes only the files above.
 """
 import csv
 import json
 import os
+import sys
 
 from . import io, plots
 from .nn import Dropout
@@ -24,6 +29,9 @@ CHECKPOINT = "checkpoint.npz"
 LOG_FIELDS = ["iteration", "loss", "seconds"]
 METRIC_KEYS = ["acc", "acc_cls", "mean_iu", "fwavacc"]
 OPTIM_PREFIX = "optim/"
+JSON_FILES = ("config.json", "metrics.json")
+RUN_FILES = (CHECKPOINT, "log.csv", "eval.csv", *JSON_FILES, "loss.png", "metrics.png",
+             "predictions.png")
 
 
 def _write_csv(path, fields, rows, append):
@@ -63,6 +71,36 @@ class RunFolder:
     def file(self, name):
         return os.path.join(self.path, name)
 
+    @classmethod
+    def for_training(cls, out, default, resume, overwrite):
+        """The run folder of a ``train`` call, checked: ``out`` if given, else ``default``
+        (``runs/<model>``), or for a new run the first of ``default-2``, ``default-3``… that
+        holds no run (it says so). A new run in a folder that holds one needs ``overwrite``."""
+        folder = cls(out or default)
+        if resume or overwrite:
+            return folder
+        if out and folder.holds_run():
+            raise FileExistsError(f"{folder.path} already holds a training run; continue it with "
+                                  f"--resume (resume=True), replace it with --overwrite, or "
+                                  f"choose another --out")
+        n = 1
+        while folder.holds_run():
+            n += 1
+            folder = cls(f"{default}-{n}")
+        if n > 1:
+            print(f"{os.path.abspath(default)} holds an earlier run: this one goes to "
+                  f"{folder.path}", file=sys.stderr)
+        return folder
+
+    def holds_run(self):
+        """True when the folder has a checkpoint, an evaluation or a logged iteration."""
+        if any(os.path.exists(self.file(n)) for n in (CHECKPOINT, "eval.csv", "metrics.json")):
+            return True
+        try:
+            return bool(_read_csv(self.file("log.csv"), float("inf")))
+        except (ValueError, KeyError, TypeError):          # a log.csv minifcn did not write
+            return True
+
     # --- checkpoints ----------------------------------------------------------------------------
     def save_checkpoint(self, model, optimizer, iteration, config, history):
         """Model + what a resumed run needs to continue bit for bit."""
@@ -91,14 +129,31 @@ class RunFolder:
         return meta["iteration"], meta.get("history", [])
 
     # --- logs -----------------------------------------------------------------------------------
-    def start(self, config, iteration):
-        """Create the folder, write config.json and cut log.csv back to ``iteration``; return the
-        log rows kept."""
+    def start(self, config, iteration, history, overwrite=False):
+        """Create the folder (``overwrite``: remove the run files there), write config.json, cut
+        log.csv back to ``iteration`` and eval.csv to ``history``; return the log rows kept.
+        The first write into the folder: every argument has been checked before."""
         os.makedirs(self.path, exist_ok=True)
+        self._remove_stale()
+        if overwrite:
+            for name in RUN_FILES:
+                if os.path.exists(self.file(name)):
+                    os.remove(self.file(name))
         _write_json(self.file("config.json"), config)
         rows = _read_csv(self.file("log.csv"), iteration)       # rows past the checkpoint go
         _write_csv(self.file("log.csv"), LOG_FIELDS, rows, append=False)
+        if history:
+            _write_csv(self.file("eval.csv"), ["iteration"] + METRIC_KEYS, history, append=False)
+        elif os.path.exists(self.file("eval.csv")):
+            os.remove(self.file("eval.csv"))
         return rows
+
+    def _remove_stale(self):
+        """Temporary files of a write that was killed (``io.save``'s and ``_write_json``'s)."""
+        for name in os.listdir(self.path):
+            if name.endswith(".tmp") and (name.startswith(CHECKPOINT + ".")
+                                          or name[:-len(".tmp")] in JSON_FILES):
+                os.remove(self.file(name))
 
     def log(self, rows):
         _write_csv(self.file("log.csv"), LOG_FIELDS, rows, append=True)

@@ -12,6 +12,12 @@ Everything random is a pure function of the seed and the iteration (the image or
 epoch, the augmentation, the dropout masks), so a run resumed from ``checkpoint.npz`` computes
 bit for bit what the uninterrupted run would have (on the CPU).
 
+Nothing is lost: every argument is checked before the run folder is touched; a checkpoint is
+written before the evaluation that follows it (and again after it, with the evaluation in its
+history); and a checkpoint is written only when it is good: its weights are finite and give a
+finite loss on the next batch. A NaN loss, or a checkpoint that fails that check, stops the run
+with ``TrainingDiverged``, and the last good checkpoint stays.
+
 The settings and their defaults are ``minifcn.config``; what the run folder holds is
 ``minifcn.runfolder``. This module is the loop: ``train`` prepares a ``Trainer`` (settings, data,
 model, optimizer, run folder) and runs it; the ``Trainer`` steps, logs, checkpoints, evaluates.
@@ -19,66 +25,32 @@ model, optimizer, run folder) and runs it; the ``Trainer`` steps, logs, checkpoi
 import math
 import os
 import signal
+import sys
 import threading
 import time
+import warnings
 
 import numpy as np
 
 from . import backend, io
-from .config import DEFAULTS, LR_POLICIES, resolve
+from .config import DEFAULTS, check_resume, resolve, validate
 from .data import default_train_data, load_dataset
-from .data.transforms import make_batch, random_crop, random_flip
+from .data.batches import TrainBatches
 from .evaluate import evaluate
 from .models import MODELS, get_model
-from .nn import SoftmaxCrossEntropy
-from .optim import get_optimizer
+from .nn import SoftmaxCrossEntropy, no_grad
+from .optim import get_optimizer, learning_rate
 from .runfolder import METRIC_KEYS, RunFolder
 
 __all__ = ["train", "learning_rate", "TrainingDiverged", "DEFAULTS"]
 
 
+# NumPy's floating-point warnings ("overflow encountered in matmul", …).
+FLOAT_WARNINGS = r"(overflow|invalid value|divide by zero|underflow) encountered"
+
+
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or Inf; the last good checkpoint was kept."""
-
-
-def learning_rate(cfg, iteration):
-    """The rate of (1-based) ``iteration``: a pure function of it, so resume is exact."""
-    if cfg["lr_policy"] == "fixed":
-        return cfg["lr"]
-    if cfg["lr_policy"] == "poly":
-        return cfg["lr"] * (1 - (iteration - 1) / max(1, cfg["iterations"])) ** 0.9
-    raise ValueError(f"unknown lr_policy {cfg['lr_policy']!r}: expected one of {LR_POLICIES}")
-
-
-class _Batches:
-    """Training samples as a pure function of (seed, iteration)."""
-
-    def __init__(self, dataset, seed, batch_size, augment, convention, dtype):
-        self.dataset, self.seed, self.batch_size = dataset, seed, batch_size
-        self.augment, self.convention, self.dtype = augment, convention, dtype
-        self._epoch, self._order = None, None
-
-    def _index(self, k):
-        epoch, pos = divmod(k, len(self.dataset))
-        if epoch != self._epoch:    # a fresh permutation every epoch, from (seed, epoch)
-            self._epoch = epoch
-            self._order = np.random.default_rng([self.seed, epoch]).permutation(len(self.dataset))
-        return int(self._order[pos])
-
-    def __call__(self, iteration):
-        samples, size = [], None
-        for j in range(self.batch_size):
-            image, label = self.dataset[self._index(iteration * self.batch_size + j)]
-            if self.augment:
-                rng = np.random.default_rng([self.seed, iteration, j])
-                image, label = random_flip(image, label, rng)
-            if size is None:
-                size = label.shape
-            elif label.shape != size:      # batches of VOC images: crop to the first one's size
-                image, label = random_crop(image, label, size,
-                                           np.random.default_rng([self.seed, iteration, j, 1]))
-            samples.append((image, label))
-        return make_batch(samples, self.convention, self.dtype)
 
 
 def train(**kwargs):
@@ -121,12 +93,30 @@ def _model_name(spec):
 
 
 def _settings(kwargs):
-    """(run folder, settings, checkpoint or None): the configuration, resolved once."""
+    """(run folder, settings, checkpoint or None): the arguments checked, the run folder chosen,
+    and the configuration resolved once (defaults, then a resumed checkpoint's, then these)."""
+    validate(kwargs)
     name = _model_name(kwargs.get("model", DEFAULTS["model"]))
-    run_folder = RunFolder(kwargs.get("out") or os.path.join("runs", name))
+    run_folder = RunFolder.for_training(kwargs.get("out"), os.path.join("runs", name),
+                                        kwargs.get("resume"), kwargs.get("overwrite"))
     checkpoint = run_folder.read_checkpoint() if kwargs.get("resume") else None
+    if checkpoint:
+        check_resume(kwargs, checkpoint[0], checkpoint[2]["config"], run_folder.checkpoint)
+        if not kwargs.get("out"):
+            print(f"resuming the run in {run_folder.path} (iteration "
+                  f"{checkpoint[2]['iteration']})", file=sys.stderr)
     cfg = resolve(kwargs, checkpoint[2]["config"] if checkpoint else None)
+    validate(cfg)
     return run_folder, cfg, checkpoint
+
+
+def _open_data(cfg):
+    """(root, train set, val set), each checked: not empty, and its first sample readable."""
+    root = cfg["data"] if cfg["data"] is not None else default_train_data()
+    train_set = load_dataset(root, "train", cfg["subset"], cfg["seed"])
+    val_set = load_dataset(root, "val", cfg["val_subset"], cfg["seed"])
+    train_set[0], val_set[0]                    # a clear error now, not at the first evaluation
+    return root, train_set, val_set
 
 
 def smallest_side(*datasets):
@@ -162,9 +152,7 @@ def _prepare(kwargs):
     run_folder, cfg, checkpoint = _settings(kwargs)
     device = cfg["device"] or backend.default_device()
     backend.to_device(np.zeros(1), device)                     # a clear error if unavailable
-    root = cfg["data"] if cfg["data"] is not None else default_train_data()
-    train_set = load_dataset(root, "train", cfg["subset"], cfg["seed"])
-    val_set = load_dataset(root, "val", cfg["val_subset"], cfg["seed"])
+    root, train_set, val_set = _open_data(cfg)
     model = checkpoint[0] if checkpoint else _build_model(cfg, train_set, val_set)
     n_class = getattr(model, "n_class", train_set.n_class)
     if n_class != train_set.n_class:
@@ -172,19 +160,18 @@ def _prepare(kwargs):
                          f"{train_set.n_class}")
     model.to(device)
     model.train()
-    learning_rate(cfg, 1)                                      # a clear error for a bad policy
     optimizer = get_optimizer(cfg["optimizer"], model.named_parameters(), **cfg)
     start, history = RunFolder.restore(checkpoint, model, optimizer) if checkpoint else (0, [])
     name = checkpoint[2]["config"]["model"] if checkpoint else _model_name(cfg["model"])
     config = {k: (v if isinstance(v, (str, int, float, bool, type(None))) else name)
               for k, v in cfg.items()}
     config.update(out=run_folder.path, data=os.path.abspath(root), device=device, model=name,
-                  resume=False)
+                  resume=False, overwrite=False)
     if hasattr(model, "conv1_1_padding"):           # the padding chosen, when it was left None
         config["conv1_1_padding"] = model.conv1_1_padding
-    log_rows = run_folder.start(config, start)
+    log_rows = run_folder.start(config, start, history, overwrite=cfg["overwrite"])
     return Trainer(model, optimizer, config, run_folder, train_set, val_set, start, history,
-                   log_rows)
+                   log_rows, last_good=start if checkpoint else None)
 
 
 class Trainer:
@@ -192,15 +179,15 @@ class Trainer:
     and logged; every ``eval_every`` a checkpoint and an evaluation; Ctrl-C stops cleanly."""
 
     def __init__(self, model, optimizer, cfg, run_folder, train_set, val_set, start, history,
-                 log_rows):
+                 log_rows, last_good=None):
         self.model, self.optimizer, self.cfg, self.run_folder = model, optimizer, cfg, run_folder
         self.train_set, self.val_set = train_set, val_set
         self.start, self.history, self.log_rows = start, history, log_rows
         self.crit = SoftmaxCrossEntropy(train_set.ignore_index, cfg["reduction"],
                                         check_target=False)
-        self.batches = _Batches(train_set, cfg["seed"], cfg["batch_size"], cfg["augment"],
+        self.batches = TrainBatches(train_set, cfg["seed"], cfg["batch_size"], cfg["augment"],
                                 getattr(model, "input_convention", "caffe"), model.dtype)
-        self.pending, self.last_good, self.t0 = [], start, time.time()
+        self.pending, self.last_good, self.t0 = [], last_good, time.time()
         self.bar = None
         if cfg["progress"]:
             from tqdm import tqdm
@@ -214,7 +201,9 @@ class Trainer:
     def run(self):
         """Iterate from the start to ``iterations``; return the last iteration done."""
         try:
-            return self._loop()
+            with warnings.catch_warnings():     # a diverging run's overflows: the error says it
+                warnings.filterwarnings("ignore", FLOAT_WARNINGS, RuntimeWarning)
+                return self._loop()
         finally:
             if self.bar is not None:
                 self.bar.close()
@@ -233,10 +222,10 @@ class Trainer:
         if stop.requested:
             # Ctrl-C: the iteration in flight was finished first, so the checkpoint is exact.
             self.checkpoint(it, evaluate_now=False)
-            self.say(f"interrupted: checkpoint at iteration {it} in "
-                     f"{self.run_folder.checkpoint}; continue with resume=True (--resume)")
+            print(f"interrupted: checkpoint at iteration {it} in {self.run_folder.checkpoint}; "
+                  f"continue with resume=True (--resume)", file=sys.stderr)
             raise KeyboardInterrupt
-        if it > self.last_good or not self.history:
+        if self.last_good is None or it > self.last_good or not self.history:
             self.checkpoint(it, evaluate_now=bool(eval_every))
         return it
 
@@ -266,27 +255,59 @@ class Trainer:
         self.pending = []
         bad = [r for r in rows if not math.isfinite(r["loss"])]
         if bad:
-            self._diverged(bad[0]["loss"], bad[0]["iteration"])
+            self._diverged(f"loss became {bad[0]['loss']} at iteration {bad[0]['iteration']}")
         self.run_folder.log(rows)
         self.log_rows.extend(rows)
         if self.bar is not None:
             self.bar.set_postfix(loss=f"{rows[-1]['loss']:.4f}")
 
-    def _diverged(self, loss, iteration):
+    def _diverged(self, what):
         cfg = self.cfg
+        if self.last_good is None:
+            kept = "No checkpoint was written: the run diverged before its first one."
+        else:
+            kept = (f"The last good checkpoint (iteration {self.last_good}) is kept in "
+                    f"{self.run_folder.checkpoint}.")
         raise TrainingDiverged(
-            f"loss became {loss} at iteration {iteration} (lr {cfg['lr']}, reduction "
-            f"{cfg['reduction']!r}): training stopped. The last good checkpoint (iteration "
-            f"{self.last_good}) is kept in {self.run_folder.checkpoint}. With reduction='sum' "
-            f"the loss grows with the image size, so lr must be tiny (the papers use 1e-10); "
-            f"with 'mean', try a smaller lr.")
+            f"{what} (lr {cfg['lr']}, reduction {cfg['reduction']!r}): training stopped. {kept} "
+            f"With reduction='sum' the loss grows with the image size, so lr must be tiny (the "
+            f"papers use 1e-10); with 'mean', try a smaller lr.")
 
     def checkpoint(self, it, evaluate_now):
+        """Save the state after iteration ``it`` if it is good; then evaluate, and save again
+        with the evaluation in the history. An evaluation that fails (a broken validation image)
+        loses no training, and a resumed run never drops an evaluation row."""
         self.flush()
+        self._check_good(it)
+        self._save(it)
         if evaluate_now:
             self.evaluate(it)
+            self._save(it)
+
+    def _save(self, it):
         self.run_folder.save_checkpoint(self.model, self.optimizer, it, self.cfg, self.history)
         self.last_good = it
+
+    def _check_good(self, it):
+        """The weights after iteration ``it`` must be finite and give a finite loss (on the next
+        batch, in eval mode): a step can blow the weights up after the last loss was computed.
+        Checked here, not every iteration: one forward pass and one read-back per checkpoint."""
+        x, t = (backend.to_device(a, self.cfg["device"]) for a in self.batches(it))
+        self.model.eval()
+        try:
+            with no_grad():
+                loss = self.crit(self.model(x), t)
+        finally:
+            self.model.train()
+        xp = backend.get_array_module(loss)
+        finite = [xp.isfinite(p.data).all() for p in self.model.parameters()]
+        weights_ok, loss_ok = backend.to_cpu(xp.stack([xp.stack(finite).all(),
+                                                       xp.isfinite(loss)]))
+        if not weights_ok:
+            self._diverged(f"the weights after iteration {it} are not finite")
+        if not loss_ok:
+            self._diverged(f"the weights after iteration {it} give a loss of "
+                           f"{float(backend.to_cpu(loss))}")
 
     def evaluate(self, it):
         scores = evaluate(self.model, self.val_set)

@@ -186,3 +186,12 @@ def test_conv1_1_padding_defaults_to_the_smallest_the_images_allow(shapes, tmp_p
     result = train(data=shapes, iterations=1, eval_every=0, out=str(tmp_path / "b"),
                    conv1_1_padding=100, **TINY)
     assert result["model"].conv1_1_padding == 100 and result["model"].crop_offsets["score"] == 31
+
+
+def test_checkpoints_and_evaluations_leave_the_training_as_it_is(shapes, tmp_path):
+    # A checkpoint runs a forward pass to check the weights, and an evaluation runs the model
+    # in eval mode: neither may change the losses that follow.
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    train(data=shapes, iterations=6, eval_every=0, log_every=1, out=a, **TINY)
+    train(data=shapes, iterations=6, eval_every=2, log_every=1, out=b, **TINY)
+    assert _losses(a) == _losses(b)

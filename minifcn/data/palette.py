@@ -85,9 +85,9 @@ def read_label_png(path):
             image.load()
     except Exception as e:  # PIL raises several types for a broken file
         raise ValueError(f"cannot read label image {path}: {e}") from e
-    if image.mode not in ("P", "L"):
+    if image.mode not in ("P", "L"):  # 16-bit ('I;16'), RGB, …: never scaled or matched
         raise ValueError(
-            f"label image {path} has mode {image.mode!r}; expected a palette ('P') or grayscale "
-            f"('L') PNG whose pixel values are the class indices"
+            f"label image {path} has mode {image.mode!r}; expected an 8-bit palette ('P') or "
+            f"grayscale ('L') PNG whose pixel values are the class indices"
         )
     return np.asarray(image, dtype=np.int32)

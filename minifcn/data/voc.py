@@ -35,18 +35,31 @@ SEG11VALID_HELP = (
 )
 
 
+# 16-bit grayscale photos (PNG, TIFF): PIL's modes for them, scaled to 0..255 by 255/65535.
+# PIL's convert("RGB") would clip them at 255 instead, leaving a mostly white image.
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
 def read_image(path):
-    """Read an image file → (H, W, 3) uint8 RGB (grayscale, CMYK, palette images are converted)."""
+    """Read an image file → (H, W, 3) uint8 RGB (grayscale, CMYK, palette images are converted;
+    16-bit images are scaled to 8 bits). ValueError names a file that is broken or unsupported."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image file not found: {path}")
     try:
         with Image.open(path) as image:
             image.load()
-            if image.mode != "RGB":
+            if image.mode not in SIXTEEN_BIT_MODES + ("RGB", "F"):
                 image = image.convert("RGB")
+            mode, pixels = image.mode, np.asarray(image)
     except Exception as e:  # PIL raises several types for a broken file
         raise ValueError(f"cannot read image {path}: {e}") from e
-    return np.asarray(image, dtype=np.uint8)
+    if mode == "F" or (mode == "I" and pixels.size and (pixels.min() < 0 or pixels.max() > 65535)):
+        raise ValueError(f"cannot read image {path}: mode {mode!r} (floating-point or 32-bit "
+                         f"pixels) is not a photo format minifcn reads; save it as 8 or 16 bit")
+    if mode in SIXTEEN_BIT_MODES:
+        gray = np.rint(pixels.astype(np.float64) * (255 / 65535)).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    return np.asarray(pixels, dtype=np.uint8)
 
 
 def read_class_names(path):
@@ -127,7 +140,10 @@ class SegmentationDataset:
         self.split = split
         self.class_names = tuple(class_names)
         self.n_class = len(self.class_names)
-        self.ids = subset_ids(read_split(self.split_file(split)), subset, seed)
+        ids = read_split(self.split_file(split))
+        if not ids:
+            raise ValueError(f"the split list {self.split_file(split)} names no images")
+        self.ids = subset_ids(ids, subset, seed)
 
     def split_file(self, split):
         return os.path.join(self.root, self.list_dir, split + ".txt")
