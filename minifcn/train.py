@@ -120,14 +120,19 @@ def _open_data(cfg):
 
 
 def smallest_side(*datasets):
-    """The smallest image side in these datasets (read from the image headers, not decoded)."""
+    """The smallest image side in these datasets (read from the image headers, not decoded).
+
+    An unreadable image is skipped here: the loader reports it, by name, where it is read."""
     from PIL import Image
     side = None
     for ds in datasets:
         for image_id in ds.ids:
-            with Image.open(ds.image_path(image_id)) as im:
-                side = min(im.size) if side is None else min(side, *im.size)
-    return side
+            try:
+                with Image.open(ds.image_path(image_id)) as im:
+                    side = min(im.size) if side is None else min(side, *im.size)
+            except (OSError, ValueError):
+                continue
+    return 1 if side is None else side
 
 
 def _build_model(cfg, train_set, val_set):
