@@ -7,6 +7,8 @@ training step), on the GPU, interleaved, best of N, after a warm-up run of each 
 its kernels and fills its memory pool on first use). GPU work is asynchronous, so every timing
 synchronizes the device before starting and before stopping the clock. Also prints the peak of
 each framework's memory pool during a step. Without CuPy and a GPU it says so and exits 0.
+With ``MINIFCN_FAKE_CUPY=1`` it runs on the CuPy stand-in (NumPy on the CPU): a check that the
+script works, not a measurement (use ``--size 64 64 --repeat 1``).
 """
 import argparse
 import sys
@@ -25,7 +27,7 @@ def main():
     if not backend.cuda_available():
         print("no GPU: CuPy is not installed or sees no CUDA device; nothing to measure")
         return 0
-    import cupy
+    cupy = backend.array_module("cuda")           # CuPy (or the stand-in under MINIFCN_FAKE_CUPY)
     x_host, t_host = make_batch(*args.size)
     x, target = cupy.asarray(x_host), cupy.asarray(t_host)
     model = FCN8s(n_class=21)
@@ -94,7 +96,8 @@ def main():
             best[name] = min(best[name], timed(f))
             if name == "minifcn step":
                 peak = max(peak, pool.total_bytes() - base)
-    name = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    name = cupy.cuda.runtime.getDeviceProperties(0)["name"]
+    name = name.decode() if isinstance(name, bytes) else name
     print(f"FCN-8s, one {args.size[0]}×{args.size[1]} image on {name}, best of {args.repeat}")
     for name, t in best.items():
         print(f"  {name:16s} {1e3 * t:8.1f} ms")

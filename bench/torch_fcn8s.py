@@ -2,8 +2,10 @@
 
 The same geometry as ``minifcn.models.FCN8s`` and torchfcn: conv1_1 padded by 100, ceil-mode
 2×2 pools, fc6 a 7×7 convolution, crops at 5 (score_pool4), 9 (score_pool3) and 31 (final),
-bilinear transposed convolutions without bias. ``from_minifcn`` copies a minifcn model's weights
-so that both compute the same function (the benchmarks check that once before timing).
+bilinear transposed convolutions without bias, frozen unless ``learn_upsampling`` (as in
+minifcn, so that neither computes their weight gradient). ``from_minifcn`` copies a minifcn
+model's weights so that both compute the same function (the benchmarks check that once before
+timing).
 """
 import numpy as np
 import torch
@@ -13,7 +15,7 @@ CONVS = ((3, 64, 2), (64, 128, 2), (128, 256, 3), (256, 512, 3), (512, 512, 3))
 
 
 class TorchFCN8s(nn.Module):
-    def __init__(self, n_class=21, base_channels=64, fc_channels=4096):
+    def __init__(self, n_class=21, base_channels=64, fc_channels=4096, learn_upsampling=False):
         super().__init__()
         c_in, layers = 3, []
         for b, (_, width, n) in enumerate(CONVS, start=1):
@@ -40,6 +42,8 @@ class TorchFCN8s(nn.Module):
         self.upscore2 = nn.ConvTranspose2d(n_class, n_class, 4, 2, bias=False)
         self.upscore_pool4 = nn.ConvTranspose2d(n_class, n_class, 4, 2, bias=False)
         self.upscore8 = nn.ConvTranspose2d(n_class, n_class, 16, 8, bias=False)
+        for up in (self.upscore2, self.upscore_pool4, self.upscore8):
+            up.weight.requires_grad_(learn_upsampling)  # frozen bilinear, as minifcn's default
 
     def forward(self, x):
         pool3 = self.to_pool3(x)                                        # 1/8

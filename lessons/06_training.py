@@ -163,7 +163,7 @@ say(f"""
 
     The deconvolutions (upscore2, upscore_pool4, upscore8) start as bilinear interpolation and
     stay there, as in the authors' released models (Caffe lr_mult 0): the optimizer skips them
-    (requires_grad=False; their gradient is still computed). set_learn_upsampling(True) lets
+    (requires_grad=False; their weight gradient is not even computed). set_learn_upsampling(True) lets
     them learn, as lesson 04 does with a single deconvolution.
 """)
 

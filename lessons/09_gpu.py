@@ -1,10 +1,15 @@
-"""Lesson 09: the same code on a GPU.
+"""Lesson 09: the same code on a GPU, and on 'cuda' without one.
 
 Nothing in minifcn's layers says "CPU". Every kernel asks its inputs which array library they
 belong to (``xp = get_array_module(x)``: NumPy, or CuPy for arrays on an NVIDIA GPU) and calls
 ``xp.matmul``, ``xp.maximum``, slices… which CuPy provides with NumPy's names. Moving a model
 (``model.to('cuda')``) and its batches (``backend.to_device``) is all it takes. This lesson runs
 an FCN forward and backward on both and times them.
+
+Without a GPU you can still run the device path: minifcn's CuPy stand-in
+(``backend.use_fake_cupy()``, or ``MINIFCN_FAKE_CUPY=1``) computes with NumPy on the CPU but keeps
+CuPy's rules: a device array refuses to turn into a NumPy array behind your back, a NumPy array
+mixed into a device operation is an error, and every copy between host and device is counted.
 """
 import sys
 import time
@@ -13,6 +18,8 @@ import _common
 from _common import np, plt, say, section
 
 from minifcn import backend, nn
+from minifcn.optim import SGD
+from minifcn.testing import count_transfers
 
 args = _common.parse_args(__file__, "The same code on a GPU", gpu_optional=True,
                           default_device="cuda")
@@ -93,17 +100,18 @@ section("3. On the GPU")
 gpu_times = {}
 if args.device != "cuda":
     say("You asked for --device cpu: the GPU part is skipped.")
-elif not backend.cuda_available():
+elif not backend.cuda_available() or backend.using_fake_cupy():
     say(f"""
-        No GPU here (minifcn.cuda_available() is False: CuPy is not installed, or it finds no
-        CUDA device). To run this part, {backend.INSTALL_HINT}.
+        No GPU here (CuPy is not installed, it finds no CUDA device, or 'cuda' is already the
+        stand-in). To run this part, {backend.INSTALL_HINT}.
         Then `python -c "import minifcn; print(minifcn.cuda_available())"` prints True, and
         every lesson (and `minifcn train`) accepts --device cuda.
 
-        What would happen there: model.to('cuda') copies every parameter to the GPU as a CuPy
+        What happens there: model.to('cuda') copies every parameter to the GPU as a CuPy
         array; backend.to_device(x, 'cuda') does the same for a batch. From then on the very
         same layer code runs, because get_array_module(x) returns cupy instead of numpy. GPU
         calls return before the work is done, so timings call backend.synchronize() first.
+        Section 4 runs that same program on 'cuda' without a GPU.
     """)
 else:
     say("""
@@ -134,7 +142,85 @@ else:
         the batch to the GPU, which a training loop does once per iteration.)
     """)
 
-fig, ax = plt.subplots(figsize=(6, 3.5))
+section("4. 'cuda' without a GPU: CuPy's rules on the CPU")
+say("""
+    backend.use_fake_cupy() puts minifcn's CuPy stand-in where CuPy would be (the environment
+    variable MINIFCN_FAKE_CUPY=1 does the same when minifcn is imported; the test suite runs a
+    second time that way). Its arrays hold NumPy arrays but are not NumPy arrays, its functions
+    are only those CuPy has, and it counts every copy between host and device. Underneath it is
+    NumPy, random generator included, so the same program must give the same numbers on 'cpu'
+    and on this 'cuda', bit for bit: a difference would be a code path that differs between them.
+""")
+backend.use_fake_cupy()
+cpu_model, fake_model = make_model(), make_model()       # fresh: dropout masks count from 0
+cpu_model.load_state_dict(model.state_dict())
+fake_model.load_state_dict(model.state_dict())
+fake_model.to("cuda")
+x, t = batch(2)
+results = []
+for m, device in ((cpu_model, "cpu"), (fake_model, "cuda")):
+    opt = SGD(m.named_parameters(), lr=1e-3, momentum=0.9)
+    m.zero_grad()
+    loss = crit(m(backend.to_device(x, device)), backend.to_device(t, device))   # dropout on
+    m.backward(crit.backward())
+    opt.step()
+    results.append((float(loss), {n: backend.to_cpu(v) for n, v in m.state_dict().items()}))
+diff = max(np.abs(results[0][1][n] - results[1][1][n]).max() for n in results[0][1])
+print(f"  one SGD step, train mode: loss {results[0][0]:.6f} on 'cpu', {results[1][0]:.6f} on "
+      f"'cuda'; largest weight difference afterwards {diff:.1e}")
+
+say("What it refuses, as CuPy on a GPU would:")
+scores = fake_model(backend.to_device(x, "cuda"))
+xp = backend.get_array_module(scores)
+tries = {"np.asarray(scores)": lambda: np.asarray(scores),
+         "scores + np.ones(...)": lambda: scores + np.ones(scores.shape[1:], scores.dtype),
+         "xp.errstate(...)": lambda: xp.errstate(over="ignore")}
+for code, attempt in tries.items():
+    try:
+        attempt()
+        print(f"  {code:24s} ran (it should not have)")
+    except (TypeError, AttributeError) as err:
+        print(f"  {code:24s} {type(err).__name__}: {str(err)[:60]}…")
+print(f"  {'backend.to_cpu(scores)':24s} fine: the one explicit way back, {scores.shape}")
+
+say("""
+    Transfers. A training loop copies each batch to the device; reading the loss back with
+    float(loss) makes the host wait for the device every time. minifcn.train keeps the losses
+    on the device and reads them back together, once every log_every iterations. The loss
+    layer's check_target (are all labels valid classes?) costs one read of a flag per call too:
+    minifcn.train checks labels on the host and turns it off. Counted:
+""")
+N = 10 if args.quick else 20
+
+
+def run_loop(read_every, check_target):
+    """N training iterations on the stand-in's 'cuda', reading the loss every ``read_every``."""
+    opt = SGD(fake_model.named_parameters(), lr=1e-3, momentum=0.9)
+    loop_crit = nn.SoftmaxCrossEntropy(check_target=check_target)
+    pending = []
+    with count_transfers() as counted:
+        for i in range(1, N + 1):
+            xb, tb = batch(1)
+            loss = loop_crit(fake_model(backend.to_device(xb, "cuda")),
+                             backend.to_device(tb, "cuda"))
+            fake_model.zero_grad()
+            fake_model.backward(loop_crit.backward())
+            opt.step()
+            pending.append(loss)
+            if i % read_every == 0:       # one read for all pending losses
+                backend.to_cpu(backend.get_array_module(loss).stack(pending))
+                pending = []
+    return counted
+
+
+counts = {}
+for every, check in ((1, True), (10, True), (10, False)):
+    c = counts[every, check] = run_loop(every, check)
+    print(f"  loss read every {every:2d}, check_target={check!s:5s}: {c.d2h:2d} reads back; "
+          f"{c.h2d} copies to the device ({sum(e[2] for e in c.of('h2d')) / 1e3:.0f} kB, "
+          f"the batches), in {N} iterations")
+
+fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
 pos = np.arange(len(sizes))
 ax.bar(pos - 0.2, [1e3 * cpu_times[n] / n for n in sizes], 0.4, label="CPU (NumPy)")
 if gpu_times:
@@ -144,5 +230,11 @@ ax.set_xlabel("batch size")
 ax.set_ylabel("ms per image (forward + backward)")
 ax.set_title(f"{type(model).__name__}, {SIZE}×{SIZE} inputs")
 ax.legend()
+ax2.bar(["every iteration", "every 10", "every 10,\nno check_target\n(minifcn.train)"],
+        [counts[1, True].d2h, counts[10, True].d2h, counts[10, False].d2h],
+        color=["tab:red", "tab:orange", "tab:green"])
+ax2.set_xlabel("loss read back")
+ax2.set_ylabel(f"device→host reads in {N} iterations")
+ax2.set_title("counted by the CuPy stand-in")
 _common.save_figure(fig, args, "cpu_vs_gpu.png")
 sys.exit(0)

@@ -6,15 +6,49 @@ device: moving models and batches, and reading results back to the host.
 
 The default device comes from the environment variable ``MINIFCN_DEVICE`` ('cpu' unless set), so
 ``MINIFCN_DEVICE=cuda pytest`` runs the whole suite on a GPU.
+
+Without a GPU, ``MINIFCN_FAKE_CUPY=1`` puts a stand-in in CuPy's place
+(``minifcn.testing.fakecupy``): NumPy underneath, CuPy's rules on top, transfers counted. Then
+'cuda' runs every device code path on the CPU, and ``MINIFCN_FAKE_CUPY=1 MINIFCN_DEVICE=cuda
+pytest`` checks them on every CI run.
 """
 import os
 
 import numpy as np
 
-try:  # CuPy is an optional extra: pip install minifcn[cuda12] (or [cuda13])
-    import cupy as _cupy
-except Exception:  # ImportError, or a CuPy that finds no CUDA library at import time
-    _cupy = None
+
+
+def fake_cupy_requested():
+    """True when MINIFCN_FAKE_CUPY asks for the CuPy stand-in (any value but '', '0')."""
+    return os.environ.get("MINIFCN_FAKE_CUPY", "").strip() not in ("", "0")
+
+
+if fake_cupy_requested():
+    from .testing import fakecupy as _cupy
+else:
+    try:  # CuPy is an optional extra: pip install minifcn[cuda12] (or [cuda13])
+        import cupy as _cupy
+    except Exception:  # ImportError, or a CuPy that finds no CUDA library at import time
+        _cupy = None
+
+
+
+def use_fake_cupy():
+    """From now on, 'cuda' is minifcn's CuPy stand-in (what MINIFCN_FAKE_CUPY=1 does at import).
+
+    For learning and testing without a GPU: NumPy on the CPU under CuPy's rules, with every
+    transfer counted (``minifcn.testing.count_transfers``). Arrays already on a device stay as
+    they are.
+    """
+    global _cupy
+    from .testing import fakecupy
+    _cupy = fakecupy
+
+
+def using_fake_cupy():
+    """True when 'cuda' is minifcn's CuPy stand-in rather than CuPy."""
+    return _cupy is not None and _cupy.__name__ == "minifcn.testing.fakecupy"
+
 
 DEVICES = ("cpu", "cuda")
 INSTALL_HINT = (
@@ -45,6 +79,11 @@ def _check_device(device):
 def default_device():
     """The device named by MINIFCN_DEVICE ('cpu' when unset), checked."""
     return _check_device(os.environ.get("MINIFCN_DEVICE", "cpu").strip().lower() or "cpu")
+
+
+def array_module(device):
+    """The array library of ``device``: numpy for 'cpu', cupy (or its stand-in) for 'cuda'."""
+    return _cupy if _check_device(device) == "cuda" else np
 
 
 def get_array_module(*arrays):

@@ -1,4 +1,4 @@
-"""The command line: ``python -m minifcn {train, eval, predict, make-data, convert}``.
+"""The command line: ``python -m minifcn {prepare, train, eval, predict, make-data, convert}``.
 
 All parsing is here, one argparse subcommand each: ``_add_<command>(subparsers)`` declares its
 flags and ``_run_<command>(args)`` calls the Python API. ``train``'s flags are ``minifcn.train``'s
@@ -93,6 +93,8 @@ def _run_eval(args):
     dataset = load_dataset(data, args.split, args.subset)
     scores = evaluate(model, dataset, progress=True)
     print(json.dumps(scores, indent=1))
+    if scores["collapse"]:
+        print(scores["collapse"], file=sys.stderr)
     return 0
 
 
@@ -107,28 +109,53 @@ def _add_predict(sub, parents):
                    help="replace the outputs of an earlier run (never an input image)")
     p.add_argument("--overlay", action="store_true", help="also write the labels blended in")
     p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity (default 0.5)")
+    p.add_argument("--max-size", type=int, default=None, metavar="N",
+                   help="predict at a long side of N px and scale the labels back (less memory)")
+    p.add_argument("--tile", type=int, default=None, metavar="T",
+                   help="predict at full size in T×T tiles (memory of one tile)")
+    p.add_argument("--overlap", type=int, default=None, metavar="O",
+                   help="px shared by neighbouring tiles (default 128; ≥ 490 gives exactly the "
+                        "whole-image labels)")
     p.add_argument("--device", choices=DEVICES, default=None, help=DEVICE_HELP)
+
+
+def _check_large(args):
+    """--max-size, --tile and --overlap, checked before anything is read or written."""
+    from .predict import TILE_ALIGN, TILE_OVERLAP
+    if args.max_size is not None and args.max_size < 1:
+        raise ValueError(f"--max-size must be ≥ 1 px, got {args.max_size}")
+    if args.overlap is not None and args.tile is None:
+        raise ValueError("--overlap is the overlap of tiles: give --tile too")
+    if args.tile is None:
+        return
+    args.overlap = TILE_OVERLAP if args.overlap is None else args.overlap
+    if args.overlap < 0 or args.tile - args.overlap < TILE_ALIGN:
+        raise ValueError(f"--tile ({args.tile}) must exceed --overlap ({args.overlap}) by at "
+                         f"least {TILE_ALIGN} px, and --overlap must be ≥ 0")
 
 
 def _run_predict(args):
     from PIL import Image
 
     from . import io
-    from .data.palette import colorize, save_label_png
+    from .data.palette import colorize, label_palette, save_label_png
     from .data.voc import read_image
     from .predict import predict
     if not 0 <= args.alpha <= 1:
         raise ValueError(f"--alpha must be in 0..1, got {args.alpha}")
+    _check_large(args)
     targets = _predict_targets(args.images, args.out, args.overlay, args.overwrite)
     model = io.load(args.checkpoint, device=args.device)
+    palette = label_palette(getattr(model, "class_colors", None))   # the dataset's colours
     os.makedirs(args.out, exist_ok=True)
     for path, (target, over) in zip(args.images, targets):
         image = read_image(path)
-        label = predict(model, image)
-        save_label_png(target, label)
+        label = predict(model, image, max_size=args.max_size, tile=args.tile,
+                        overlap=args.overlap)
+        save_label_png(target, label, palette)
         print(f"{path} → {target}")
         if over:
-            blend = (1 - args.alpha) * image + args.alpha * colorize(label)
+            blend = (1 - args.alpha) * image + args.alpha * colorize(label, palette)
             Image.fromarray(blend.round().astype("uint8")).save(over, quality=92)
             print(f"{path} → {over}")
     return 0
@@ -163,6 +190,32 @@ def _predict_targets(images, out, overlay, overwrite):
         targets.append((os.path.join(out, names[0]),
                         os.path.join(out, names[1]) if overlay else None))
     return targets
+
+
+# --- prepare -----------------------------------------------------------------------------------
+def _add_prepare(sub, parents):
+    p = sub.add_parser("prepare", parents=parents,
+                       help="photos + masks (index, 0/255 or RGB) → a VOC-layout dataset",
+                       description="Match photos and masks by file stem, check every pair and "
+                                   "write a VOC-layout dataset that --data reads, with a "
+                                   "class-frequency report (docs/own-data.md).")
+    p.add_argument("--images", required=True, metavar="DIR", help="the photos (JPEG, PNG, …)")
+    p.add_argument("--masks", required=True, metavar="DIR",
+                   help="one mask per photo, same stem: index/palette PNG, binary 0/255, or RGB")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="the dataset folder to create (new or empty)")
+    p.add_argument("--classes", default=None, metavar="FILE",
+                   help="'name R G B' lines in class order (needed for RGB masks; a line named "
+                        "void, or 224 224 192, means ignore)")
+    p.add_argument("--val-fraction", type=float, default=0.1,
+                   help="share of the pairs held out for validation (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="the split's seed (default %(default)s)")
+
+
+def _run_prepare(args):
+    from .data.prepare import prepare
+    prepare(args.images, args.masks, args.out, args.classes, args.val_fraction, args.seed)
+    return 0
 
 
 # --- make-data ---------------------------------------------------------------------------------
@@ -242,6 +295,7 @@ def _run_convert(args):
 
 # --- the parser and the entry point ------------------------------------------------------------
 COMMANDS = {
+    "prepare": (_add_prepare, _run_prepare),
     "train": (_add_train, _run_train),
     "eval": (_add_eval, _run_eval),
     "predict": (_add_predict, _run_predict),

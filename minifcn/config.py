@@ -64,6 +64,10 @@ OPTIONS = {
     "progress": Option(True, bool, None, "progress bar"),
     "val_subset": Option(None, int, None, "evaluate on this many validation images"),
     "log_every": Option(10, int, None, "iterations per log row"),
+    "class_weight": Option("none", str, None,
+                           "loss weight per class: none | auto (median-frequency balancing over "
+                           "the training set, saved in config.json) | FILE (one weight per "
+                           "class, a line each, in class order)"),
 }
 DEFAULTS = {key: option.default for key, option in OPTIONS.items()}
 
@@ -145,7 +149,7 @@ def validate(cfg):
     if cfg.get("resume") and cfg.get("overwrite"):
         raise ValueError("resume (--resume) continues the run in the folder and overwrite "
                          "(--overwrite) replaces it: give one of them")
-    for key in ("out", "data", "init"):
+    for key in ("out", "data", "init", "class_weight"):
         _check_path(key, cfg.get(key))
 
 
@@ -158,6 +162,9 @@ def _check_path(key, path):
         raise FileNotFoundError(f"{_name(key)}: dataset folder not found: {path}")
     if key == "init" and not os.path.isfile(path):
         raise FileNotFoundError(f"{_name(key)}: no weights file at {path}")
+    if key == "class_weight" and path not in ("none", "auto") and not os.path.isfile(path):
+        raise FileNotFoundError(f"{_name(key)} must be none, auto or a file of class weights; "
+                                f"no file at {path}")
 
 
 # Settings a resumed run takes from its checkpoint and cannot change.

@@ -53,8 +53,9 @@ def check_layer(layer, *inputs, n_samples=None, seed=0, h=1e-6, wrt_inputs=None)
 
     Runs ``out = layer(*inputs)``, draws a random upstream gradient g, calls
     ``layer.backward(g)`` and checks dx (for the first input, or those in ``wrt_inputs``) and
-    every parameter's ``.grad``. ``n_samples`` checks that many random coordinates per array
-    instead of all of them (for whole models). Dropout must be off (eval) or deterministic.
+    every learning parameter's ``.grad`` (frozen ones, ``requires_grad=False``, get none).
+    ``n_samples`` checks that many random coordinates per array instead of all of them (for
+    whole models). Dropout must be off (eval) or deterministic.
 
     Returns {name: relative error}, names 'x' (or 'x0', 'x1', …) and the parameter names.
     """
@@ -89,6 +90,8 @@ def check_layer(layer, *inputs, n_samples=None, seed=0, h=1e-6, wrt_inputs=None)
         name = "x" if len(wrt_inputs) == 1 else f"x{k}"
         errors[name] = compare(dxs[k], inputs[k])
     for name, p in layer.named_parameters():
+        if not p.requires_grad:           # frozen: backward computes no gradient for it
+            continue
         if p.grad is None:
             raise AssertionError(f"parameter {name} got no gradient from backward")
         errors[name] = compare(p.grad, p.data)

@@ -5,7 +5,8 @@ A minifcn weights file is an uncompressed NumPy .npz archive holding
     param/<name>     every parameter, e.g. ``param/conv1_1.weight`` (host arrays, model's dtype)
     extra/<name>     optional extra arrays (a trainer's momentum buffers, …)
     __minifcn__      a 0-d unicode array: JSON metadata (format, format_version, minifcn_version,
-                     class, config = the constructor arguments, class_names, input_convention,
+                     class, config = the constructor arguments, class_names, class_colors
+                     (the dataset's (R, G, B) per class, or None: VOC's), input_convention,
                      dtype, meta = optional caller metadata such as the iteration)
 
 so it is read with ``np.load(path, allow_pickle=False)``: loading a file cannot run code. Pickled
@@ -74,6 +75,7 @@ def save(model, path, extra=None, meta=None):
     header = dict(format=FORMAT, format_version=FORMAT_VERSION, minifcn_version=_version(),
                   **{"class": type(model).__name__}, config=config,
                   class_names=getattr(model, "class_names", None),
+                  class_colors=getattr(model, "class_colors", None),
                   input_convention=getattr(model, "input_convention", None),
                   dtype=np.dtype(model.dtype).name, meta=meta if meta is not None else {})
     try:
@@ -169,6 +171,8 @@ def read(path, device=None):
     except (KeyError, TypeError, ValueError) as e:          # a damaged or hand-edited header
         raise ValueError(f"{os.fspath(path)!r} does not hold a model minifcn can rebuild: "
                          f"{e}") from None
+    if header.get("class_colors") is not None:    # the dataset's colours, for predict's PNGs
+        model.class_colors = header["class_colors"]
     if device is not None:
         model.to(device)
     extra = {k[len(EXTRA_PREFIX):]: v for k, v in arrays.items() if k.startswith(EXTRA_PREFIX)}

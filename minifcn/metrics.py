@@ -79,3 +79,63 @@ def label_accuracy_score(label_trues, label_preds, n_class):
         matrix.update(label_true, label_pred)
     s = matrix.scores()
     return s["acc"], s["acc_cls"], s["mean_iu"], s["fwavacc"]
+
+
+# A run "collapses" when one class swallows the predictions: FCN from scratch, or with a rate too
+# high for the loss's scale, often ends predicting background everywhere (fcn #25, pytorch-fcn
+# #113) while the loss still looks plausible. Two conditions, both needed:
+#   nearly all: the class takes at least COLLAPSE_SHARE of the predicted pixels, and
+#   far above its labels: the other classes together get less than COLLAPSE_REST_RATIO of the
+#   pixels that their labels hold (so a data set that is 97% background, predicted 98%, is fine).
+COLLAPSE_SHARE = 0.95
+COLLAPSE_REST_RATIO = 0.25
+
+
+def class_shares(hist):
+    """(predicted share, label share) of each class, two (n_class,) float64 arrays, from a
+    confusion matrix (rows = truth): the fraction of the counted pixels predicted as, and labelled
+    as, each class. Zeros when nothing was counted."""
+    hist = np.asarray(hist, dtype=np.float64)
+    total = hist.sum()
+    if total == 0:
+        return np.zeros(len(hist)), np.zeros(len(hist))
+    return hist.sum(axis=0) / total, hist.sum(axis=1) / total
+
+
+def collapsed_class(hist, share=COLLAPSE_SHARE, rest_ratio=COLLAPSE_REST_RATIO):
+    """The index of the class the predictions collapsed to, or None (see COLLAPSE_SHARE)."""
+    pred, true = class_shares(hist)
+    if not pred.any():
+        return None
+    c = int(pred.argmax())
+    if pred[c] >= share and (1 - pred[c]) < rest_ratio * (1 - true[c]):
+        return c
+    return None
+
+
+def collapse_warning(hist, class_names=None, iteration=None, iterations=None,
+                     share=COLLAPSE_SHARE, rest_ratio=COLLAPSE_REST_RATIO):
+    """A warning text when the predictions collapsed to one class (``collapsed_class``), else None.
+
+    It names the usual causes and the flags that address them. Given the evaluation's iteration
+    and the run's total, a collapse in the first quarter of a run says that it may pass: from
+    scratch, a net predicts the majority class first (the main job still does at iteration 500).
+    """
+    c = collapsed_class(hist, share, rest_ratio)
+    if c is None:
+        return None
+    pred, true = class_shares(hist)
+    name = class_names[c] if class_names is not None else f"class {c}"
+    early = ""
+    if iteration is not None and iterations and iteration < iterations / 4:
+        early = (f" This is iteration {iteration} of {iterations}: early in a run from scratch "
+                 f"this is common and often passes; act if the next evaluation says it again.")
+    return (
+        f"warning: the predictions collapsed to {name!r}: {100 * pred[c]:.1f}% of the predicted "
+        f"pixels, against {100 * true[c]:.1f}% of the labels. Likely causes: a learning rate too "
+        f"high for the loss's scale (--lr; with --reduction sum the loss grows with the image "
+        f"size, so the rate must be tiny, e.g. 1e-10, or use --reduction mean), too few "
+        f"iterations (--iterations; from scratch a net first predicts the majority class), or "
+        f"class imbalance (--class-weight auto weighs rare classes up). Also try --optimizer adam "
+        f"when training from scratch, or --init from a trained model.{early}"
+    )

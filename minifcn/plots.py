@@ -56,14 +56,17 @@ def plot_metrics(history, path, title="validation"):
     return _save(fig, path)
 
 
-def plot_predictions(images, labels, preds, path, titles=("image", "ground truth", "prediction")):
-    """One row per example: the image, its label and the prediction, in VOC colours."""
+def plot_predictions(images, labels, preds, path, titles=("image", "ground truth", "prediction"),
+                     palette=None):
+    """One row per example: the image, its label and the prediction, in ``palette``'s colours
+    ((256, 3), ``data.palette.label_palette``; None: VOC's)."""
     from .data.palette import colorize
     plt = _plt()
     n = len(images)
     fig, axes = plt.subplots(n, 3, figsize=(7.5, 2.5 * n), squeeze=False)
     for row, (img, lab, pred) in enumerate(zip(images, labels, preds)):
-        for col, (im, t) in enumerate(zip((img, colorize(lab), colorize(pred)), titles)):
+        for col, (im, t) in enumerate(zip((img, colorize(lab, palette), colorize(pred, palette)),
+                                          titles)):
             axes[row, col].imshow(im)
             axes[row, col].axis("off")
             if row == 0:

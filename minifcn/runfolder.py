@@ -3,7 +3,8 @@
     config.json       the run's settings (``minifcn.config``), as resolved
     log.csv           one row per iteration: iteration, loss, seconds since the start
     eval.csv          one row per evaluation: iteration, acc, acc_cls, mean_iu, fwavacc
-    metrics.json      the last evaluation, with the IU of every class
+    metrics.json      the last evaluation, with the IU of every class and each class's share of
+                      the predicted and of the labelled pixels (pred_share, label_share)
     checkpoint.npz    model + optimizer state + iteration + dropout steps + settings + the
                       evaluations so far (``minifcn.load`` reads it as a model file)
     loss.png, metrics.png, predictions.png    the figures, drawn at the end
@@ -22,6 +23,7 @@ import os
 import sys
 
 from . import io, plots
+from .data.palette import label_palette
 from .nn import Dropout
 from .predict import predict
 
@@ -158,11 +160,12 @@ class RunFolder:
     def log(self, rows):
         _write_csv(self.file("log.csv"), LOG_FIELDS, rows, append=True)
 
-    def log_evaluation(self, row, iu):
+    def log_evaluation(self, row, iu, shares=None):
         """Append an evaluation (``row``: iteration and METRIC_KEYS) to eval.csv and write it,
-        with the per-class IU, to metrics.json."""
+        with the per-class IU and ``shares`` (each class's share of the predicted and of the
+        labelled pixels), to metrics.json."""
         _write_csv(self.file("eval.csv"), ["iteration"] + METRIC_KEYS, [row], append=True)
-        _write_json(self.file("metrics.json"), {**row, "iu": iu})
+        _write_json(self.file("metrics.json"), {**row, "iu": iu, **(shares or {})})
 
     def figures(self, model, val, history, log_rows, n_examples=4):
         """loss.png, metrics.png and predictions.png (the first validation images)."""
@@ -175,4 +178,5 @@ class RunFolder:
             samples = [val[i] for i in range(min(n_examples, len(val)))]
             plots.plot_predictions([im for im, _ in samples], [lab for _, lab in samples],
                                    [predict(model, im) for im, _ in samples],
-                                   self.file("predictions.png"))
+                                   self.file("predictions.png"),
+                                   palette=label_palette(getattr(val, "class_colors", None)))

@@ -36,6 +36,7 @@ from . import backend, io
 from .config import DEFAULTS, check_resume, resolve, validate
 from .data import default_train_data, load_dataset
 from .data.batches import TrainBatches
+from .data.weights import class_weights
 from .evaluate import evaluate
 from .models import MODELS, get_model
 from .nn import SoftmaxCrossEntropy, no_grad
@@ -159,6 +160,8 @@ def _prepare(kwargs):
     backend.to_device(np.zeros(1), device)                     # a clear error if unavailable
     root, train_set, val_set = _open_data(cfg)
     model = checkpoint[0] if checkpoint else _build_model(cfg, train_set, val_set)
+    if not checkpoint and train_set.class_colors is not None:
+        model.class_colors = [list(c) for c in train_set.class_colors]  # predict draws them
     n_class = getattr(model, "n_class", train_set.n_class)
     if n_class != train_set.n_class:
         raise ValueError(f"the model predicts {n_class} classes but {root} has "
@@ -171,12 +174,27 @@ def _prepare(kwargs):
     config = {k: (v if isinstance(v, (str, int, float, bool, type(None))) else name)
               for k, v in cfg.items()}
     config.update(out=run_folder.path, data=os.path.abspath(root), device=device, model=name,
-                  resume=False, overwrite=False)
+                  resume=False, overwrite=False,
+                  class_weights=_loss_weights(cfg, kwargs, checkpoint, train_set))
     if hasattr(model, "conv1_1_padding"):           # the padding chosen, when it was left None
         config["conv1_1_padding"] = model.conv1_1_padding
     log_rows = run_folder.start(config, start, history, overwrite=cfg["overwrite"])
     return Trainer(model, optimizer, config, run_folder, train_set, val_set, start, history,
                    log_rows, last_good=start if checkpoint else None)
+
+
+def _loss_weights(cfg, given, checkpoint, train_set):
+    """The loss's class weights (a list, or None): computed once for a new run (median-frequency
+    weights read every training label) and kept in config.json; a resumed run reuses its own
+    unless --class-weight is given again."""
+    if checkpoint and "class_weight" not in given:
+        return checkpoint[2]["config"].get("class_weights")
+    weights = class_weights(cfg["class_weight"], train_set)
+    if weights is not None:
+        print("class weights: " + ", ".join(f"{n} {w:.3g}" for n, w in
+                                            zip(train_set.class_names, weights)),
+              file=sys.stderr)
+    return weights
 
 
 class Trainer:
@@ -189,7 +207,7 @@ class Trainer:
         self.train_set, self.val_set = train_set, val_set
         self.start, self.history, self.log_rows = start, history, log_rows
         self.crit = SoftmaxCrossEntropy(train_set.ignore_index, cfg["reduction"],
-                                        check_target=False)
+                                        check_target=False, weight=cfg.get("class_weights"))
         self.batches = TrainBatches(train_set, cfg["seed"], cfg["batch_size"], cfg["augment"],
                                 getattr(model, "input_convention", "caffe"), model.dtype)
         self.pending, self.last_good, self.t0 = [], last_good, time.time()
@@ -315,11 +333,21 @@ class Trainer:
                            f"{float(backend.to_cpu(loss))}")
 
     def evaluate(self, it):
-        scores = evaluate(self.model, self.val_set)
+        """Score the model on the validation set; log the scores and how the predicted pixels
+        are shared between the classes; warn when the predictions collapsed to one class."""
+        scores = evaluate(self.model, self.val_set, iteration=it,
+                          iterations=self.cfg["iterations"])
         self.history.append({"iteration": it, **{k: scores[k] for k in METRIC_KEYS}})
-        self.run_folder.log_evaluation(self.history[-1], scores["iu"])
+        shares = {k: scores[k] for k in ("pred_share", "label_share")}
+        self.run_folder.log_evaluation(self.history[-1], scores["iu"], shares)
+        predicted = ", ".join(f"{n} {100 * v:.0f}%" for n, v in scores["pred_share"].items())
         self.say(f"iteration {it}: mean IU {scores['mean_iu']:.4f}, pixel acc "
-                 f"{scores['acc']:.4f}")
+                 f"{scores['acc']:.4f}; predicted {predicted}")
+        if scores["collapse"]:
+            if self.bar is not None:
+                self.bar.write(scores["collapse"], file=sys.stderr)
+            else:
+                print(scores["collapse"], file=sys.stderr)
 
 
 class _StopOnInterrupt:

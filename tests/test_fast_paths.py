@@ -13,7 +13,7 @@ import minifcn.functional as F
 from minifcn import nn
 from minifcn.backend import to_cpu
 from minifcn.functional import conv as conv_mod
-from minifcn.functional import naive, workspace
+from minifcn.functional import naive, shifted, workspace
 from minifcn.functional.im2col import col2im_rows, im2col_rows, pad2d
 from minifcn.functional.sizes import conv_geometry
 from minifcn.gradcheck import check_layer
@@ -57,6 +57,7 @@ def test_im2col_implicit_padding_equals_padded_copy(xp, case, dtype):
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_conv_bands_and_workspace_match_naive(case, dtype, monkeypatch):
+    monkeypatch.setattr(shifted, "MAX_CHANNELS", 0)         # the im2col path, in bands
     N, C, H, W, O, k, s, p, d = case
     rng = np.random.default_rng(1)
     x, w, b = (rng.standard_normal(shape).astype(dtype)
@@ -85,13 +86,15 @@ def test_weight_grad_orientations_match_the_definition(C, O, H, W, rng):
     g = conv_geometry((H, W), (3, 3), 1, 0, 1)
     ref = np.zeros((O, C, 3, 3))
     for ky in range(3):
-        for kx in range(3):                 # dW[o, c, ky, kx] = Σ dy[n, o, i, j] x[n, c, i+ky, j+kx]
-            ref[:, :, ky, kx] = np.einsum("nohw,nchw->oc", dy, x[:, :, ky:ky + H - 2, kx:kx + W - 2])
+        for kx in range(3):         # dW[o, c, ky, kx] = Σ dy[n, o, i, j] x[n, c, i+ky, j+kx]
+            window = x[:, :, ky:ky + H - 2, kx:kx + W - 2]
+            ref[:, :, ky, kx] = np.einsum("nohw,nchw->oc", dy, window)
     np.testing.assert_allclose(conv_mod._conv_weight_grad(x, dy, (O, C, 3, 3), g), ref,
                                atol=1e-10)
 
 
-def test_workspace_is_reused_and_grown():
+def test_workspace_is_reused_and_grown(monkeypatch):
+    monkeypatch.setattr(shifted, "MAX_CHANNELS", 0)
     workspace._BUFFERS.clear()
     x, w = np.ones((1, 2, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32)
     F.conv2d_forward(x, w, None, 1, 1)
@@ -139,8 +142,13 @@ def test_fcn_pool_sizes_on_the_fast_path():
      (1, 3, 4, 5)),
     (lambda: nn.MaxPool2d(3, 2, 1, ceil_mode=True), (1, 2, 7, 8)),
 ])
-def test_fast_paths_still_pass_gradient_checks(make, shape, rng, monkeypatch):
+@pytest.mark.parametrize("max_shifted", [0, 16], ids=["im2col", "shifted"])
+def test_fast_paths_still_pass_gradient_checks(make, shape, rng, monkeypatch, max_shifted):
     monkeypatch.setattr(workspace, "CHUNK_BYTES", 1)        # many bands, one workspace
+    monkeypatch.setattr(shifted, "MAX_CHANNELS", max_shifted)
+    monkeypatch.setattr(shifted, "MIN_CHANNELS", 1)
+    monkeypatch.setenv("MINIFCN_NUM_THREADS", "1")          # shifted.py runs on one thread
+    monkeypatch.setattr(shifted, "BAND_BYTES", 1)           # one output row per band
     x = rng.standard_normal(shape)
     errors = check_layer(make(), x, n_samples=40)
     assert max(errors.values()) < 1e-7, errors
@@ -179,3 +187,111 @@ def test_relu_inplace_after_conv_keeps_the_conv_gradient(rng):
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(da, db)
     np.testing.assert_array_equal(conv.weight.grad, ga)
+
+
+# --- the frozen bilinear upsampling: per class, separable -------------------------------------
+BILINEAR_CASES = [  # (N, C, H, W, k, stride, pad)
+    (1, 3, 5, 4, 4, 2, 0),          # upscore2
+    (2, 2, 3, 6, 16, 8, 0),         # upscore8
+    (1, 2, 4, 3, 4, 2, 1),          # padded
+    (1, 1, 3, 3, 64, 32, 0),        # FCN-32s' upscore
+    (1, 2, 5, 4, 3, 2, 1),          # odd kernel
+]
+
+
+@pytest.mark.parametrize("case", BILINEAR_CASES)
+def test_bilinear_separable_path_equals_general_deconv(xp, case, rng):
+    N, C, H, W, k, s, p = case
+    x = xp.asarray(rng.standard_normal((N, C, H, W)))
+    w = xp.asarray(F.bilinear_weight(C, C, k, dtype=np.float64))
+    assert F.is_bilinear_weight(w)
+    general, gcache = F.conv_transpose2d_forward(x, w, None, s, p)
+    fast, fcache = F.bilinear_upsample_forward(x, (k, k), (s, s), (p, p))
+    np.testing.assert_allclose(to_cpu(fast), to_cpu(general), rtol=1e-12, atol=1e-12)
+    dout = xp.asarray(rng.standard_normal(general.shape))
+    dx_general, _, _ = F.conv_transpose2d_backward(dout, gcache, need_dw=False)
+    np.testing.assert_allclose(to_cpu(F.bilinear_upsample_backward(dout, fcache)),
+                               to_cpu(dx_general), rtol=1e-12, atol=1e-12)
+    # and both against the naive references
+    xn, dn = to_cpu(x), to_cpu(dout)
+    np.testing.assert_allclose(to_cpu(fast), naive.conv_transpose2d_naive(xn, to_cpu(w), None,
+                                                                          s, p), atol=1e-12)
+    dx_ref, _, _ = naive.conv_transpose2d_backward_naive(dn, xn, to_cpu(w), s, p)
+    np.testing.assert_allclose(to_cpu(F.bilinear_upsample_backward(dout, fcache)), dx_ref,
+                               atol=1e-12)
+
+
+def test_only_an_exact_bilinear_weight_takes_the_separable_path(rng):
+    w = F.bilinear_weight(3, 3, 4)
+    assert F.is_bilinear_weight(w)
+    for change in (lambda v: v.__setitem__((0, 1, 0, 0), 1e-3),      # mixes two classes
+                   lambda v: v.__setitem__((2, 2, 1, 1), 0.5)):      # not bilinear
+        v = w.copy()
+        change(v)
+        assert not F.is_bilinear_weight(v)
+    assert not F.is_bilinear_weight(F.bilinear_weight(3, 2, 4))     # not square in classes
+    layer = nn.ConvTranspose2d(3, 3, 4, 2, bias=False, dtype=np.float64)
+    layer.weight.data = F.bilinear_weight(3, 3, 4, dtype=np.float64)
+    assert not layer.is_frozen_bilinear()                           # learning: general path
+    layer.weight.requires_grad = False
+    assert layer.is_frozen_bilinear()
+    layer.weight.data[0, 0, 0, 0] += 1                              # changed in place
+    assert not layer.is_frozen_bilinear()
+
+
+def test_frozen_deconv_layer_matches_the_learning_one_and_gets_no_weight_grad(rng):
+    x = rng.standard_normal((2, 3, 5, 4))
+    layers = []
+    for frozen in (False, True):
+        layer = nn.ConvTranspose2d(3, 3, 16, 8, bias=False, dtype=np.float64)
+        layer.weight.data = F.bilinear_weight(3, 3, 16, dtype=np.float64)
+        layer.weight.requires_grad = not frozen
+        layers.append(layer)
+    outs = [layer(x) for layer in layers]
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal(outs[0].shape)
+    dxs = [layer.backward(dout) for layer in layers]
+    np.testing.assert_allclose(dxs[1], dxs[0], rtol=1e-12, atol=1e-12)
+    assert layers[0].weight.grad is not None and layers[1].weight.grad is None
+
+
+def test_frozen_conv_gets_no_weight_grad_but_the_same_input_grad(rng):
+    conv = nn.Conv2d(2, 3, 3, padding=1, seed=0, dtype=np.float64)
+    x, dout = rng.standard_normal((1, 2, 5, 6)), rng.standard_normal((1, 3, 5, 6))
+    conv(x)
+    dx = conv.backward(dout)
+    conv.zero_grad()
+    conv.weight.requires_grad = False
+    conv(x)
+    np.testing.assert_array_equal(conv.backward(dout), dx)
+    assert conv.weight.grad is None and conv.bias.grad is not None
+
+
+@pytest.mark.parametrize("C,O,k,p,d", [(4, 3, 3, 1, 1), (3, 3, 3, 2, 2), (5, 2, 2, 0, 1),
+                                       (2, 2, 7, 0, 1), (3, 3, 3, 0, 1)])
+def test_stride_one_data_grad_as_a_convolution_equals_col2im(C, O, k, p, d, rng):
+    # O ≤ C and stride 1: dx is computed as a convolution of dy with the flipped kernel.
+    x, w = rng.standard_normal((2, C, 9, 8)), rng.standard_normal((O, C, k, k))
+    g = conv_geometry(x.shape[2:], (k, k), 1, p, d)
+    dy = rng.standard_normal((2, O, *g.out_hw))
+    np.testing.assert_allclose(conv_mod._conv_data_grad(dy, w, x.shape, g),
+                               conv_mod._conv_data_grad_col2im(dy, w, x.shape, g),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", [(2, 3, 7, 9, 4, 3, 1), (1, 5, 6, 5, 3, 2, 2),
+                                  (1, 2, 9, 4, 2, 1, 1), (1, 16, 5, 6, 3, 3, 1),
+                                  (2, 1, 8, 7, 2, 3, 3)])
+@pytest.mark.parametrize("band_bytes", [1, 2 ** 20])
+def test_shifted_products_equal_im2col(case, band_bytes, rng, monkeypatch):
+    # shifted.py's forward and weight gradient against the im2col path, one row per band or all
+    N, C, H, W, O, k, d = case
+    monkeypatch.setattr(shifted, "BAND_BYTES", band_bytes)
+    x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((O, C, k, k))
+    g = conv_geometry((H, W), (k, k), 1, 1, d)
+    dy = rng.standard_normal((N, O, *g.out_hw))
+    got = (shifted.conv_apply(x, w, g), shifted.conv_weight_grad(x, dy, w.shape, g))
+    monkeypatch.setattr(shifted, "MAX_CHANNELS", 0)
+    want = (conv_mod._conv_apply(x, w, g), conv_mod._conv_weight_grad(x, dy, w.shape, g))
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

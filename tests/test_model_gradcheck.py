@@ -7,20 +7,27 @@ from minifcn import gradcheck
 from minifcn.models import FCN8s, FCN8sAtOnce, FCN16s, FCN32s, VGG16
 
 
-def randomized(model, seed=0):
+def randomized(model, seed=0, keep_upsampling=False):
     """Every parameter random (the score layers start at zero, which would check little), with
-    He-like scales so activations neither vanish nor explode through 15 layers."""
+    He-like scales so activations neither vanish nor explode through 15 layers, and learning
+    (the deconvolutions too, so that their weight gradients are checked). ``keep_upsampling``
+    keeps the frozen bilinear deconvolutions, the models' default, which take the per-class
+    separable path."""
     rng = np.random.default_rng(seed)
     for name, p in model.named_parameters():
+        if keep_upsampling and name.startswith("upscore"):
+            continue
         fan_in = np.prod(p.shape[1:]) if p.data.ndim > 1 else 1
         std = 0.3 if name.endswith("bias") or name.startswith("upscore") else np.sqrt(2 / fan_in)
         p.data = std * rng.standard_normal(p.shape)
+        p.requires_grad = True
     return model.eval()          # dropout off: the same function at every evaluation
 
 
 def check_model(model, x, n_samples):
     errors = gradcheck.check_layer(model, x, n_samples=n_samples)
-    assert set(errors) == {"x"} | {name for name, _ in model.named_parameters()}
+    assert set(errors) == {"x"} | {name for name, p in model.named_parameters()
+                                   if p.requires_grad}
     worst = max(errors, key=errors.get)
     assert errors[worst] < 1e-6, (worst, errors[worst])
 
@@ -29,6 +36,16 @@ def test_fcn8s_backward_quick():
     # One coordinate per array of a very small FCN-8s: the always-run version of the check below.
     model = randomized(FCN8s(n_class=2, base_channels=2, fc_channels=4).to(dtype=np.float64))
     check_model(model, np.random.default_rng(0).standard_normal((1, 3, 5, 6)), n_samples=1)
+
+
+def test_fcn8s_backward_through_frozen_bilinear_upsampling():
+    # The default model: upscore layers frozen and bilinear, on the separable path, no dW.
+    model = randomized(FCN8s(n_class=3, base_channels=2, fc_channels=4).to(dtype=np.float64),
+                       keep_upsampling=True)
+    assert all(getattr(model, n).is_frozen_bilinear()
+               for n in ("upscore2", "upscore_pool4", "upscore8"))
+    check_model(model, np.random.default_rng(4).standard_normal((1, 3, 9, 11)), n_samples=2)
+    assert model.upscore8.weight.grad is None
 
 
 @pytest.mark.slow       # 7–10 s each on two busy cores

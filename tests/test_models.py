@@ -48,11 +48,13 @@ def test_backward_returns_the_input_gradient_or_none(cls):
     assert score.shape == (2, 3, 13, 17)
     dx = model.backward(np.ones_like(score))
     assert dx.shape == x.shape and np.abs(dx).sum() > 0
-    grads = {n: p.grad.copy() for n, p in model.named_parameters()}
+    learned = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    assert all(p.grad is None for p in model.parameters() if not p.requires_grad)  # frozen
+    grads = {n: p.grad.copy() for n, p in learned}
     model.zero_grad()
     model(x)
     assert model.backward(np.ones_like(score), need_input_grad=False) is None
-    for name, p in model.named_parameters():       # the parameters' gradients are the same
+    for name, p in learned:                        # the parameters' gradients are the same
         np.testing.assert_allclose(p.grad, grads[name], rtol=1e-5, atol=1e-6)
     assert all(m.cache is None for m in model.modules())   # backward released every cache
 

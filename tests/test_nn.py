@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from minifcn import nn
+from minifcn import backend, nn
 from minifcn.backend import to_cpu
 from minifcn.gradcheck import check_layer
 
@@ -184,7 +184,7 @@ def test_inputs_are_not_mutated_and_non_contiguous_inputs_work(xp, rng):
     layers = [nn.Conv2d(3, 4, 3, padding=1, seed=0), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
               nn.ConvTranspose2d(3, 2, 4, 2, seed=0), nn.Scale(2.0), nn.Dropout(0.5)]
     for layer in layers:
-        layer.to(device="cuda" if xp.__name__ == "cupy" else "cpu", dtype=np.float64)
+        layer.to(device=backend.device_of(x), dtype=np.float64)
         out = layer(x)
         dx = layer.backward(xp.ones_like(out))
         assert dx.shape == x.shape

@@ -83,7 +83,8 @@ def test_forward_and_gradients_match_torchfcn(cls, variant):
     with torch.no_grad():                       # every parameter random, the deconvs included
         for p in ref.parameters():
             p.copy_(0.3 * torch.randn_like(p))
-    model = cls(n_class, base, fc).to(dtype=np.float64).eval()
+    # random deconvolutions that learn, so that their weight gradients are compared too
+    model = cls(n_class, base, fc).to(dtype=np.float64).eval().set_learn_upsampling(True)
     # torchfcn's state dict, converted to NumPy, loads into ours as it is (strict).
     model.load_state_dict({k: v.numpy() for k, v in ref.state_dict().items()}, strict=True)
 

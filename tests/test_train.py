@@ -126,8 +126,8 @@ def test_staged_training_through_init(shapes, tmp_path):
     fcn32s = minifcn.load(os.path.join(s32, "checkpoint.npz"))
     fcn16s = result["model"]
     for name in ("conv1_1.weight", "fc7.bias", "score_fr.weight"):
-        np.testing.assert_array_equal(dict(fcn16s.named_parameters())[name].data,
-                                      dict(fcn32s.named_parameters())[name].data)
+        np.testing.assert_array_equal(minifcn.backend.to_cpu(fcn16s.state_dict()[name]),
+                                      minifcn.backend.to_cpu(fcn32s.state_dict()[name]))
 
 
 def test_bad_arguments_are_explained(shapes, tmp_path):

@@ -5,12 +5,30 @@
 - ``load_dataset(root, split)``: any VOC-layout folder, classes from its ``classes.txt`` or VOC's.
 - ``ensure_shapes()`` / ``make_shapes(root)``: generate the offline dataset (what ``train`` uses);
   ``default_data_root()`` / ``default_train_data()``: where it lives (``locations``).
+- ``prepare(images, masks, out, classes)``: your photos and masks (index, 0/255 or RGB) → a
+  VOC-layout dataset with your class colours (``minifcn.data.prepare``).
 - ``download_voc(root)``: fetch and unpack VOC2012 (resumable, md5-checked, safe extraction).
 - ``preprocess`` / ``deprocess``: RGB image ↔ network input in the 'caffe' or 'torchvision'
   convention.
 """
-from .download import VOC2012_MD5, VOC2012_URL, download_url, download_voc, file_md5, safe_extract
-from .palette import VOID_INDEX, colorize, read_label_png, save_label_png, voc_palette
+from .download import (
+    VOC2012_MD5,
+    VOC2012_URL,
+    download_url,
+    download_voc,
+    file_md5,
+    safe_extract,
+)
+from .masks import read_class_spec
+from .palette import (
+    VOID_INDEX,
+    colorize,
+    label_palette,
+    read_label_png,
+    save_label_png,
+    voc_palette,
+)
+from .prepare import prepare
 from .sbd import SBDSegmentation
 from .locations import ShapesSegmentation, default_data_root, default_train_data, ensure_shapes
 from .shapes import SHAPE_CLASSES, boundary_void, draw_sample, make_shapes
@@ -23,7 +41,14 @@ from .transforms import (
     random_crop,
     random_flip,
 )
-from .voc import VOC_CLASSES, SegmentationDataset, VOCSegmentation, load_dataset, read_image
+from .voc import (
+    VOC_CLASSES,
+    SegmentationDataset,
+    VOCSegmentation,
+    load_dataset,
+    read_classes,
+    read_image,
+)
 
 __all__ = [
     "SegmentationDataset", "VOCSegmentation", "SBDSegmentation", "ShapesSegmentation",
@@ -34,5 +59,6 @@ __all__ = [
     "download_voc", "download_url", "safe_extract", "file_md5", "VOC2012_URL", "VOC2012_MD5",
     "INPUT_CONVENTIONS", "MEAN_RGB", "preprocess", "deprocess", "make_batch", "random_flip",
     "random_crop",
-    "voc_palette", "colorize", "save_label_png", "read_label_png", "VOID_INDEX",
+    "voc_palette", "colorize", "save_label_png", "read_label_png", "VOID_INDEX", "label_palette",
+    "prepare", "read_class_spec", "read_classes",
 ]

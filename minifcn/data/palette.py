@@ -33,18 +33,34 @@ def voc_palette(n=256):
     return palette.astype(np.uint8)
 
 
-def colorize(label):
-    """Class indices (H, W) → RGB image (H, W, 3) uint8 in the VOC colours; 255 → (224, 224, 192)."""
+def label_palette(class_colors=None):
+    """A (256, 3) uint8 palette: the dataset's own class colours first (a sequence of (R, G, B),
+    as ``classes.txt`` gives them), VOC's colours for the other indices; 255 stays void's
+    (224, 224, 192). None: VOC's palette."""
+    palette = voc_palette(256)
+    if class_colors is not None:
+        colours = np.asarray(class_colors, dtype=np.int64).reshape(-1, 3)
+        if len(colours) > 255 or colours.min(initial=0) < 0 or colours.max(initial=0) > 255:
+            raise ValueError(f"class colours must be at most 255 (R, G, B) triples in 0..255, "
+                             f"got {len(colours)} with values {colours.min()}..{colours.max()}")
+        palette[:len(colours)] = colours
+    return palette
+
+
+def colorize(label, palette=None):
+    """Class indices (H, W) → RGB image (H, W, 3) uint8 in ``palette``'s colours (a (256, 3)
+    array from ``label_palette``; None: VOC's); 255 → (224, 224, 192)."""
     label = np.asarray(label)
     if label.size and (label.min() < 0 or label.max() > 255):
         raise ValueError(
             f"colorize: label values must be in 0..255, got min {label.min()}, max {label.max()}"
         )
-    return voc_palette(256)[label.astype(np.intp)]
+    return (voc_palette(256) if palette is None else np.asarray(palette))[label.astype(np.intp)]
 
 
-def save_label_png(path, label):
-    """Write a label map (H, W) of indices 0..255 as a palette PNG (mode 'P', VOC colours).
+def save_label_png(path, label, palette=None):
+    """Write a label map (H, W) of indices 0..255 as a palette PNG (mode 'P'); the stored values
+    are the indices, ``palette`` ((256, 3), see ``label_palette``; None: VOC's) how they look.
 
     Written to a temporary file in the same folder and renamed, so a reader never sees half a file.
     """
@@ -58,7 +74,8 @@ def save_label_png(path, label):
         )
     height, width = label.shape
     image = Image.frombytes("P", (width, height), np.ascontiguousarray(label, dtype=np.uint8).tobytes())
-    image.putpalette(voc_palette(256).tobytes())
+    palette = voc_palette(256) if palette is None else np.asarray(palette, dtype=np.uint8)
+    image.putpalette(palette.tobytes())
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
     try:

@@ -2,10 +2,11 @@
 
 A VOC-style dataset is a folder holding::
 
-    JPEGImages/<id>.jpg                  the images
+    JPEGImages/<id>.jpg                  the images (<id>.png where there is no .jpg: lossless)
     SegmentationClass/<id>.png           the labels: palette PNGs whose pixel values are class indices
     ImageSets/Segmentation/<split>.txt   the ids of each split, one per line
-    classes.txt                          (minifcn's own datasets only) the class names, one per line
+    classes.txt                          (minifcn's own datasets only) one class per line: its name,
+                                         optionally followed by its colour ``R G B`` (0..255)
 
 ``SegmentationDataset`` reads any such folder; ``VOCSegmentation`` is it with VOC's 21 classes and
 VOC's extra split ``seg11valid``; the offline shapes dataset (``minifcn.data.shapes``) and SBD
@@ -18,7 +19,7 @@ VOC's extra split ``seg11valid``; the offline shapes dataset (``minifcn.data.sha
 import os
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .palette import VOID_INDEX, read_label_png
 
@@ -41,13 +42,15 @@ SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
 def read_image(path):
-    """Read an image file → (H, W, 3) uint8 RGB (grayscale, CMYK, palette images are converted;
-    16-bit images are scaled to 8 bits). ValueError names a file that is broken or unsupported."""
+    """Read an image file → (H, W, 3) uint8 RGB, upright: a camera's EXIF orientation tag is
+    applied, as image viewers do (grayscale, CMYK, palette images are converted; 16-bit images
+    are scaled to 8 bits). ValueError names a file that is broken or unsupported."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image file not found: {path}")
     try:
         with Image.open(path) as image:
             image.load()
+            image = ImageOps.exif_transpose(image)
             if image.mode not in SIXTEEN_BIT_MODES + ("RGB", "F"):
                 image = image.convert("RGB")
             mode, pixels = image.mode, np.asarray(image)
@@ -62,13 +65,42 @@ def read_image(path):
     return np.asarray(pixels, dtype=np.uint8)
 
 
-def read_class_names(path):
-    """Class names from a text file, one per line (blank lines skipped)."""
+def _parse_class_line(line):
+    """'name' → (name, None); 'name R G B' → (name, (R, G, B)) (a name may hold spaces)."""
+    parts = line.split()
+    if len(parts) >= 4 and all(p.isdigit() for p in parts[-3:]):
+        return " ".join(parts[:-3]), tuple(int(p) for p in parts[-3:])
+    return line.strip(), None
+
+
+def read_classes(path):
+    """(names, colours) from a classes file: one class per line, ``name`` or ``name R G B``.
+
+    colours is None when no line has one, else a tuple of (R, G, B); a file where only some
+    lines have a colour, or with a value over 255, is a ValueError naming the line.
+    """
     with open(path, encoding="utf-8") as f:
-        names = tuple(line.strip() for line in f if line.strip())
-    if not names:
+        lines = [(n, line) for n, line in enumerate(f, 1) if line.strip()]
+    if not lines:
         raise ValueError(f"no class names in {path}")
-    return names
+    names, colours = [], []
+    for n, line in lines:
+        name, colour = _parse_class_line(line)
+        if colour is not None and max(colour) > 255:
+            raise ValueError(f"{path}:{n}: colour {colour} has a value over 255")
+        names.append(name)
+        colours.append(colour)
+    has = [c is not None for c in colours]
+    if any(has) and not all(has):
+        n = lines[has.index(not has[0])][0]
+        raise ValueError(f"{path}:{n}: some lines give a colour 'R G B' after the name and others "
+                         f"do not; give every class a colour, or none")
+    return tuple(names), (tuple(colours) if all(has) else None)
+
+
+def read_class_names(path):
+    """Class names from a classes file (``read_classes``), one per line (blank lines skipped)."""
+    return read_classes(path)[0]
 
 
 def read_split(path):
@@ -120,6 +152,7 @@ class SegmentationDataset:
 
     image_dir = "JPEGImages"
     image_ext = ".jpg"
+    other_image_exts = (".png",)  # where there is no <id>.jpg (prepare's lossless copies)
     label_dir = "SegmentationClass"
     label_ext = ".png"
     list_dir = os.path.join("ImageSets", "Segmentation")
@@ -135,10 +168,12 @@ class SegmentationDataset:
         for folder in (self.image_dir, self.label_dir):
             if not os.path.isdir(os.path.join(self.root, folder)):
                 raise FileNotFoundError(f"dataset folder not found: {os.path.join(self.root, folder)}")
+        class_colors = None
         if class_names is None:
-            class_names = read_class_names(os.path.join(self.root, CLASSES_FILE))
+            class_names, class_colors = read_classes(os.path.join(self.root, CLASSES_FILE))
         self.split = split
         self.class_names = tuple(class_names)
+        self.class_colors = class_colors  # (R, G, B) per class from classes.txt; None: VOC palette
         self.n_class = len(self.class_names)
         ids = read_split(self.split_file(split))
         if not ids:
@@ -149,7 +184,12 @@ class SegmentationDataset:
         return os.path.join(self.root, self.list_dir, split + ".txt")
 
     def image_path(self, image_id):
-        return os.path.join(self.root, self.image_dir, image_id + self.image_ext)
+        path = os.path.join(self.root, self.image_dir, image_id + self.image_ext)
+        for ext in self.other_image_exts:
+            other = os.path.join(self.root, self.image_dir, image_id + ext)
+            if not os.path.isfile(path) and os.path.isfile(other):
+                return other
+        return path
 
     def label_path(self, image_id):
         return os.path.join(self.root, self.label_dir, image_id + self.label_ext)

@@ -15,4 +15,5 @@ from .sizes import (conv_output_size, conv_transpose_output_size, pair,  # noqa:
 from .skip import crop_backward, crop_forward, scale_backward, scale_forward  # noqa: F401
 from .unpool import (max_pool2d_with_indices_forward, max_unpool2d_backward,  # noqa: F401
                      max_unpool2d_forward)
-from .upsample import bilinear_weight, upsample_filter  # noqa: F401
+from .upsample import (bilinear_upsample_backward, bilinear_upsample_forward,  # noqa: F401
+                       bilinear_weight, is_bilinear_weight, upsample_filter)

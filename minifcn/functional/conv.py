@@ -15,13 +15,14 @@ backward pass, which keeps memory at the size of the activations (the trade PyTo
 
 Reading order, each step calling down: this file (the three products) → ``im2col.py`` (one band
 of windows, split over threads by ``threads.py``) → ``sizes.py`` (which windows read padding).
+Convolutions with stride 1 and few input channels skip im2col: ``shifted.py``.
 The bands and the buffer they live in come from ``workspace.py``; the geometry ``g`` is a
 ``sizes.ConvGeometry``.
 """
 from ..backend import get_array_module
-from . import workspace
+from . import shifted, workspace
 from .im2col import col2im_band, im2col_band
-from .sizes import conv_geometry, conv_transpose_output_size, pair
+from .sizes import conv_geometry, conv_transpose_output_size, padding_margin, pair
 
 
 def _cols_bytes_per_row(ckk, ow, itemsize):
@@ -36,6 +37,8 @@ def _conv_apply(x, w, g):
     (O, C·kh·kw) @ (C·kh·kw, rows·ow) written straight into y's rows [r0, r1) — y[n] is
     (O, oh·ow) and its band is a strided (O, rows·ow) block that BLAS can write in place.
     """
+    if shifted.applies(x.shape[1], w.shape[0], g):         # few channels: no im2col at all
+        return shifted.conv_apply(x, w, g)
     xp = get_array_module(x, w)
     N, C = x.shape[:2]
     O, _, kh, kw = w.shape
@@ -55,7 +58,29 @@ def _conv_apply(x, w, g):
 
 
 def _conv_data_grad(dy, w, x_shape, g):
-    """dx of y = conv(x, w): dy (N, O, oh, ow) → dx (N, C, H, W), through col2im.
+    """dx of y = conv(x, w): dy (N, O, oh, ow) → dx (N, C, H, W).
+
+    With stride 1 the data gradient is itself a convolution: of dy, padded by d(k−1) − p, with
+    the kernel flipped and its two channel axes swapped (each input pixel collects from the
+    outputs whose windows held it). That is one im2col of dy (O·kh·kw rows) and a GEMM written
+    straight into dx, instead of a GEMM into dcols (C·kh·kw rows) and kh·kw col2im passes that
+    read, add and write dx. Measured (CPU time, one thread, AMD EPYC shared with other work):
+    9.8 → 6.8 ms for 8 → 8 channels at 326², 5.3 → 3.2 ms for 16 → 16 at 163², 3.0 → 2.4 ms for
+    32 → 32 at 82²; with O > C the im2col of dy is the larger one (16 → 32 at 82²: 1.5 against
+    1.6 ms), so col2im stays there.
+    """
+    (ph, pw), (dh, dw_), (kh, kw) = g.padding, g.dilation, w.shape[2:]
+    flipped_pad = (dh * (kh - 1) - ph, dw_ * (kw - 1) - pw)
+    if g.stride == (1, 1) and w.shape[0] <= w.shape[1] and min(flipped_pad) >= 0:
+        xp = get_array_module(w)
+        w_flipped = xp.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+        return _conv_apply(dy, w_flipped,
+                           conv_geometry(dy.shape[2:], (kh, kw), 1, flipped_pad, g.dilation))
+    return _conv_data_grad_col2im(dy, w, x_shape, g)
+
+
+def _conv_data_grad_col2im(dy, w, x_shape, g):
+    """dx of y = conv(x, w) through col2im, for any stride.
 
     Per band: dcols (C·kh·kw, rows·ow) = W2ᵀ @ dy_band into the reused buffer, then col2im adds
     the kh·kw slices of dcols into the padded gradient.
@@ -89,6 +114,8 @@ def _conv_weight_grad(x, dy, w_shape, g):
     (a few MB). fc6 and fc7 have few pixels (192) and a huge dW (100M floats), where the
     direct product is fast and the final transpose would cost more than the GEMM: direct.
     """
+    if shifted.applies(x.shape[1], w_shape[0], g):
+        return shifted.conv_weight_grad(x, dy, w_shape, g)
     xp = get_array_module(x, dy)
     N, C = x.shape[:2]
     O, _, kh, kw = w_shape
@@ -134,20 +161,36 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     """
     _check_conv_args(x, w, b, 1, "conv2d")
     g = conv_geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
-    out = _conv_apply(x, w, g)
-    if b is not None:
-        out += b.reshape(1, -1, 1, 1)
-    return out, (x, w, b is not None, g)
+    margin, inner = padding_margin(g, x.shape[2:])
+    if margin == (0, 0):
+        out = _conv_apply(x, w, g)
+        if b is not None:
+            out += b.reshape(1, -1, 1, 1)
+    else:           # windows that see only padding give the bias: compute only the others
+        xp = get_array_module(x, w)
+        out = xp.zeros((x.shape[0], w.shape[0], *g.out_hw), dtype=x.dtype)
+        if b is not None:
+            out[...] = b.reshape(1, -1, 1, 1)
+        out[_inner_block(margin, inner)] += _conv_apply(x, w, inner)
+    return out, (x, w, b is not None, margin, inner)
 
 
-def conv2d_backward(dout, cache, need_dx=True):
-    """dout (N, O, oh, ow) → (dx (N, C, H, W) or None, dw (O, C, kh, kw), db (O,) or None).
+def _inner_block(margin, inner):
+    """The index of the outputs that the trimmed convolution ``inner`` computes."""
+    (mh, mw), (ih, iw) = margin, inner.out_hw
+    return (slice(None), slice(None), slice(mh, mh + ih), slice(mw, mw + iw))
 
-    ``need_dx=False`` skips the data gradient (the first layer of a network never needs it).
+
+def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
+    """dout (N, O, oh, ow) → (dx (N, C, H, W) or None, dw (O, C, kh, kw) or None, db (O,) or None).
+
+    ``need_dx=False`` skips the data gradient (the first layer of a network never needs it),
+    ``need_dw=False`` the weight gradient (a frozen weight: nothing would use it).
     """
-    x, w, has_bias, g = cache
-    dx = _conv_data_grad(dout, w, x.shape, g) if need_dx else None
-    dw = _conv_weight_grad(x, dout, w.shape, g)
+    x, w, has_bias, margin, g = cache
+    dy = dout if margin == (0, 0) else dout[_inner_block(margin, g)]   # the rest sent nothing
+    dx = _conv_data_grad(dy, w, x.shape, g) if need_dx else None
+    dw = _conv_weight_grad(x, dy, w.shape, g) if need_dw else None
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     return dx, dw, db
 
@@ -175,10 +218,11 @@ def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0):
     return out, (x, w, b is not None, g)
 
 
-def conv_transpose2d_backward(dout, cache, need_dx=True):
-    """dout (N, C_out, OH, OW) → (dx (N, C_in, H, W) or None, dw (C_in, C_out, kh, kw), db)."""
+def conv_transpose2d_backward(dout, cache, need_dx=True, need_dw=True):
+    """dout (N, C_out, OH, OW) → (dx (N, C_in, H, W) or None, dw (C_in, C_out, kh, kw) or None,
+    db); ``need_dx``/``need_dw`` as in conv2d_backward."""
     x, w, has_bias, g = cache
     dx = _conv_apply(dout, w, g) if need_dx else None          # the adjoint of the adjoint
-    dw = _conv_weight_grad(dout, x, w.shape, g)                # roles of x and dy swap
+    dw = _conv_weight_grad(dout, x, w.shape, g) if need_dw else None   # x and dy swap roles
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     return dx, dw, db

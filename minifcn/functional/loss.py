@@ -85,5 +85,6 @@ def softmax_cross_entropy_backward(dout, cache):
     dscore -= onehot
     dscore *= pixel_w[:, None]
     scale = dout if reduction == "sum" else dout / xp.where(norm > 0, norm, 1)
-    dscore *= xp.asarray(scale, dtype=dscore.dtype)
+    # A host number (dout = 1.0 with 'sum') stays a scalar: xp.asarray would copy it to the GPU.
+    dscore *= scale.astype(dscore.dtype) if hasattr(scale, "astype") else dscore.dtype.type(scale)
     return dscore

@@ -16,7 +16,8 @@ import numpy as np
 
 
 def conv2d_naive(x, w, b=None, stride=1, padding=0, dilation=1):
-    """out[n, o, i, j] = b[o] + Σ_{c,ky,kx} w[o, c, ky, kx] · x_pad[n, c, i·s + ky·d, j·s + kx·d]."""
+    """out[n, o, i, j] = b[o] + Σ_{c,ky,kx} w[o, c, ky, kx] · x_pad[n, c, i·s + ky·d, j·s + kx·d].
+    """
     N, C, H, W = x.shape
     O, _, kh, kw = w.shape
     s, p, d = stride, padding, dilation

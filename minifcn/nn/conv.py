@@ -11,7 +11,8 @@ class Conv2d(Module):
     """2-d convolution. weight (out_channels, in_channels, kh, kw), bias (out_channels,).
 
     x (N, in_channels, H, W) → (N, out_channels, oh, ow), oh = ⌊(H + 2p − d(kh−1) − 1)/s⌋ + 1.
-    ``need_input_grad=False`` (set by models on their first layer) skips computing dx.
+    ``need_input_grad=False`` (set by models on their first layer) skips computing dx; a frozen
+    weight (``weight.requires_grad = False``) gets no gradient: its product is skipped.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
@@ -36,7 +37,8 @@ class Conv2d(Module):
         return out
 
     def backward(self, dout):
-        dx, dw, db = F.conv2d_backward(dout, self.pop_cache(), need_dx=self.need_input_grad)
+        dx, dw, db = F.conv2d_backward(dout, self.pop_cache(), need_dx=self.need_input_grad,
+                                       need_dw=self.weight.requires_grad)
         self.accumulate_grads(dw, db)
         return dx
 
@@ -51,6 +53,8 @@ class ConvTranspose2d(Module):
     """Transposed convolution. weight (in_channels, out_channels, kh, kw) as in PyTorch/Caffe.
 
     x (N, in_channels, H, W) → (N, out_channels, (H−1)·s − 2p + kh, (W−1)·s − 2p + kw).
+    A frozen weight gets no gradient; a frozen bilinear one (FCN's upscore layers) also takes
+    the per-class separable path (``is_frozen_bilinear``).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
@@ -67,16 +71,31 @@ class ConvTranspose2d(Module):
         self.bias = Parameter(init.uniform(rng, (out_channels,), fan_in, dtype)) if bias else None
 
     def forward(self, x):
+        if self.is_frozen_bilinear():
+            out, cache = F.bilinear_upsample_forward(x, self.kernel_size, self.stride,
+                                                     self.padding)
+            self.save_cache(("bilinear", cache))
+            return out
         b = self.bias.data if self.bias is not None else None
         out, cache = F.conv_transpose2d_forward(x, self.weight.data, b, self.stride, self.padding)
-        self.save_cache(cache)
+        self.save_cache(("general", cache))
         return out
 
     def backward(self, dout):
-        dx, dw, db = F.conv_transpose2d_backward(dout, self.pop_cache(),
-                                                 need_dx=self.need_input_grad)
+        path, cache = self.pop_cache()
+        if path == "bilinear":              # frozen: no weight gradient, and no bias
+            return F.bilinear_upsample_backward(dout, cache) if self.need_input_grad else None
+        dx, dw, db = F.conv_transpose2d_backward(dout, cache, need_dx=self.need_input_grad,
+                                                 need_dw=self.weight.requires_grad)
         self.accumulate_grads(dw, db)
         return dx
+
+    def is_frozen_bilinear(self):
+        """A frozen weight that is exactly FCN's bilinear upsampling, and no bias: then the
+        per-class separable path (``F.bilinear_upsample_forward``) computes the same map with
+        two small matrix products per class instead of the general transposed convolution."""
+        return (not self.weight.requires_grad and self.bias is None
+                and F.is_bilinear_weight(self.weight.data))
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

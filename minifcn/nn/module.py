@@ -32,8 +32,10 @@ def is_grad_enabled():
 class Parameter:
     """A learnable array and its accumulated gradient.
 
-    ``requires_grad=False`` marks a frozen parameter (FCN's bilinear deconvolutions): its
-    gradient is still computed, so gradient checks can test it, but optimizers skip it.
+    ``requires_grad=False`` marks a frozen parameter (FCN's bilinear deconvolutions): optimizers
+    skip it, and the convolution layers do not compute its gradient at all (the weight-gradient
+    product is the most expensive part of a deconvolution's backward). Its ``grad`` stays None;
+    gradient checks check the parameters that learn.
     """
 
     def __init__(self, data, requires_grad=True):
@@ -51,6 +53,8 @@ class Parameter:
         The first gradient is kept as it is, not copied (fc6's is 411 MB): ``g`` must be a
         fresh array, as every kernel's backward returns.
         """
+        if g is None:                      # a frozen parameter: no gradient was computed
+            return
         if self.grad is None:
             self.grad = g
         else:
@@ -90,6 +94,15 @@ class Module:
         raise NotImplementedError
 
     def __call__(self, *args, **kwargs):
+        if self._parameters:             # a layer: its inputs must live where its weights do
+            device = backend.device_of(next(iter(self._parameters.values())).data)
+            for a in args:
+                if hasattr(a, "shape") and backend.device_of(a) != device:
+                    raise RuntimeError(
+                        f"{type(self).__name__} has its parameters on '{device}' but got an "
+                        f"input on '{backend.device_of(a)}': move the input with "
+                        f"minifcn.backend.to_device(x, '{device}') (or the model with "
+                        f".to('{backend.device_of(a)}'))")
         return self.forward(*args, **kwargs)
 
     def save_cache(self, cache):
