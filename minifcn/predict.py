@@ -59,8 +59,16 @@ def inference(model):
 def _scores(model, image):
     """(N, n_class, H, W) scores on the model's device, for (H, W, 3) or (N, H, W, 3) RGB."""
     x = model_input(model, image)
+    h, w = x.shape[2:]
+    # An FCN whose conv1_1 pads less than the paper's 100 needs a minimum input size (fc6's
+    # 7×7 pool5): pad smaller images at the bottom and right with 0 (the mean colour after
+    # preprocessing) and crop the scores back. The top-left stays where it was, so nothing moves.
+    least = getattr(model, "min_input_size", 1)
+    if h < least or w < least:
+        xp = backend.get_array_module(x)
+        x = xp.pad(x, ((0, 0), (0, 0), (0, max(0, least - h)), (0, max(0, least - w))))
     with inference(model):
-        return model(x)
+        return model(x)[:, :, :h, :w]
 
 
 def _softmax(score):
