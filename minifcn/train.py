@@ -122,7 +122,9 @@ def _build_model(cfg, class_names):
                       class_names=list(class_names))
     if cfg["init"] is not None:
         source = io.load(cfg["init"])
-        model.copy_params_from(source)   # VGG16: convolutionize fc6/fc7; else 32s → 16s → 8s
+        copy = model.copy_params_from(source)   # VGG16: convolutionize fc6/fc7; else 32s→16s→8s
+        if getattr(copy, "reinitialized", None):        # a source with another class count
+            print(f"--init {cfg['init']}: {copy.summary()}", file=sys.stderr)
         model.input_convention = getattr(source, "input_convention", model.input_convention)
     return model
 
