@@ -32,15 +32,19 @@ class ConfusionMatrix:
         label_pred = np.asarray(label_pred)
         if label_true.shape != label_pred.shape:
             raise ValueError(
-                f"true and predicted labels differ in shape: {label_true.shape} vs {label_pred.shape}"
+                "true and predicted labels differ in shape: "
+                f"{label_true.shape} vs {label_pred.shape}"
             )
         n = self.n_class
-        valid = (label_true >= 0) & (label_true < n)  # drops 255 ("void") and any other ignore value
+        # drops 255 ("void") and any other ignore value
+        valid = (label_true >= 0) & (label_true < n)
         true = label_true[valid].astype(np.int64)
         pred = label_pred[valid].astype(np.int64)
         if pred.size and (pred.min() < 0 or pred.max() >= n):
             # n·t + p would silently land in another row
-            raise ValueError(f"predicted labels must be in 0..{n - 1}, got min {pred.min()}, max {pred.max()}")
+            raise ValueError(
+                f"predicted labels must be in 0..{n - 1}, got min {pred.min()}, max {pred.max()}"
+            )
         self.hist += np.bincount(n * true + pred, minlength=n * n).reshape(n, n)
         return self
 
@@ -53,17 +57,26 @@ class ConfusionMatrix:
             return diag / (hist.sum(axis=1) + hist.sum(axis=0) - diag)
 
     def scores(self):
-        """{'acc', 'acc_cls', 'mean_iu', 'fwavacc'} as Python floats (nan when nothing was counted)."""
+        """{'acc', 'acc_cls', 'mean_iu', 'fwavacc'} as Python floats.
+
+        All four are nan when nothing was counted.
+        """
         hist = self.hist
         diag = np.diag(hist)
         iu = self.iu
         with np.errstate(divide="ignore", invalid="ignore"):
             acc = diag.sum() / hist.sum()
-            acc_cls = np.nanmean(diag / hist.sum(axis=1)) if (hist.sum(axis=1) > 0).any() else np.nan
+            rows = hist.sum(axis=1)
+            acc_cls = np.nanmean(diag / rows) if (rows > 0).any() else np.nan
             mean_iu = np.nanmean(iu) if (~np.isnan(iu)).any() else np.nan
-            freq = hist.sum(axis=1) / hist.sum()
+            freq = rows / hist.sum()
         fwavacc = (freq[freq > 0] * iu[freq > 0]).sum() if hist.sum() else np.nan
-        return {"acc": float(acc), "acc_cls": float(acc_cls), "mean_iu": float(mean_iu), "fwavacc": float(fwavacc)}
+        return {
+            "acc": float(acc),
+            "acc_cls": float(acc_cls),
+            "mean_iu": float(mean_iu),
+            "fwavacc": float(fwavacc),
+        }
 
 
 def label_accuracy_score(label_trues, label_preds, n_class):
@@ -73,7 +86,9 @@ def label_accuracy_score(label_trues, label_preds, n_class):
     """
     label_trues, label_preds = list(label_trues), list(label_preds)
     if len(label_trues) != len(label_preds):
-        raise ValueError(f"{len(label_trues)} true label maps but {len(label_preds)} predicted ones")
+        raise ValueError(
+            f"{len(label_trues)} true label maps but {len(label_preds)} predicted ones"
+        )
     matrix = ConfusionMatrix(n_class)
     for label_true, label_pred in zip(label_trues, label_preds):
         matrix.update(label_true, label_pred)
