@@ -1,4 +1,7 @@
-"""minifcn: Fully Convolutional Networks (FCN-32s/16s/8s) from scratch in NumPy, with CuPy on a GPU."""
+"""minifcn: Fully Convolutional Networks (FCN-32s/16s/8s) from scratch in NumPy.
+
+The same code runs on a GPU with CuPy.
+"""
 import os
 import re
 
@@ -13,7 +16,9 @@ with open(os.path.join(here, "README.md"), encoding="utf-8") as f:
 setup(
     name="minifcn",
     version=version,
-    description="Fully Convolutional Networks for semantic segmentation, hand-written in NumPy/CuPy",
+    description=(
+        "Fully Convolutional Networks for semantic segmentation, hand-written in NumPy/CuPy"
+    ),
     long_description=long_description,
     long_description_content_type="text/markdown",
     packages=find_packages(include=["minifcn", "minifcn.*"]),

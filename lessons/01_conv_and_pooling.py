@@ -5,17 +5,19 @@ that do not care *where* things are; segmentation needs exactly that *where*. Th
 the two operations, checks the fast convolution against plain loops, follows the feature maps
 as they shrink, and measures both sides of pooling: what it buys and what it costs.
 """
+# %% Setup
 import _common
 from _common import np, plt, say, section
 
 from minifcn import backend, data, metrics, nn
 from minifcn import functional as F
 
-args = _common.parse_args(__file__, "Convolution and pooling from scratch")
-_common.intro(__doc__)
+args = _common.parse_args("01_conv_and_pooling", "Convolution and pooling from scratch")
+_common.intro(args)
 rng = np.random.default_rng(args.seed)
 dev = args.device
 
+# %% 1. Convolution, two ways
 section("1. Convolution, two ways")
 say("""
     A convolution slides a small filter over the image. Output pixel (i, j) of output channel o
@@ -79,6 +81,7 @@ axes[1].set_xlabel("output pixel, row-major")
 _common.save_figure(fig, args, "im2col.png")
 
 
+# %% 2. How feature maps shrink, and what one output pixel sees
 section("2. How feature maps shrink, and what one output pixel sees")
 say("""
     VGG16, the classifier FCN is built from, has five stages of 3×3 convolutions (padding 1:
@@ -145,6 +148,7 @@ first = j * c + (j - r) // 2      # the field is centred on the pixel's own j×j
 print(f"  formula: {r}×{r} input pixels, rows and columns {first}–{first + r - 1}")
 print(f"  measured: {len(ys)}×{len(xs)}, rows {ys[0]}–{ys[-1]}, columns {xs[0]}–{xs[-1]}")
 
+# %% 3. Why pooling gives spatial invariance
 section("3. Why pooling gives spatial invariance")
 say("""
     A max pooling keeps the largest value of each 2×2 window. Move the input by one pixel and
@@ -231,6 +235,7 @@ ax.set_ylabel("relative change of the features")
 ax.legend()
 _common.save_figure(fig, args, "pooling_invariance.png")
 
+# %% 4. What pooling costs: detail
 section("4. What pooling costs: detail")
 say("""
     Segmentation needs a class for every pixel. A network whose last map is 1/f of the image
@@ -251,8 +256,8 @@ for f in (1, 2, 4, 8, 16, 32):
         blocky.append(best)
     s = cm.scores()
     cm_rows.append((f, s["acc"], s["mean_iu"], blocky))
-    print(f"  1/{f:<2}  map {64 // f:>2}×{64 // f:<2}  best pixel accuracy {100 * s['acc']:5.1f} %  "
-          f"best mean IU {100 * s['mean_iu']:5.1f} %")
+    print(f"  1/{f:<2}  map {64 // f:>2}×{64 // f:<2}  best pixel accuracy "
+          f"{100 * s['acc']:5.1f} %  best mean IU {100 * s['mean_iu']:5.1f} %")
 acc32, miu32 = cm_rows[-1][1:3]
 say(f"""
     (Down to 1/2 the 2-pixel void band along every boundary hides the block errors.) At 1/32,
@@ -273,3 +278,30 @@ for ax, (f, acc, miu, blocky) in zip(axes[1:], [cm_rows[0], cm_rows[3], cm_rows[
 for ax in axes:
     ax.axis("off")
 _common.save_figure(fig, args, "detail_lost.png")
+
+# %% Summary and questions
+field_ok = len(ys) == r and len(xs) == r
+pool3_change = change(base["pool3"], table[2]["pool3"])
+_common.summary([
+    f"A convolution is one dot product per output pixel. im2col copies the windows into a "
+    f"matrix and does them all in one product: here {t_naive / t_fast:.0f}× faster than the "
+    f"loops, and equal to them to float32 rounding ({np.abs(naive - fast).max():.0e}).",
+    f"Each 2×2 pooling halves the map and doubles the jump; the receptive field grows by "
+    f"(k − 1)·jump per layer. The measured field after two stages "
+    f"{'matched' if field_ok else 'did not match'} the formula ({len(ys)}×{len(xs)} against "
+    f"{r}×{r}).",
+    f"After a 2-pixel shift pool3's features changed by {pool3_change:.2f} of their size, the "
+    f"same convolutions without pooling by {no_pool[2]:.2f}: "
+    + ("pooling bought invariance." if pool3_change < no_pool[2] else
+       "in this run pooling did not buy invariance."),
+    f"It costs detail: even perfect answers on a 1/32 map get {100 * acc32:.0f} % of the "
+    f"pixels and {100 * miu32:.0f} % mean IU on these images.",
+], [
+    "The shifts of 1, 2 and 4 pixels are all smaller than pool3's stride of 8. What would you "
+    "expect for a shift of exactly 8 pixels, and why is it not zero even then?",
+    "The receptive field counts the zero padding. For VGG16's fc6 on a 224×224 image, how much "
+    "of what one output sees is real image?",
+    "FCN pools in ceil mode (the last, partial window is kept). Write max_pool2d_loops in "
+    "lessons/exercises/ex01_conv_and_pooling.py with both modes, and check it with "
+    "`python lessons/exercises/check.py 1`: which sizes differ between the two modes?",
+])

@@ -6,16 +6,18 @@ its input, adding up its parameters' gradients on the way. A network's backward 
 backward calls in reverse order. This lesson writes one out by hand for a tiny network, then
 checks every number of it against finite differences, and shows a bug being caught.
 """
+# %% Setup
 import _common
 from _common import np, plt, say, section
 
 from minifcn import backend, gradcheck, nn
 
-args = _common.parse_args(__file__, "Manual backprop and the gradient check")
-_common.intro(__doc__)
+args = _common.parse_args("02_backprop_and_gradcheck", "Manual backprop and the gradient check")
+_common.intro(args)
 rng = np.random.default_rng(args.seed)
 dev = args.device
 
+# %% 1. A tiny network, forward
 section("1. A tiny network, forward")
 say("""
     conv (3 → 4 channels, 3×3, padding 1) → ReLU → 2×2 max pool → conv (4 → 3 classes, 3×3)
@@ -46,6 +48,7 @@ print(f"x {tuple(x.shape)} → conv1 {(2, 4, 8, 8)} → relu → pool {(2, 4, 4,
       f"{(2, 3, 4, 4)} → loss {float(loss):.4f}")
 print(f"(a random guess over 3 classes would score ln 3 = {np.log(3):.4f})")
 
+# %% 2. Backward, one layer at a time, in reverse
 section("2. Backward, one layer at a time, in reverse")
 say(f"""
     The chain rule, read from the loss back to the input. Each call receives dL/d(its output)
@@ -78,6 +81,7 @@ say("""
 analytic = {name: backend.to_cpu(p.grad) for name, p in params.items()}
 analytic["x"] = backend.to_cpu(dx)
 
+# %% 3. The gradient check
 section("3. The gradient check")
 say("""
     Nudge one number θ_i of the network up and down by h and watch the loss:
@@ -107,6 +111,7 @@ print("  MaxPool2d(2):", {k: f"{v:.1e}" for k, v in gradcheck.check_layer(nn.Max
 print("  Conv2d(3, 2, 3, stride 2):", {k: f"{v:.1e}" for k, v in gradcheck.check_layer(
     nn.Conv2d(3, 2, 3, stride=2, seed=0).to(dev, np.float64), xs).items()})
 
+# %% 4. A broken backward is caught
 section("4. A broken backward is caught")
 say("""
     A classic slip: a ReLU whose backward forgets the mask and passes every gradient through.
@@ -136,6 +141,7 @@ say("""
 """)
 relu = nn.ReLU()
 
+# %% 5. Why h = 1e-6, and why float64
 section("5. Why h = 1e-6, and why float64")
 say("""
     The finite difference has two errors. Truncation: the formula ignores the h² term of the
@@ -198,3 +204,25 @@ axes[2].set_ylabel("relative error")
 axes[2].set_title("error vs step: round-off (left), truncation (right)")
 axes[2].legend()
 _common.save_figure(fig, args, "gradcheck.png")
+
+# %% Summary and questions
+worst = max(gradcheck.relative_error(analytic[k], numeric[k]) for k in analytic)
+_common.summary([
+    "A network's backward pass is its layers' backward calls in reverse order; each takes "
+    "dL/d(output), returns dL/d(input) and adds up its parameters' gradients.",
+    f"Central differences check every gradient without any backward code: the largest "
+    f"relative error here was {worst:.0e}.",
+    f"A ReLU that forgot its mask left the layers above it right and gave conv1.weight a "
+    f"relative error of {err_broken:.0e}: checking layer by layer says where the bug is.",
+    f"Truncation error falls with h, round-off grows as h shrinks: float64 reaches "
+    f"{min(curves['float64']):.0e} at its best step, float32 only "
+    f"{min(curves['float32']):.0e}, too coarse to tell a right gradient from a wrong one.",
+], [
+    "Max pooling sends each gradient to one pixel of its window. What happens when two pixels "
+    "of a window are equal, and what would the numerical check say there?",
+    "The backward of a convolution with respect to its input is a transposed convolution of "
+    "dout with the same weights (lesson 04 uses that layer for upsampling). Why?",
+    "Write conv2d_backward_loops and max_pool2d_backward_loops in "
+    "lessons/exercises/ex02_backprop.py; `python lessons/exercises/check.py 2` compares them "
+    "with minifcn's backward kernels and with numerical gradients.",
+])

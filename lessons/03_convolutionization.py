@@ -3,8 +3,10 @@
 A classifier ends in fully connected (Linear) layers: they need one fixed input size and answer
 with one label, so *where* is lost. FCN's first idea: a Linear layer over a C×H×W map is exactly
 an H×W convolution. Convert the layers, and the same classifier slides over a whole image of any
-size in one pass, answering with a heat map of class scores.
+size in one pass, answering with a heat map of class scores. (FCN, CVPR 2015: §3.1 "Adapting
+classifiers for dense prediction" and Figure 2, the tabby cat's heat map.)
 """
+# %% Setup
 import time
 
 import _common
@@ -12,12 +14,13 @@ from _common import np, plt, say, section
 
 from minifcn import backend, data, metrics, nn, optim
 
-args = _common.parse_args(__file__, "Fully connected vs. convolutionized")
-_common.intro(__doc__)
+args = _common.parse_args("03_convolutionization", "Fully connected vs. convolutionized")
+_common.intro(args)
 rng = np.random.default_rng(args.seed)
 dev = args.device
 S, R = 38, 19              # window size, and how far it reaches from its centre
 
+# %% 1. A small classifier with fully connected layers
 section("1. A small classifier with fully connected layers")
 say(f"""
     The task: look at a {S}×{S} window of a shapes image and say what is at its centre:
@@ -113,6 +116,7 @@ acc = accuracy(classifier, x_val, y_val)
 print(f"trained in {time.perf_counter() - start:.1f} s: validation accuracy {100 * acc:.1f} %, "
       f"chance (always the commonest class) {100 * chance:.1f} %")
 
+# %% 2. Convolutionization
 section("2. Convolutionization")
 say(f"""
     fc1 takes the 64×3×3 pool3 map flattened into {fc1.in_features} numbers: each of its
@@ -129,6 +133,7 @@ fully_conv = nn.Sequential(*features, conv6, nn.ReLU(), conv7)
 print(f"fc1 {tuple(fc1.weight.shape)} → conv6 {tuple(conv6.weight.shape)};  "
       f"fc2 {tuple(fc2.weight.shape)} → conv7 {tuple(conv7.weight.shape)}")
 
+# %% 3. The whole image in one pass: a heat map
 section("3. The whole image in one pass: a heat map")
 P = R - 4      # padding so that window (i, j) is centred on the 8×8 block (i, j) of the image
 say(f"""
@@ -215,6 +220,7 @@ fig.suptitle("Heat maps of the convolutionized classifier: P(class) per 8×8 blo
              "(white: where the class really is)")
 _common.save_figure(fig, args, "heatmaps.png")
 
+# %% 4. What one pass saves over sliding windows
 section("4. What one pass saves over sliding windows")
 say("""
     The alternative is to cut the 64 windows out and classify each. Neighbouring windows
@@ -265,3 +271,27 @@ say("""
     of the image once, then read every candidate box from them. What is left is the resolution:
     one answer per 8×8 block here, per 32×32 in FCN. Lesson 04 upsamples.
 """)
+
+# %% Summary and questions
+_common.summary([
+    f"A Linear layer over a C×H×W map is an H×W convolution (a reshape of its weight, nothing "
+    f"retrained): here fc1 {tuple(fc1.weight.shape)} became conv6 "
+    f"{tuple(conv6.weight.shape)}.",
+    f"The convolutionized classifier takes an image of any size and answers with a heat map; "
+    f"each cell is the classifier's answer for its window (difference "
+    f"{np.abs(heat64[0, :, i, j] - one64).max():.0e} in float64).",
+    f"One pass over the image shares the overlapping windows' work: "
+    f"{macs_windows / macs_whole:.1f}× less arithmetic and {t_windows / t_whole:.1f}× faster "
+    f"than the 64 windows here.",
+    f"The answer is coarse, one per 8×8 block: mean IU {100 * s['mean_iu']:.1f} % as a "
+    f"segmentation. Upsampling (lesson 04) and skips (lesson 05) refine it.",
+], [
+    "VGG16's fc6 reads a 512×7×7 pool5 map. Convolutionized, what size is its output for a "
+    "500×500 image without any extra padding, and for a 200×200 one? (Lesson 05 explains "
+    "FCN's 100-pixel padding.)",
+    "With padded convolutions, as in VGG16, a cell of the heat map is no longer exactly the "
+    "classifier on its window. Why, and where in the image is the difference largest?",
+    "Write convolutionize in lessons/exercises/ex03_convolutionization.py and check it with "
+    "`python lessons/exercises/check.py 3`. What goes wrong if the map is flattened in "
+    "(H, W, C) order instead of (C, H, W)?",
+])

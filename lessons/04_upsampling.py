@@ -5,7 +5,9 @@ lesson 03). To label every pixel it must be blown back up. The simplest way is b
 interpolation; FCN writes it as a transposed convolution ("deconvolution") with a bilinear
 kernel, a layer that can also learn. This lesson builds both, shows where they agree, works out
 the sizes, trains a deconvolution, and shows the checkerboard that a bad kernel size gives.
+(FCN, CVPR 2015: §3.3 "Upsampling is backwards strided convolution".)
 """
+# %% Setup
 import inspect
 import textwrap
 
@@ -15,8 +17,8 @@ from _common import np, plt, say, section
 from minifcn import backend, data, metrics, nn, optim
 from minifcn import functional as F
 
-args = _common.parse_args(__file__, "Upsampling: bilinear, transposed convolution, learned")
-_common.intro(__doc__)
+args = _common.parse_args("04_upsampling", "Upsampling: bilinear, transposed convolution, learned")
+_common.intro(args)
 rng = np.random.default_rng(args.seed)
 dev = args.device
 root = data.ensure_shapes()
@@ -34,6 +36,7 @@ def bilinear(img, f):
     return rows[..., x0] * (1 - tx) + rows[..., x1] * tx
 
 
+# %% 1. Bilinear interpolation
 section("1. Bilinear interpolation")
 say("""
     Think of each coarse pixel as a sample at the centre of its f×f block. An output pixel
@@ -59,6 +62,7 @@ for name, cm in (("repeat each block", block), ("bilinear", smooth)):
     print(f"  {name:>17}: pixel accuracy {100 * cm.scores()['acc']:.1f} %, "
           f"mean IU {100 * cm.scores()['mean_iu']:.1f} %")
 
+# %% 2. The same thing as a transposed convolution
 section("2. The same thing as a transposed convolution")
 say(f"""
     A transposed convolution with stride s runs a convolution backwards: every input pixel
@@ -96,6 +100,7 @@ for ax, (title, im) in zip(axes, [("coarse 8×8", coarse), ("bilinear (plain Num
     ax.axis("off")
 _common.save_figure(fig, args, "bilinear_vs_deconv.png")
 
+# %% 3. Output sizes, and FCN's k = 2s
 section("3. Output sizes, and FCN's k = 2s")
 say("""
     A transposed convolution maps `in` pixels to (in − 1)·s − 2p + k: the input size of the
@@ -114,6 +119,7 @@ for name, k, s, n in [("upscore2", 4, 2, 16), ("upscore_pool4", 4, 2, 34), ("ups
     print(f"  {name:>13} {k:>3} {s:>3} {n:>4}  {F.conv_transpose_output_size(n, k, s):>12}  "
           f"{out.shape[-1]:>8}  {n * s + s:>8}")
 
+# %% 4. A deconvolution that learns
 section("4. A deconvolution that learns")
 say("""
     The note (§2.1): a fixed filter is the simplest choice, but for end-to-end learning the
@@ -204,6 +210,7 @@ axes[4].set_title("training loss (MSE)")
 axes[4].legend()
 _common.save_figure(fig, args, "learned_deconv.png")
 
+# %% 5. Checkerboard artifacts
 section("5. Checkerboard artifacts")
 say("""
     Feed a constant image to a stride-2 transposed convolution. Each output pixel is the sum of
@@ -244,3 +251,29 @@ for ax, (name, inside) in zip(axes, outs):
     ax.axis("off")
 fig.suptitle("A constant 8×8 input through stride-2 transposed convolutions (interior)")
 _common.save_figure(fig, args, "checkerboard.png")
+
+# %% Summary and questions
+gain = 100 * (1 - errors["learned (B)"] / errors["bilinear"])
+_common.summary([
+    f"Bilinear upsampling by f is a transposed convolution with the bilinear kernel of size 2f "
+    f"and stride f: here equal to plain NumPy interpolation to "
+    f"{np.abs(cropped - plain)[inner, inner].max():.0e} away from the border, once cropped by "
+    f"f/2.",
+    "A transposed convolution maps n pixels to (n − 1)·s − 2p + k; FCN's k = 2s, no padding, "
+    "and crops to remove the extra s/2 on each side.",
+    f"The deconvolution can learn: from random numbers it came within "
+    f"{np.abs(kernels['A'] - bil8).max():.0e} of the bilinear kernel, and on real images its "
+    f"kernel did {abs(gain):.1f} % {'better' if gain > 0 else 'worse'} than bilinear on unseen "
+    f"images.",
+    "When the stride does not divide the kernel size, the taps reaching each output pixel "
+    "differ by position: a checkerboard appears from a constant input.",
+], [
+    "FCN keeps its deconvolutions frozen at bilinear even though they can learn. What does a "
+    "learned one gain, and what could it cost when it is trained only by the segmentation "
+    "loss?",
+    "For FCN-32s's upscore (k = 64, s = 32) on a 16×16 score map, how many pixels come out, "
+    "and how many must the final crop remove?",
+    "Write bilinear_kernel and conv_transpose2d_stamps in lessons/exercises/ex04_upsampling.py "
+    "and check them with `python lessons/exercises/check.py 4`. Why is the stamped sum the "
+    "adjoint (the backward) of a convolution?",
+])

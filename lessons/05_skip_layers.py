@@ -8,6 +8,7 @@ through the three nets, derives the crop offsets (19; 5 and 27; 5, 9 and 31) and
 padding from the layers' coordinate maps, then trains the three in stages, as the paper does,
 and puts their predictions side by side.
 """
+# %% Setup
 import os
 import time
 
@@ -17,7 +18,8 @@ from _common import np, plt, say, section
 import minifcn
 from minifcn import backend, data, geometry, metrics, models, nn
 
-args = _common.parse_args(__file__, "Skip layers: FCN-32s, FCN-16s and FCN-8s")
+args = _common.parse_args("05_skip_layers", "Skip layers: FCN-32s, FCN-16s and FCN-8s")
+_common.intro(args)
 dev = args.device
 
 
@@ -34,7 +36,7 @@ def affine(cm):
     return term if b == 0 else f"{term} {'−' if b < 0 else '+'} {fmt(abs(b))}"
 
 
-# ------------------------------------------------------------------------------------------------
+# %% 1. Three nets, one trunk
 section("1. Three nets, one trunk")
 say("""
     All three share VGG16's trunk (conv1_1 … pool5, with conv1_1 padded by 100) and fc6, fc7,
@@ -77,7 +79,7 @@ say(f"""
     offsets come from?
 """)
 
-# ------------------------------------------------------------------------------------------------
+# %% 2. Where the crop offsets come from: coordinate maps
 section("2. Where the crop offsets come from: coordinate maps")
 say("""
     Each layer relates a pixel o of its output to a place i of its input. A convolution or
@@ -142,7 +144,7 @@ for name in ("fcn16s", "fcn8s"):
     print(f"{name:>6}  {last:<14} i = {affine(f):<13} → crop {geometry.crop_offset(final)}")
 print("the models' own crops:", {name: m.crop_offsets for name, m in tiny.items()})
 
-# ------------------------------------------------------------------------------------------------
+# %% 3. Change conv1_1's padding and watch the offsets
 section("3. Change conv1_1's padding and watch the offsets")
 say("""
     The same computation for other paddings of conv1_1 (models.get_model(...,
@@ -169,7 +171,7 @@ say(f"""
     fractional; minifcn.geometry refuses those too, instead of cropping one pixel off.
 """)
 
-# ------------------------------------------------------------------------------------------------
+# %% 4. Why pad 100
 section("4. Why pad 100")
 
 
@@ -211,7 +213,7 @@ say(f"""
     slower than their widths suggest.
 """)
 
-# ------------------------------------------------------------------------------------------------
+# %% 5. Coarse and fine: training the three in stages
 section("5. Coarse and fine: training the three in stages")
 n_first, n_stage = (20, 10) if args.quick else (800, 200)
 batch = 1 if args.quick else 4
@@ -304,7 +306,7 @@ say(f"""
     cells. One small run: a few points either way are noise.
 """)
 
-# The predictions side by side
+# %% The predictions side by side (no training: rerun this cell alone)
 val = data.load_dataset(data.ensure_shapes(), "val")
 show = [0, 1, 2, 3]
 labels = ["FCN-32s", "FCN-32s, continued", "FCN-16s", "FCN-8s"]
@@ -323,7 +325,7 @@ fig.suptitle("Coarse to fine: the same images through FCN-32s, FCN-16s and FCN-8
              + (" (--quick: barely trained)" if args.quick else ""), fontsize=10)
 _common.save_figure(fig, args, "skip_predictions.png")
 
-# ------------------------------------------------------------------------------------------------
+# %% 6. The deep jet: the 1/32, 1/16 and 1/8 scores and their sums
 section("6. The deep jet: the 1/32, 1/16 and 1/8 scores and their sums")
 say("""
     Take the trained FCN-8s apart on one validation image. score_fr is the coarse prediction
@@ -408,3 +410,27 @@ say(f"""
     boundaries. That is the note's point: earlier layers keep the detail the last one has
     pooled away, and adding their predictions brings it back.
 """)
+
+# %% Summary and questions
+_common.summary([
+    f"Every layer maps an output pixel to an input position, i = a·o + b; composed along a "
+    f"path, these maps give the crop offsets instead of magic numbers: "
+    f"{', '.join(f'{n} {list(m.crop_offsets.values())}' for n, m in tiny.items())}.",
+    "conv1_1's padding of 100 keeps fc6's 7×7 window inside pool5 for any input size; "
+    "changing it moves the final crop and leaves the skips' crops alone.",
+    f"Trained in stages, each from the one before with new score layers at zero, FCN-8s "
+    f"scored {fine:.3f} mean IU and FCN-32s trained as long {coarse:.3f}: "
+    + ("the skips helped in this run." if fine > coarse else
+       "in this run the skips did not help; one small run decides little."),
+    f"The deep jet: the 1/32 scores have {jet['score_fr'].shape[1]}×"
+    f"{jet['score_fr'].shape[2]} cells on this image; the 1/16 and 1/8 corrections are where "
+    f"boundaries can come from.",
+], [
+    "Why does score_pool4's crop stay 5 whatever conv1_1's padding, while the final crop moves "
+    "with it?",
+    "FCN-8s-at-once scales pool4 by 0.01 and pool3 by 0.0001 instead of training in stages. "
+    "What would the first steps look like if the skip score layers read VGG16's unscaled "
+    "pool3 features?",
+    "Write coord_map and crop_offset in lessons/exercises/ex05_skip_layers.py and check them "
+    "with `python lessons/exercises/check.py 5`, which also tries other paddings of conv1_1.",
+])

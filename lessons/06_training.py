@@ -6,29 +6,30 @@ zero, and training in stages from ImageNet VGG16. Each choice has a reason, and 
 trouble people have with FCN ports comes from changing one without the others. This lesson takes
 them one at a time, with numbers, then trains a small FCN-8s from scratch on the offline shapes
 data (or on a subset of VOC: ``--data VOC_ROOT``) and shows the run's curves and predictions.
+(The recipe of the authors' released models, described in the PAMI 2016 paper; docs/fcn.md §6
+lists it.)
 """
-import argparse
+# %% Setup
 import os
-import sys
 import time
 
-# --data is this lesson's own flag; the common ones (--out, --quick, --device, --seed) are
-# parsed by _common.
-_own = argparse.ArgumentParser(add_help=False)
-_own.add_argument("--data", default=None, metavar="VOC_ROOT",
-                  help="train on a subset of VOC at VOC_ROOT instead of the shapes data")
-own, sys.argv[1:] = _own.parse_known_args()
+import _common
+from _common import np, plt, say, section
 
-import _common  # noqa: E402
-from _common import np, plt, say, section  # noqa: E402
+import minifcn
+from minifcn import backend, data, functional, models, nn, optim
 
-import minifcn  # noqa: E402
-from minifcn import backend, data, functional, models, nn, optim  # noqa: E402
 
-args = _common.parse_args(__file__, "Training FCN-8s with minifcn.train() (also: --data "
-                                    "VOC_ROOT to train on a subset of VOC)")
+def data_flag(parser):
+    """This lesson's own flag, beside the common ones (--out, --quick, --device, --seed)."""
+    parser.add_argument("--data", default=None, metavar="VOC_ROOT",
+                        help="train on a subset of VOC at VOC_ROOT instead of the shapes data")
+
+
+args = _common.parse_args("06_training", "Training FCN-8s with minifcn.train()", extra=data_flag)
+_common.intro(args)
 dev = args.device
-root = own.data if own.data is not None else data.ensure_shapes()
+root = args.data if args.data is not None else data.ensure_shapes()
 train_set = data.load_dataset(root, "train")
 val_set = data.load_dataset(root, "val")
 K = train_set.n_class
@@ -62,7 +63,7 @@ image0, label0 = train_set[0]
 x0 = backend.to_device(data.preprocess(image0, "torchvision")[None], dev)
 t0 = backend.to_device(label0[None], dev)
 
-# ------------------------------------------------------------------------------------------------
+# %% 1. Score layers start at zero
 section("1. Score layers start at zero")
 say("""
     FCN's score layers (score_fr, score_pool4, score_pool3) start with zero weights and biases.
@@ -93,7 +94,7 @@ say("""
     score_pool4 means it begins as exactly FCN-32s (lesson 05's staged training).
 """)
 
-# ------------------------------------------------------------------------------------------------
+# %% 2. Loss: sum or mean, and the learning rate that goes with each
 section("2. Loss: sum or mean, and the learning rate that goes with each")
 crit_sum = nn.SoftmaxCrossEntropy(reduction="sum")
 w_probe = model.score_fr
@@ -131,7 +132,7 @@ except FloatingPointError as err:                    # minifcn.train's TrainingD
     print("  " + str(err).split(". ")[0] + ".")
     print("  minifcn.train stopped and kept its last good checkpoint.")
 
-# ------------------------------------------------------------------------------------------------
+# %% 3. Momentum 0.99, biases at 2× the rate, frozen deconvolutions
 section("3. Momentum 0.99, biases at 2× the rate, frozen deconvolutions")
 opt = optim.SGD(model.named_parameters(), lr=1e-3, momentum=0.99, weight_decay=5e-4)
 print(f"{'parameter':<22} {'rate':>8} {'decay':>8}")
@@ -163,11 +164,11 @@ say(f"""
 
     The deconvolutions (upscore2, upscore_pool4, upscore8) start as bilinear interpolation and
     stay there, as in the authors' released models (Caffe lr_mult 0): the optimizer skips them
-    (requires_grad=False; their weight gradient is not even computed). set_learn_upsampling(True) lets
-    them learn, as lesson 04 does with a single deconvolution.
+    (requires_grad=False; their weight gradient is not even computed).
+    set_learn_upsampling(True) lets them learn, as lesson 04 does with a single deconvolution.
 """)
 
-# ------------------------------------------------------------------------------------------------
+# %% 4. From scratch is slower than from VGG16
 section("4. From scratch is slower than from VGG16")
 say("""
     The paper never trains from scratch: the trunk starts as VGG16 trained on ImageNet's 1.2
@@ -213,13 +214,13 @@ say(f"""
     (the table), so here FCN-8s is trained in one stage.
 """)
 
-# ------------------------------------------------------------------------------------------------
+# %% 5. The run
 section("5. The run")
 iterations = 40 if args.quick else 1000
 batch = 1 if args.quick else 4
 subset = 60 if args.quick else None
 val_subset = 10 if args.quick else 60
-if own.data is not None:
+if args.data is not None:
     subset, val_subset = (20, 10) if args.quick else (200, 50)
 recipe = dict(optimizer="sgd", lr_policy="fixed", iterations=iterations, batch_size=batch,
               lr=1e-3, momentum=0.99,
@@ -249,7 +250,7 @@ say(f"""
     VOC images are about 500×375: each iteration costs tens of times more than on the shapes
     data, and a net trained from scratch on a few hundred of them learns little. This shows the
     mechanics on real data; the paper's results need ImageNet weights and a GPU.
-""" if own.data is not None else ""))
+""" if args.data is not None else ""))
 start = time.perf_counter()
 run = minifcn.train(model=new_fcn8s(), out=os.path.join(args.out, "run"), overwrite=True,
                     **recipe)
@@ -284,3 +285,28 @@ for ax, name in zip(axes, ("loss.png", "metrics.png", "predictions.png")):
 fig.suptitle(f"minifcn.train: FCN-8s, {iterations} iterations"
              + (" (--quick: barely trained)" if args.quick else ""), fontsize=11)
 _common.save_figure(fig, args, "training.png")
+
+# %% Summary and questions
+_common.summary([
+    "Score layers start at zero: the first loss is ln K, and only the score layers get a "
+    "gradient on the first step; the new layers of a stage add nothing until they learn.",
+    f"The summed loss and its gradient are the mean times the number of labelled pixels "
+    f"({counted} here, up to {voc_pixels:,} on a 500×375 VOC image): the learning rate must "
+    f"change with the reduction, or training crawls or blows up.",
+    "Momentum 0.99 averages about a hundred gradients; biases learn at twice the rate without "
+    "decay; the bilinear deconvolutions stay frozen.",
+    f"He initialisation left pool5 with {rms['He'][4] / rms['He'][0]:.2g}× pool1's scale, "
+    f"PyTorch's default uniform start with {decay:.2g}×: the signal, and the gradient, fade "
+    f"through fifteen layers unless the start makes up for the ReLUs.",
+    f"The run: mean IU {run['metrics']['mean_iu']:.3f} on {val_subset} validation images after "
+    f"{iterations} iterations of {batch} image{'s' * (batch > 1)}.",
+], [
+    "With reduction='sum', doubling the batch doubles the gradient. What must happen to the "
+    "learning rate to keep the same step, and what with reduction='mean'?",
+    "Trained in one stage from VGG16, FCN-8s needs pool4 scaled by 0.01 and pool3 by 0.0001. "
+    "Using section 4's table, why would the scale of a block's features matter for the score "
+    "layer that reads it?",
+    "Write softmax_cross_entropy in lessons/exercises/ex06_training.py and check it with "
+    "`python lessons/exercises/check.py 6`. What should the 'mean' loss be when every pixel "
+    "of a batch is 255?",
+])

@@ -4,8 +4,9 @@ Every FCN paper reports four numbers, all read off one confusion matrix accumula
 whole validation set. This lesson computes them by hand on a tiny example and checks them
 against minifcn.metrics, shows what VOC's label 255 does, why mean IU is the number everyone
 quotes, and then scores a trained FCN-8s class by class (lesson 06's run if it is there,
-otherwise a short one trained here).
+otherwise a short one trained here). (The metrics of FCN, CVPR 2015 §5; docs/fcn.md §7.)
 """
+# %% Setup
 import os
 
 import _common
@@ -14,10 +15,11 @@ from _common import np, plt, say, section
 import minifcn
 from minifcn import data, metrics, models
 
-args = _common.parse_args(__file__, "Evaluation: the four metrics of FCN")
+args = _common.parse_args("07_evaluation", "Evaluation: the four metrics of FCN")
+_common.intro(args)
 dev = args.device
 
-# ------------------------------------------------------------------------------------------------
+# %% 1. Four numbers from one confusion matrix, by hand
 section("1. Four numbers from one confusion matrix, by hand")
 say("""
     A 6×10 label map with three classes: 0 background ('.'), 1 circle ('c'), 2 square ('s'),
@@ -82,7 +84,7 @@ say("""
     class accuracy, but it lowers the circle's IU.
 """)
 
-# ------------------------------------------------------------------------------------------------
+# %% 2. What 255 does
 section("2. What 255 does")
 pred_void = pred.copy()
 pred_void[gt == 255] = 2                          # change the prediction on the void pixels only
@@ -99,7 +101,7 @@ say("""
     ignores 255 in the same way (minifcn.nn.SoftmaxCrossEntropy(ignore_index=255)).
 """)
 
-# ------------------------------------------------------------------------------------------------
+# %% 3. Why mean IU is the headline number
 section("3. Why mean IU is the headline number")
 root = data.ensure_shapes()
 val = data.load_dataset(root, "val")
@@ -150,7 +152,7 @@ say("""
     image by image: an image with 30 pixels of a class counts for 30 pixels.
 """)
 
-# ------------------------------------------------------------------------------------------------
+# %% 4. A trained FCN-8s, class by class
 section("4. A trained FCN-8s, class by class")
 lesson06 = os.path.join(_common.LESSONS_DIR, "out", "06_training", "run", "checkpoint.npz")
 model = None
@@ -223,3 +225,27 @@ axes[1].set_ylim(0, 1)
 axes[1].set_title("IU of each class")
 axes[1].legend()
 _common.save_figure(fig, args, "confusion.png")
+
+# %% Summary and questions
+bg = scores(cheap["background everywhere"])
+_common.summary([
+    f"All four scores come from one confusion matrix summed over the whole set: the hand "
+    f"computation and minifcn.metrics agree to "
+    f"{max(abs(a - b) for a, b in zip(ours, lib)):.0e}.",
+    "Pixels labelled 255 (void) are not counted: whatever a net predicts there changes "
+    "nothing.",
+    f"Answering background everywhere scores {bg['acc']:.2f} pixel accuracy but "
+    f"{bg['mean_iu']:.2f} mean IU: mean IU weights every class the same and charges every "
+    f"false alarm, which is why the papers lead with it.",
+    f"The FCN-8s of section 4: mean IU {s['mean_iu']:.3f} over {n_val} validation images; the "
+    f"IU of each class says which classes pull the mean down.",
+], [
+    "Build two images where averaging mean IU image by image and computing it from one summed "
+    "matrix give different answers. Which is fairer to a small object?",
+    "A net that draws every object two pixels too large: which of the four scores notice, and "
+    "which hardly move?",
+    "Write confusion_matrix, iu_per_class and segmentation_scores in "
+    "lessons/exercises/ex07_evaluation.py and check them with "
+    "`python lessons/exercises/check.py 7`. What should the IU be for a class that is "
+    "predicted but never true?",
+])

@@ -14,6 +14,7 @@ It shows that shift-and-stitch and dilation compute the same thing, then trains 
 a coarse 1/8 trunk, an unpooling net and a dilated net on the shapes data with the same budget,
 runs the trained coarse trunk shift-and-stitched as well, and compares all five.
 """
+# %% Setup
 import os
 import time
 
@@ -24,12 +25,14 @@ import minifcn
 from minifcn import backend, data, geometry, models, nn
 from minifcn import functional as F
 
-args = _common.parse_args(__file__, "Other ways to upsample: shift-and-stitch, unpooling, "
-                                    "dilated convolution")
+args = _common.parse_args("08_other_upsampling", "Other ways to upsample: shift-and-stitch, "
+                          "unpooling, dilated convolution")
+_common.intro(args)
 dev = args.device
 rng = np.random.default_rng(args.seed)
 
 
+# %% Tools: shift-and-stitch as a module, receptive fields
 def as_device(a):
     return backend.to_device(np.ascontiguousarray(a), dev)
 
@@ -98,7 +101,7 @@ def receptive_field(layers):
     return r, j
 
 
-# ------------------------------------------------------------------------------------------------
+# %% 1. Shift-and-stitch
 section("1. Shift-and-stitch")
 say("""
     A net whose output has stride f gives one prediction per f×f block of the input. Shift the
@@ -193,7 +196,7 @@ say(f"""
     upsamples instead.
 """)
 
-# ------------------------------------------------------------------------------------------------
+# %% 2. Unpooling + deconvolution (DeconvNet, SegNet)
 section("2. Unpooling + deconvolution (DeconvNet, SegNet)")
 say("""
     DeconvNet (Noh et al., 2015) and SegNet (Badrinarayanan et al., 2015) upsample the
@@ -243,7 +246,7 @@ say(f"""
     (de)convolutions that turn the sparse map back into a dense one.
 """)
 
-# ------------------------------------------------------------------------------------------------
+# %% 3. Dilated convolution
 section("3. Dilated convolution")
 say("""
     A 3×3 convolution with dilation d takes its 9 taps every d pixels: it covers a
@@ -265,7 +268,7 @@ say("""
     after their last layer, for a 64×64 input:
 """)
 
-# ------------------------------------------------------------------------------------------------
+# %% The nets of section 4
 # The four nets of the comparison. All start the same way: He initialisation (weights drawn
 # with variance 2/fan_in, which keeps the activations' scale through ReLUs), score layers at
 # zero as in FCN, frozen bilinear upsampling where there is one, inputs in the 'torchvision'
@@ -415,7 +418,7 @@ say(f"""
     {float(geometry.path_map(strided_body).shift):g}, so the input is shifted by {shift} first.)
 """)
 
-# ------------------------------------------------------------------------------------------------
+# %% 4. The same task, the same budget
 section("4. The same task, the same budget")
 iterations = 40 if args.quick else 1000
 batch = 1 if args.quick else 4
@@ -515,3 +518,26 @@ for row, i in enumerate((0, 1, 2)):
 fig.suptitle(f"Dense predictions five ways (four trained nets), {iterations} iterations each"
              + (" (--quick: barely trained)" if args.quick else ""), fontsize=10)
 _common.save_figure(fig, args, "comparison.png")
+
+# %% Summary and questions
+_common.summary([
+    f"Shift-and-stitch runs a coarse net on f² shifted inputs and interleaves the outputs; it "
+    f"equals the same net with its strides removed and its filters dilated (to {diff:.0e}), "
+    f"at {macs['stitched'] / macs['strided']:.0f}× the coarse net's work where the dilated "
+    f"twin needs {macs['dilated'] / macs['strided']:.1f}×.",
+    "Unpooling puts values back where the encoder's max pooling found them (the switches): a "
+    "sparse, sharp map that a learned decoder fills in.",
+    "Dilated convolution spreads a filter's taps: removing pool4/pool5 and dilating what "
+    "follows keeps the map at 1/8 with the same receptive field.",
+    "Under the same small budget the five methods scored mean IU "
+    + ", ".join(f"{r['mean_iu']:.2f} ({k.split(' (')[0]})" for k, r in results.items())
+    + ": one small run, which ranks nothing; the costs are the solid part.",
+], [
+    "Shift-and-stitch and the dilated twin compute the same numbers. Why does the twin need "
+    "far less arithmetic?",
+    "FCN's output stride is 32. How many passes would shift-and-stitch need, and what did the "
+    "paper do instead?",
+    "Write interleave and shift_and_stitch in lessons/exercises/ex08_other_upsampling.py and "
+    "check them with `python lessons/exercises/check.py 8`, which compares your dense map with "
+    "the dilated twin.",
+])

@@ -11,7 +11,7 @@ Without a GPU you can still run the device path: minifcn's CuPy stand-in
 CuPy's rules: a device array refuses to turn into a NumPy array behind your back, a NumPy array
 mixed into a device operation is an error, and every copy between host and device is counted.
 """
-import sys
+# %% Setup
 import time
 
 import _common
@@ -21,12 +21,13 @@ from minifcn import backend, nn
 from minifcn.optim import SGD
 from minifcn.testing import count_transfers
 
-args = _common.parse_args(__file__, "The same code on a GPU", gpu_optional=True,
+args = _common.parse_args("09_gpu", "The same code on a GPU", gpu_optional=True,
                           default_device="cuda")
-_common.intro(__doc__)
+_common.intro(args)
 rng = np.random.default_rng(args.seed)
 N_CLASS, SIZE = 5, 64
 
+# %% 1. The model
 section("1. The model")
 try:
     from minifcn.models import FCN8s
@@ -83,6 +84,7 @@ def time_step(model, x, t, device, repeat):
     return min(times)
 
 
+# %% 2. On the CPU
 section("2. On the CPU")
 say("""
     Forward and backward of a batch, for a few batch sizes. The best of a few runs is kept:
@@ -96,6 +98,7 @@ for n in sizes:
     print(f"  batch {n:>2}: {1e3 * cpu_times[n]:8.1f} ms  "
           f"({1e3 * cpu_times[n] / n:6.1f} ms per image)")
 
+# %% 3. On the GPU
 section("3. On the GPU")
 gpu_times = {}
 if args.device != "cuda":
@@ -142,6 +145,7 @@ else:
         the batch to the GPU, which a training loop does once per iteration.)
     """)
 
+# %% 4. 'cuda' without a GPU: CuPy's rules on the CPU
 section("4. 'cuda' without a GPU: CuPy's rules on the CPU")
 say("""
     backend.use_fake_cupy() puts minifcn's CuPy stand-in where CuPy would be (the environment
@@ -237,4 +241,27 @@ ax2.set_xlabel("loss read back")
 ax2.set_ylabel(f"device→host reads in {N} iterations")
 ax2.set_title("counted by the CuPy stand-in")
 _common.save_figure(fig, args, "cpu_vs_gpu.png")
-sys.exit(0)
+
+# %% Summary and questions
+big = max(sizes)
+on_gpu = (f", {cpu_times[big] / gpu_times[big]:.1f}× faster on the GPU" if gpu_times
+          else "; no GPU took part in this run")
+_common.summary([
+    "No layer names a device: every kernel takes xp = get_array_module(x), NumPy or CuPy, "
+    "and model.to('cuda') and backend.to_device move the arrays.",
+    f"One forward and backward pass took {1e3 * cpu_times[big] / big:.1f} ms per image at "
+    f"batch {big} on the CPU{on_gpu}.",
+    "On the CuPy stand-in one SGD step gave "
+    + ("exactly the CPU's weights." if diff == 0 else
+       f"weights that differ from the CPU's by up to {diff:.0e}.")
+    + " Section 4 lists what its device arrays refuse, as CuPy's would.",
+    f"Reading the loss back every iteration cost {counts[1, True].d2h} device-to-host reads in "
+    f"{N} iterations; every 10 iterations without check_target, {counts[10, False].d2h}.",
+], [
+    "GPU calls return before the work is done. What would the timings of section 3 measure "
+    "without backend.synchronize?",
+    "float(loss) copies four bytes. Why does it still slow down a training loop on a GPU when "
+    "it is done every iteration?",
+    "Pick a kernel in minifcn/functional/ and find the line that would break on CuPy if it "
+    "called np.asarray; try it on 'cuda' with backend.use_fake_cupy().",
+])

@@ -1,16 +1,22 @@
 """What every lesson shares: its command line, the printed walk-through, and saving figures.
 
-A lesson runs from any folder (``python lessons/04_upsampling.py``) and from a plain checkout:
-if minifcn is not installed, the repository root (the folder above ``lessons/``) goes on
-``sys.path`` so that ``import minifcn`` finds the package beside it.
+A lesson runs as a script from any folder (``python lessons/04_upsampling.py``) and from a plain
+checkout: if minifcn is not installed, the repository root (the folder above ``lessons/``) goes
+on ``sys.path`` so that ``import minifcn`` finds the package beside it. It also runs cell by
+cell (``# %%``) in Jupyter, VS Code or PyCharm, where a lesson has no ``__file__`` and the
+command line is the kernel's own: the lessons name themselves, and ``parse_args`` ignores
+arguments that are not its own.
 """
 import argparse
+import ast
 import os
 import sys
 import textwrap
 import time
 
-LESSONS_DIR = os.path.dirname(os.path.abspath(__file__))
+# Where the import system found this module (the lessons' folder), from its import spec: the
+# lessons never ask for a path of their own.
+LESSONS_DIR = os.path.dirname(os.path.abspath(__spec__.origin))
 
 try:
     import minifcn  # noqa: F401
@@ -18,7 +24,7 @@ except ImportError:
     sys.path.insert(0, os.path.dirname(LESSONS_DIR))
     import minifcn  # noqa: F401
 
-import matplotlib
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")  # figures go to files; no screen needed
 import matplotlib.pyplot as plt  # noqa: E402
@@ -29,14 +35,18 @@ from minifcn import backend  # noqa: E402
 WIDTH = 96
 
 
-def parse_args(lesson_file, description, gpu_optional=False, default_device="cpu"):
-    """--out DIR, --quick, --device cpu|cuda, --seed N; checks the device.
+def parse_args(name, description, gpu_optional=False, default_device="cpu", extra=None,
+               argv=None):
+    """--out DIR, --quick, --device cpu|cuda, --seed N (and the lesson's own, through
+    ``extra(parser)``); checks the device. ``name`` is the lesson's file name without ``.py``.
 
-    Figures go to ``lessons/out/<lesson name>/`` unless --out says otherwise. Asking for
-    'cuda' without a usable GPU stops the lesson with minifcn's own message, unless
-    ``gpu_optional`` (lesson 09 explains the situation itself).
+    ``argv`` defaults to the command line. Arguments that are not the lesson's own are ignored
+    with a note, so that the cells also run in a Jupyter kernel, whose argv is the kernel's
+    (``-f kernel.json``). In a notebook, pass ``argv=["--quick"]`` to change the settings.
+    Figures go to ``lessons/out/<name>/`` unless --out says otherwise. Asking for 'cuda'
+    without a usable GPU stops the lesson with minifcn's own message, unless ``gpu_optional``
+    (lesson 09 explains the situation itself).
     """
-    name = os.path.splitext(os.path.basename(lesson_file))[0]
     parser = argparse.ArgumentParser(prog=f"python lessons/{name}.py", description=description)
     parser.add_argument("--out", default=os.path.join(LESSONS_DIR, "out", name),
                         help="folder for the figures (default: %(default)s)")
@@ -45,7 +55,11 @@ def parse_args(lesson_file, description, gpu_optional=False, default_device="cpu
     parser.add_argument("--device", choices=backend.DEVICES, default=default_device,
                         help="where the arrays live (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    args = parser.parse_args()
+    if extra is not None:
+        extra(parser)
+    args, unknown = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if unknown and "ipykernel" not in sys.modules:        # a kernel's argv is not a mistake
+        print(f"{name}: ignoring arguments that are not this lesson's: {' '.join(unknown)}")
     if args.device == "cuda" and not gpu_optional:
         try:
             backend.to_device(np.zeros(1), "cuda")
@@ -57,9 +71,17 @@ def parse_args(lesson_file, description, gpu_optional=False, default_device="cpu
     return args
 
 
-def intro(doc):
-    """Print the lesson's docstring: its first line as the title, the rest as text."""
-    title, _, rest = doc.strip().partition("\n")
+def intro(args):
+    """Print the lesson's docstring: its first line as the title, the rest as text.
+
+    The docstring is read from ``lessons/<name>.py``: a notebook has no ``__doc__`` of its own.
+    """
+    path = os.path.join(LESSONS_DIR, args.name + ".py")
+    doc = ""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            doc = ast.get_docstring(ast.parse(f.read())) or ""
+    title, _, rest = (doc or args.name).strip().partition("\n")
     print(title + "\n" + "=" * len(title))
     say(rest.replace("``", "`"))
 
@@ -101,3 +123,15 @@ def best_time(fn, repeat=3):
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def summary(points, questions):
+    """The lesson's closing cell: what it showed, and questions to think about."""
+    section("Summary")
+    for point in points:
+        print(textwrap.fill(" ".join(point.split()), WIDTH, initial_indent="- ",
+                            subsequent_indent="  "))
+    print("\nQuestions to think about")
+    for i, question in enumerate(questions, 1):
+        print(textwrap.fill(" ".join(question.split()), WIDTH, initial_indent=f"{i}. ",
+                            subsequent_indent="   "))

@@ -9,7 +9,9 @@ and, through ``minifcn.backend``, on CuPy.
     minifcn.models      VGG16, FCN32s, FCN16s, FCN8s, FCN8sAtOnce
     minifcn.geometry    coordinate maps: where FCN's crop offsets come from
     minifcn.data        VOC / SBD / the offline shapes dataset, preprocessing, the VOC palette
-    minifcn.metrics     pixel acc, mean acc, mean IU, f.w. IU
+    minifcn.metrics     pixel acc, mean acc, mean IU, f.w. IU; IU near boundaries
+    minifcn.deepjet     an FCN's 1/32, 1/16, 1/8 stages at the image's size, scored and drawn
+    minifcn.plots       figures: label maps with a class legend, shared colour scales, curves
     minifcn.optim       SGD as in the FCN recipe, and Adam (OPTIMIZERS)
     train, evaluate, predict, predict_proba, save, load
 """
@@ -24,7 +26,7 @@ import os as _os
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "10")
 
 from . import backend, functional, gradcheck, nn  # noqa: F401,E402
-from . import data, geometry, metrics, models, optim, plots  # noqa: F401,E402
+from . import data, deepjet, geometry, metrics, models, optim, plots  # noqa: F401,E402
 from .backend import cuda_available, get_array_module, to_cpu, to_device  # noqa: F401,E402
 from .evaluate import evaluate  # noqa: F401,E402
 from .io import load, save  # noqa: F401,E402

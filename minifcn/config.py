@@ -10,9 +10,10 @@ The main job's defaults: a small FCN-8s on the offline shapes dataset, from scra
 *mean* loss (the papers' 1e-10..1e-14 are SGD on the summed loss), and it decays as
 lr·(1 − i/iterations)^0.9 ("poly", DeepLab's policy): from scratch, the last stretch at a small
 rate is worth a lot of mean IU. The papers keep it fixed. Widths are VGG16's / 8 (8, 16, 32, 64,
-64; fc6/fc7 128) and the images 128×128: with conv1_1's pad 100 a 128×128 image is computed at
-326×326, only 1.6× the cost of a 64×64 one (262×262) for 4× the labelled pixels, and it learns
-about twice as fast per second (bench/RESULTS.md).
+64; fc6/fc7 128) and the images 128×128, which learn about twice as fast per second as 64×64
+ones (bench/RESULTS.md). conv1_1 is padded only as much as the images need (69 for FCN-8s at
+128×128, not the paper's 100: a 264×264 conv1 instead of 326×326, about 0.66× the step;
+``FCN.smallest_padding`` and docs/models.md say why it cannot go lower).
 """
 import math
 import os
@@ -42,6 +43,9 @@ OPTIONS = {
                         "loss over pixels (sum: the papers' unnormalised loss)"),
     "base_channels": Option(8, int, None, "VGG width scale (64 = VGG16)"),
     "fc_channels": Option(128, int, None, "fc6/fc7 width (4096 = VGG16)"),
+    "conv1_1_padding": Option(None, int, None, "conv1_1's padding (100: the paper's; default: "
+                                               "the smallest the images allow, 69 for FCN-8s at "
+                                               "128×128)"),
     "init": Option(None, str, None, "a saved model to start from (VGG16, or the previous stage: "
                                     "32s → 16s → 8s)"),
     "device": Option(None, str, ("cpu", "cuda"), "where to compute (default: $MINIFCN_DEVICE "

@@ -21,6 +21,8 @@ job's small FCN-8s, about 7 GiB at VGG16's widths). Two ways to bound it:
   a trained net that changes few labels (bench/bench_tile_agreement.py counts them: 0.015% at
   O = 128 in docs/own-data.md's example).
 """
+from contextlib import contextmanager
+
 import numpy as np
 from PIL import Image
 
@@ -31,21 +33,42 @@ TILE_ALIGN = 32       # FCN's total stride (pool5 is 1/32): tiles start on multi
 TILE_OVERLAP = 128    # px shared by neighbouring tiles (exact results need 2·245, see above)
 
 
-def _scores(model, image):
-    """(N, n_class, H, W) scores on the model's device, for (H, W, 3) or (N, H, W, 3) RGB."""
+def model_input(model, image):
+    """(H, W, 3) or (N, H, W, 3) RGB uint8 → the network input (N, 3, H, W) in the model's
+    input convention, dtype and device."""
     from .data.transforms import preprocess
     image = np.asarray(image)
     if image.ndim not in (3, 4) or image.shape[-1] != 3:
         raise ValueError(f"expected an H×W×3 RGB image (or N×H×W×3), got shape {image.shape}")
     x = preprocess(image, model.input_convention, dtype=np.dtype(model.dtype))
-    x = backend.to_device(x if x.ndim == 4 else x[None], model.device)
+    return backend.to_device(x if x.ndim == 4 else x[None], model.device)
+
+
+@contextmanager
+def inference(model):
+    """Eval mode (dropout off) and no caches inside the block; the model's mode comes back."""
     was_training = model.training
     model.eval()
     try:
         with no_grad():
-            return model(x)
+            yield model
     finally:
         model.train(was_training)
+
+
+def _scores(model, image):
+    """(N, n_class, H, W) scores on the model's device, for (H, W, 3) or (N, H, W, 3) RGB."""
+    x = model_input(model, image)
+    h, w = x.shape[2:]
+    # An FCN whose conv1_1 pads less than the paper's 100 needs a minimum input size (fc6's
+    # 7×7 pool5): pad smaller images at the bottom and right with 0 (the mean colour after
+    # preprocessing) and crop the scores back. The top-left stays where it was, so nothing moves.
+    least = getattr(model, "min_input_size", 1)
+    if h < least or w < least:
+        xp = backend.get_array_module(x)
+        x = xp.pad(x, ((0, 0), (0, 0), (0, max(0, least - h)), (0, max(0, least - w))))
+    with inference(model):
+        return model(x)[:, :, :h, :w]
 
 
 def _softmax(score):

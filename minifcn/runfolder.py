@@ -7,7 +7,8 @@
                       the predicted and of the labelled pixels (pred_share, label_share)
     checkpoint.npz    model + optimizer state + iteration + dropout steps + settings + the
                       evaluations so far (``minifcn.load`` reads it as a model file)
-    loss.png, metrics.png, predictions.png    the figures, drawn at the end
+    loss.png, metrics.png, predictions.png    the figures, drawn at the end (``minifcn.plots``;
+                      ``plots.plot_run(folder)`` draws loss and scores side by side)
 
 Every file is replaced atomically (written beside, then renamed): a crash leaves the old version
 or the new one, and a ``*.tmp`` left by a kill -9 is removed when the folder is next used. A
@@ -157,6 +158,18 @@ class RunFolder:
                                           or name[:-len(".tmp")] in JSON_FILES):
                 os.remove(self.file(name))
 
+    def read_log(self):
+        """log.csv as dicts {'iteration': int, 'loss': float, 'seconds': float}."""
+        return [{"iteration": int(r["iteration"]), "loss": float(r["loss"]),
+                 "seconds": float(r["seconds"])}
+                for r in _read_csv(self.file("log.csv"), float("inf"))]
+
+    def read_evaluations(self):
+        """eval.csv as dicts {'iteration': int, 'acc': float, …} (METRIC_KEYS), one per
+        evaluation in iteration order."""
+        return [{"iteration": int(r["iteration"]), **{k: float(r[k]) for k in METRIC_KEYS}}
+                for r in _read_csv(self.file("eval.csv"), float("inf"))]
+
     def log(self, rows):
         _write_csv(self.file("log.csv"), LOG_FIELDS, rows, append=True)
 
@@ -179,4 +192,5 @@ class RunFolder:
             plots.plot_predictions([im for im, _ in samples], [lab for _, lab in samples],
                                    [predict(model, im) for im, _ in samples],
                                    self.file("predictions.png"),
+                                   class_names=getattr(val, "class_names", None),
                                    palette=label_palette(getattr(val, "class_colors", None)))

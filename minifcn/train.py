@@ -38,7 +38,7 @@ from .data import default_train_data, load_dataset
 from .data.batches import TrainBatches
 from .data.weights import class_weights
 from .evaluate import evaluate
-from .models import get_model
+from .models import MODELS, get_model
 from .nn import SoftmaxCrossEntropy, no_grad
 from .optim import get_optimizer, learning_rate
 from .runfolder import METRIC_KEYS, RunFolder
@@ -83,6 +83,12 @@ def train(**kwargs):
             "iteration": it}
 
 
+def model_class(name):
+    """The FCN class of a model name ('fcn8s' → FCN8s), or get_model's error for a bad name."""
+    key = str(name).strip().lower().replace("_", "-")
+    return MODELS[key] if key in MODELS else get_model(name)    # the latter raises
+
+
 def _model_name(spec):
     return spec if isinstance(spec, str) else type(spec).__name__.lower()
 
@@ -114,15 +120,37 @@ def _open_data(cfg):
     return root, train_set, val_set
 
 
-def _build_model(cfg, class_names):
+def smallest_side(*datasets):
+    """The smallest image side in these datasets (read from the image headers, not decoded).
+
+    An unreadable image is skipped here: the loader reports it, by name, where it is read."""
+    from PIL import Image
+    side = None
+    for ds in datasets:
+        for image_id in ds.ids:
+            try:
+                with Image.open(ds.image_path(image_id)) as im:
+                    side = min(im.size) if side is None else min(side, *im.size)
+            except (OSError, ValueError):
+                continue
+    return 1 if side is None else side
+
+
+def _build_model(cfg, train_set, val_set):
     if not isinstance(cfg["model"], str):
         return cfg["model"]
-    model = get_model(cfg["model"], n_class=len(class_names), base_channels=cfg["base_channels"],
-                      fc_channels=cfg["fc_channels"], seed=cfg["seed"],
-                      class_names=list(class_names))
+    padding = cfg["conv1_1_padding"]
+    if padding is None:     # as little as these images allow (FCN.smallest_padding)
+        padding = model_class(cfg["model"]).smallest_padding(smallest_side(train_set, val_set))
+    model = get_model(cfg["model"], n_class=train_set.n_class,
+                      base_channels=cfg["base_channels"], fc_channels=cfg["fc_channels"],
+                      seed=cfg["seed"], class_names=list(train_set.class_names),
+                      conv1_1_padding=padding)
     if cfg["init"] is not None:
         source = io.load(cfg["init"])
-        model.copy_params_from(source)   # VGG16: convolutionize fc6/fc7; else 32s → 16s → 8s
+        copy = model.copy_params_from(source)   # VGG16: convolutionize fc6/fc7; else 32s→16s→8s
+        if getattr(copy, "reinitialized", None):        # a source with another class count
+            print(f"--init {cfg['init']}: {copy.summary()}", file=sys.stderr)
         model.input_convention = getattr(source, "input_convention", model.input_convention)
     return model
 
@@ -133,7 +161,7 @@ def _prepare(kwargs):
     device = cfg["device"] or backend.default_device()
     backend.to_device(np.zeros(1), device)                     # a clear error if unavailable
     root, train_set, val_set = _open_data(cfg)
-    model = checkpoint[0] if checkpoint else _build_model(cfg, train_set.class_names)
+    model = checkpoint[0] if checkpoint else _build_model(cfg, train_set, val_set)
     if not checkpoint and train_set.class_colors is not None:
         model.class_colors = [list(c) for c in train_set.class_colors]  # predict draws them
     n_class = getattr(model, "n_class", train_set.n_class)
@@ -150,6 +178,8 @@ def _prepare(kwargs):
     config.update(out=run_folder.path, data=os.path.abspath(root), device=device, model=name,
                   resume=False, overwrite=False,
                   class_weights=_loss_weights(cfg, kwargs, checkpoint, train_set))
+    if hasattr(model, "conv1_1_padding"):           # the padding chosen, when it was left None
+        config["conv1_1_padding"] = model.conv1_1_padding
     log_rows = run_folder.start(config, start, history, overwrite=cfg["overwrite"])
     return Trainer(model, optimizer, config, run_folder, train_set, val_set, start, history,
                    log_rows, last_good=start if checkpoint else None)

@@ -192,8 +192,8 @@ def make_sbd(tmp_path):
         Image.fromarray(np.full((5, 4, 3), 100, np.uint8)).save(dataset / "img" / f"{image_id}.jpg")
         seg = np.full((5, 4), k + 1, np.uint8)
         seg[0, 0] = 0
-        sio.savemat(dataset / "cls" / f"{image_id}.mat",
-                    {"GTcls": {"Segmentation": seg, "Boundaries": np.zeros((1, 1)), "CategoriesPresent": k + 1}})
+        gt = {"Segmentation": seg, "Boundaries": np.zeros((1, 1)), "CategoriesPresent": k + 1}
+        sio.savemat(dataset / "cls" / f"{image_id}.mat", {"GTcls": gt})
     (dataset / "train.txt").write_text("2008_000002\n2008_000003\n")
     (dataset / "val.txt").write_text("2008_000003\n")
     return dataset

@@ -47,7 +47,8 @@ def test_download_and_extract(tmp_path):
     assert (root / "VOCtrainval.tar").read_bytes() == src.read_bytes()
     assert not (root / "VOCtrainval.tar.part").exists()
     # a second call finds the folder complete and touches nothing (even with a wrong url)
-    assert download_voc(str(root), url=(tmp_path / "gone.tar").as_uri(), md5=None, progress=False) == voc
+    gone = (tmp_path / "gone.tar").as_uri()
+    assert download_voc(str(root), url=gone, md5=None, progress=False) == voc
 
 
 def test_md5_mismatch_is_refused_and_nothing_is_used(tmp_path):
@@ -107,7 +108,9 @@ def test_safe_extract_plain_tar(tmp_path):
 
 def test_missing_source_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.tar"):
-        download_voc(str(tmp_path / "root"), url=(tmp_path / "nothing.tar").as_uri(), progress=False)
+        download_voc(
+            str(tmp_path / "root"), url=(tmp_path / "nothing.tar").as_uri(), progress=False
+        )
 
 
 class _RangeServer:

@@ -131,3 +131,21 @@ def test_models_compute_their_offsets(cls, published, pad):
     for h, w in [(1, 1), (2, 33), (31, 97)]:
         x = np.zeros((1, 3, h, w), np.float32)
         assert model(x).shape == (1, 21, h, w)
+
+
+@pytest.mark.parametrize("cls, crop_bound", [(FCN32s, 81), (FCN16s, 73), (FCN8s, 69),
+                                             (FCN8sAtOnce, 69)])
+def test_smallest_padding_is_the_smallest_that_works(cls, crop_bound):
+    # 100 − the paper's final crop (19, 27, 31); small images need more, for fc6's 7×7 pool5.
+    assert cls.smallest_padding(128) == crop_bound
+    assert cls.smallest_padding(1) == 97
+    for size in (20, 57, 64, 128):
+        pad = cls.smallest_padding(size)
+        model = cls(2, 1, 2, conv1_1_padding=pad)
+        model.eval()
+        for h, w in ((size, size), (size + 1, size + 6), (2 * size, size)):
+            assert model(np.zeros((1, 3, h, w))).shape == (1, 2, h, w)
+        with pytest.raises(ValueError):          # one less: a negative crop, or no pool5 7×7
+            smaller = cls(2, 1, 2, conv1_1_padding=pad - 1)
+            smaller.eval()
+            smaller(np.zeros((1, 3, size, size)))

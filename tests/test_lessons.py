@@ -1,9 +1,15 @@
-"""Every lesson runs with --quick, from a foreign working directory, and writes a figure.
+"""Every lesson runs as a notebook would run it, and as a script; each writes a figure.
 
 Lessons are found by their file names (lessons/NN_*.py), so a new lesson is tested as soon as
-it exists. Each runs in a subprocess exactly as a student would start it.
+it exists. The notebook run executes the lesson's ``# %%`` cells in order in one namespace, as
+Jupyter, VS Code and PyCharm do: without ``__file__``, with a kernel's command line, from a
+foreign working directory, and without jupytext (the cells are split here). It runs in a
+subprocess, with --quick among the kernel's arguments. The cells are the script cut at its
+markers, so running every lesson a second time as a script would test the same code again:
+one lesson runs as a script, as a student starts it, to keep that path alive.
 """
 import glob
+import importlib.util
 import os
 import subprocess
 import sys
@@ -27,23 +33,94 @@ def test_lessons_are_found():
     assert LESSONS, "no lessons/NN_*.py found"
 
 
-@pytest.mark.parametrize("lesson", [pytest.param(p, marks=_marks(p), id=os.path.basename(p))
-                                    for p in LESSONS])
-def test_lesson_runs_quick(lesson, tmp_path):
-    out = tmp_path / "figures"
-    cwd = tmp_path / "elsewhere"            # not the repository: lessons must not need the cwd
-    cwd.mkdir()
+# Runs a lesson's cells the way a notebook kernel does; argv: lesson path, figure folder.
+NOTEBOOK_RUNNER = """
+import linecache, os, sys
+lesson, out = sys.argv[1], sys.argv[2]
+sys.path.insert(0, os.path.dirname(lesson))   # a kernel starts in the notebook's folder
+with open(lesson, encoding="utf-8") as f:
+    source = f.read()
+cells, cell = [], []
+for line in source.splitlines(keepends=True):
+    if line.startswith("# %%") and cell:
+        cells.append("".join(cell))
+        cell = []
+    cell.append(line)
+cells.append("".join(cell))
+sys.argv = ["ipykernel_launcher.py", "-f", "/tmp/kernel-1234.json", "--quick", "--out", out]
+namespace = {"__name__": "__main__"}          # no __file__, as in a notebook
+for i, code in enumerate(cells):
+    name = f"<{os.path.basename(lesson)}, cell {i}>"
+    # Like IPython, keep each cell's source where inspect.getsource finds it.
+    linecache.cache[name] = (len(code), None, code.splitlines(keepends=True), name)
+    exec(compile(code, name, "exec"), namespace)
+print(f"ran {len(cells)} cells")
+"""
+
+
+def _env():
     env = dict(os.environ, MPLBACKEND="Agg")
     # Lessons multiply small matrices; BLAS threads only fight each other (and other tests).
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
     env.setdefault("OMP_NUM_THREADS", "1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _report(lesson, proc):
+    return (f"{os.path.basename(lesson)} exited with {proc.returncode}\n"
+            f"--- stdout (end) ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-3000:]}")
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[os.path.basename(p) for p in LESSONS])
+def test_lesson_is_cells_without_file(lesson):
+    """Cells, no __file__ (a notebook has none), and the lesson's own name for its outputs."""
+    with open(lesson, encoding="utf-8") as f:
+        source = f.read()
+    name = os.path.splitext(os.path.basename(lesson))[0]
+    assert source.count("\n# %%") >= 3, f"{name}: no # %% cells"
+    assert "__file__" not in source, f"{name} uses __file__, which a notebook does not have"
+    assert f'parse_args("{name}"' in source, f"{name}: parse_args must get the lesson's name"
+
+
+@pytest.mark.parametrize("lesson", [pytest.param(p, marks=_marks(p), id=os.path.basename(p))
+                                    for p in LESSONS])
+def test_lesson_runs_as_notebook_quick(lesson, tmp_path):
+    out = tmp_path / "figures"
+    cwd = tmp_path / "elsewhere"            # not the repository: lessons must not need the cwd
+    cwd.mkdir()
+    proc = subprocess.run([sys.executable, "-c", NOTEBOOK_RUNNER, lesson, str(out)], cwd=cwd,
+                          env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert proc.returncode == 0, _report(lesson, proc)
+    assert list(out.glob("*.png")), f"{os.path.basename(lesson)} wrote no .png into {out}"
+    assert "Questions to think about" in proc.stdout, "the lesson ends without its summary"
+
+
+@pytest.mark.slow
+def test_lesson_runs_as_script(tmp_path):
+    """``python lessons/02_….py --quick`` from another folder, as a student starts it."""
+    lesson = os.path.join(REPO, "lessons", "02_backprop_and_gradcheck.py")
+    out = tmp_path / "figures"
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
     proc = subprocess.run([sys.executable, lesson, "--quick", "--out", str(out)], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
-    assert proc.returncode == 0, (f"{os.path.basename(lesson)} exited with {proc.returncode}\n"
-                                  f"--- stdout (end) ---\n{proc.stdout[-3000:]}\n"
-                                  f"--- stderr ---\n{proc.stderr[-3000:]}")
-    figures = list(out.glob("*.png"))
-    assert figures, f"{os.path.basename(lesson)} wrote no .png into --out {out}"
+                          env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert proc.returncode == 0, _report(lesson, proc)
+    assert list(out.glob("*.png"))
+
+
+def test_lesson_arguments_tolerate_a_kernel_argv(tmp_path):
+    """A Jupyter kernel's argv (-f kernel.json) is ignored; the lesson's own flags still work."""
+    spec = importlib.util.spec_from_file_location(
+        "_common", os.path.join(REPO, "lessons", "_common.py"))
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    args = common.parse_args("01_test", "test", argv=["-f", "/tmp/kernel-1.json", "--out",
+                                                      str(tmp_path), "--seed", "3"])
+    assert (args.quick, args.seed, args.device, args.out) == (False, 3, "cpu", str(tmp_path))
+    args = common.parse_args("01_test", "test", argv=["--quick", "--out", str(tmp_path)],
+                             extra=lambda p: p.add_argument("--data", default="x"))
+    assert args.quick and args.data == "x"
 
 
 def test_lesson_asks_for_missing_gpu_clearly(tmp_path):

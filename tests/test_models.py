@@ -286,7 +286,7 @@ def test_forward_returns_the_named_blobs(cls):
     assert list(blobs) == BLOB_NAMES[cls]
     assert blobs["score"] is score
     np.testing.assert_array_equal(score, model(x))
-    # The sizes of FCN.md's 500×500 walk-through (sizes do not depend on the widths).
+    # The sizes of docs/fcn.md §2's 500×500 walk-through (sizes do not depend on the widths).
     big = cls(n_class=2, base_channels=1, fc_channels=1).eval()
     with nn.no_grad():
         _, b = big.forward(np.zeros((1, 3, 500, 500), np.float32), return_blobs=True)

@@ -127,3 +127,20 @@ def test_predict_flags_are_checked_before_anything_is_written(tmp_path, capsys, 
                  str(tmp_path / "pred"), str(photo), *flags]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "pred").exists()
+
+
+def test_init_from_a_model_with_other_classes_says_what_it_reinitialised(orchard_dir, tmp_path,
+                                                                         capsys):
+    from minifcn.models import FCN8s
+    data = tmp_path / "orchard"
+    prepare(orchard_dir / "photos", orchard_dir / "masks", data,
+            classes=orchard_dir / "classes.txt", val_fraction=0.2, verbose=False)
+    io.save(FCN8s(n_class=21, base_channels=2, fc_channels=4), str(tmp_path / "voc.npz"))
+    assert main(["train", "--data", str(data), "--init", str(tmp_path / "voc.npz"),
+                 "--iterations", "1", "--eval-every", "0", "--base-channels", "2",
+                 "--fc-channels", "4", "--out", str(tmp_path / "run"), "--progress",
+                 "false"]) == 0
+    assert "re-initialised for this model's classes: score_fr" in capsys.readouterr().err
+    model = io.load(str(tmp_path / "run" / "checkpoint.npz"))
+    assert model.class_names == ["soil", "tree", "fruit"]
+    assert model.class_colors == [list(c) for c in MASK_COLOURS.tolist()]

@@ -82,6 +82,20 @@ def test_float64_models():
     assert predict_proba(model, image(6, 7)).dtype == np.float64
 
 
+def test_images_below_the_minimum_size_are_padded_and_cropped_back():
+    model = trained_looking(conv1_1_padding=69)
+    assert model.min_input_size == 57                  # 57 + 2·69 − 2 = 193: pool5 is 7×7
+    image = np.random.default_rng(0).integers(0, 255, (20, 70, 3), dtype=np.uint8)
+    prob = predict_proba(model, image)
+    assert prob.shape == (4, 20, 70) and predict(model, image).shape == (20, 70)
+    # by hand: 0 (the mean colour, preprocessed) below the image, the scores cropped back
+    x = transforms.preprocess(image, model.input_convention)[None]
+    model.eval()
+    score = model(np.pad(x, ((0, 0), (0, 0), (0, 37), (0, 0))))[0, :, :20]
+    e = np.exp(score - score.max(axis=0))
+    np.testing.assert_allclose(prob, e / e.sum(axis=0), rtol=1e-5, atol=1e-6)
+
+
 # ---- large photos: max_size and tiles -------------------------------------------------------
 
 

@@ -30,7 +30,9 @@ def small(tmp_path_factory):
 
 
 def _files(root):
-    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+    return sorted(
+        os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs
+    )
 
 
 def test_voc_layout_and_file_formats(small):
@@ -56,7 +58,8 @@ def test_read_back_through_the_dataset_classes(small):
         image, label = ds[2]
         assert image.shape == (48, 48, 3) and label.shape == (48, 48)
         assert set(np.unique(label)) <= {0, 1, 2, 3, 4, 255}
-        assert (label == 255).any() and ((label >= 1) & (label <= 4)).any()  # an object and its border
+        # an object and its border
+        assert (label == 255).any() and ((label >= 1) & (label <= 4)).any()
 
 
 def test_same_arguments_same_bytes(small, tmp_path):

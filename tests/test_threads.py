@@ -106,7 +106,8 @@ def test_conv_on_threads_is_bitwise_the_single_thread_result(case, dtype, monkey
     for a, c in zip(one, many):
         np.testing.assert_array_equal(a, c)
     # and both are right: the forward against the naive loops
-    ref = naive.conv2d_naive(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), s, p, d)
+    x64, w64, b64 = (arr.astype(np.float64) for arr in (x, w, b))
+    ref = naive.conv2d_naive(x64, w64, b64, s, p, d)
     np.testing.assert_allclose(many[0], ref, rtol=1e-4 if dtype == np.float32 else 1e-10,
                                atol=1e-4 if dtype == np.float32 else 1e-10)
 

@@ -85,7 +85,9 @@ def _interrupt_at(model, call):
 def test_ctrl_c_writes_a_checkpoint_and_resume_finishes_exactly(shapes, tmp_path):
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
     train(data=shapes, iterations=6, eval_every=0, out=a, **TINY)
-    model = _interrupt_at(FCN8s(n_class=5, base_channels=2, fc_channels=8), call=3)
+    # the model train() builds by default: conv1_1 padded as little as 32×32 images allow
+    model = _interrupt_at(FCN8s(n_class=5, base_channels=2, fc_channels=8,
+                                conv1_1_padding=FCN8s.smallest_padding(32)), call=3)
     with pytest.raises(KeyboardInterrupt):
         train(model=model, data=shapes, iterations=6, eval_every=0, out=b, **TINY)
     _, _, meta = io.read(os.path.join(b, "checkpoint.npz"))
@@ -173,6 +175,17 @@ def test_resume_from_a_checkpoint_with_the_old_adam_buffer_names(shapes, tmp_pat
     for k in ea:
         np.testing.assert_array_equal(ea[k], eb[k], err_msg=k)
     assert _losses(a) == _losses(b)
+
+
+def test_conv1_1_padding_defaults_to_the_smallest_the_images_allow(shapes, tmp_path):
+    # 32×32 images: fc6's 7×7 pool5 needs 32 + 2·pad − 2 ≥ 193, so pad 82 (not the crop's 69)
+    result = train(data=shapes, iterations=1, eval_every=0, out=str(tmp_path / "a"), **TINY)
+    assert result["model"].conv1_1_padding == FCN8s.smallest_padding(32) == 82
+    with open(tmp_path / "a" / "config.json", encoding="utf-8") as f:
+        assert json.load(f)["conv1_1_padding"] == 82
+    result = train(data=shapes, iterations=1, eval_every=0, out=str(tmp_path / "b"),
+                   conv1_1_padding=100, **TINY)
+    assert result["model"].conv1_1_padding == 100 and result["model"].crop_offsets["score"] == 31
 
 
 def test_checkpoints_and_evaluations_leave_the_training_as_it_is(shapes, tmp_path):

@@ -23,7 +23,9 @@ def test_caffe_is_bgr_minus_mean_on_0_255():
     x = preprocess(image, "caffe")
     assert x.shape == (3, 1, 2) and x.dtype == np.float32
     # channel 0 is blue: 30 - 104.00698793; channel 2 is red: 10 - 122.67891434
-    np.testing.assert_allclose(x[:, 0, 0], [30 - 104.00698793, 20 - 116.66876762, 10 - 122.67891434], rtol=1e-6)
+    np.testing.assert_allclose(
+        x[:, 0, 0], [30 - 104.00698793, 20 - 116.66876762, 10 - 122.67891434], rtol=1e-6
+    )
     np.testing.assert_allclose(x[:, 0, 1], [-104.00698793, -116.66876762, -122.67891434], rtol=1e-6)
 
 

@@ -31,7 +31,10 @@ def file_md5(path):
 
 
 def _open_source(url, start):
-    """Open ``url`` at byte ``start`` → (stream, total size or None, whether it starts at ``start``)."""
+    """Open ``url`` at byte ``start``.
+
+    Returns (stream, total size or None, whether the stream starts at ``start``).
+    """
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme == "file":
         path = urllib.request.url2pathname(parsed.path)
@@ -111,7 +114,9 @@ def safe_extract(tar_path, root):
             if reason is None and os.path.commonpath([root, target]) != root:
                 reason = "a path outside the target folder"
             if reason is not None:
-                raise ValueError(f"refusing to extract {tar_path}: member {member.name!r} has {reason}")
+                raise ValueError(
+                    f"refusing to extract {tar_path}: member {member.name!r} has {reason}"
+                )
         for member in members:
             target = os.path.join(root, member.name)
             if member.isdir():
@@ -142,7 +147,8 @@ def download_voc(root, url=VOC2012_URL, md5=VOC2012_MD5, progress=True):
     os.makedirs(root, exist_ok=True)
     tar_path = os.path.join(root, os.path.basename(urllib.parse.urlparse(url).path) or "voc.tar")
     if os.path.isfile(tar_path) and md5 is not None and file_md5(tar_path) != md5:
-        os.remove(tar_path)  # not the archive we expect (damaged, or another release): fetch it again
+        # not the archive we expect (damaged, or another release): fetch it again
+        os.remove(tar_path)
     if not os.path.isfile(tar_path):
         download_url(url, tar_path, md5, progress)
     safe_extract(tar_path, root)

@@ -73,7 +73,8 @@ def save_label_png(path, label, palette=None):
             f"got min {label.min()}, max {label.max()} for {path}"
         )
     height, width = label.shape
-    image = Image.frombytes("P", (width, height), np.ascontiguousarray(label, dtype=np.uint8).tobytes())
+    pixels = np.ascontiguousarray(label, dtype=np.uint8).tobytes()
+    image = Image.frombytes("P", (width, height), pixels)
     palette = voc_palette(256) if palette is None else np.asarray(palette, dtype=np.uint8)
     image.putpalette(palette.tobytes())
     folder = os.path.dirname(os.path.abspath(path))

@@ -202,7 +202,7 @@ def frequency_table(names, pixels, images, void):
 
 def plot_frequency(names, colours, pixels, path):
     """A bar plot of each class's share of the labelled pixels, in the classes' colours."""
-    from ..plots import _plt, _save
+    from ..plots import TITLE_SIZE, _plt, save_figure
     plt = _plt()
     share = 100 * pixels / max(1, pixels.sum())
     fig, ax = plt.subplots(figsize=(6, 0.4 * len(names) + 1.2))
@@ -210,8 +210,8 @@ def plot_frequency(names, colours, pixels, path):
     ax.barh(y, share, color=np.asarray(colours) / 255, edgecolor="black", linewidth=0.5)
     ax.set_yticks(y, names)
     ax.set_xlabel("share of the labelled pixels (%)")
-    ax.set_title("class frequency")
-    return _save(fig, path)
+    ax.set_title("class frequency", fontsize=TITLE_SIZE)
+    return save_figure(fig, path)
 
 
 def _check_out(out):

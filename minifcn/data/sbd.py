@@ -28,14 +28,20 @@ def _loadmat():
 def resolve_sbd_root(root):
     """The folder that holds img/ and cls/, given it or ``benchmark_RELEASE`` above it."""
     root = os.path.expanduser(os.fspath(root))
-    candidates = [root, os.path.join(root, "dataset"), os.path.join(root, "benchmark_RELEASE", "dataset")]
+    candidates = [
+        root,
+        os.path.join(root, "dataset"),
+        os.path.join(root, "benchmark_RELEASE", "dataset"),
+    ]
     for folder in candidates:
-        if os.path.isdir(os.path.join(folder, "cls")) and os.path.isdir(os.path.join(folder, "img")):
+        has_cls = os.path.isdir(os.path.join(folder, "cls"))
+        if has_cls and os.path.isdir(os.path.join(folder, "img")):
             return folder
     if not os.path.isdir(root):
         raise FileNotFoundError(f"SBD folder not found: {root}")
     raise FileNotFoundError(
-        f"no SBD dataset (a folder with img/ and cls/) at {root}; looked in " + ", ".join(candidates)
+        f"no SBD dataset (a folder with img/ and cls/) at {root}; looked in "
+        + ", ".join(candidates)
     )
 
 

@@ -33,7 +33,9 @@ MEAN_RGB = (123, 117, 104)
 
 def _convention(name):
     if name not in INPUT_CONVENTIONS:
-        raise ValueError(f"unknown input convention {name!r}: expected one of {tuple(INPUT_CONVENTIONS)}")
+        raise ValueError(
+            f"unknown input convention {name!r}: expected one of {tuple(INPUT_CONVENTIONS)}"
+        )
     c = INPUT_CONVENTIONS[name]
     return c["order"] == "BGR", c["scale"], np.asarray(c["mean"]), np.asarray(c["std"])
 
@@ -46,7 +48,9 @@ def preprocess(image, convention="caffe", dtype=np.float32):
     """
     image = np.asarray(image)
     if image.ndim not in (3, 4) or image.shape[-1] != 3:
-        raise ValueError(f"preprocess: expected an H×W×3 RGB image (or N×H×W×3), got shape {image.shape}")
+        raise ValueError(
+            f"preprocess: expected an H×W×3 RGB image (or N×H×W×3), got shape {image.shape}"
+        )
     if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
         raise ValueError(f"preprocess: expected uint8 pixel values, got dtype {image.dtype}")
     bgr, scale, mean, std = _convention(convention)
@@ -123,7 +127,10 @@ def make_batch(samples, convention="caffe", dtype=np.float32):
         raise ValueError("make_batch: no samples")
     sizes = [label.shape for _, label in samples]
     if len(set(sizes)) > 1:
-        raise ValueError(f"make_batch: samples have different sizes {sorted(set(sizes))}; crop them to one size")
+        raise ValueError(
+            f"make_batch: samples have different sizes {sorted(set(sizes))}; "
+            "crop them to one size"
+        )
     images = np.stack([image for image, _ in samples])
     labels = np.stack([label for _, label in samples]).astype(np.int32)
     return preprocess(images, convention, dtype), labels

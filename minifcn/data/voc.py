@@ -3,7 +3,8 @@
 A VOC-style dataset is a folder holding::
 
     JPEGImages/<id>.jpg                  the images (<id>.png where there is no .jpg: lossless)
-    SegmentationClass/<id>.png           the labels: palette PNGs whose pixel values are class indices
+    SegmentationClass/<id>.png           the labels: palette PNGs whose pixel values are class
+                                         indices
     ImageSets/Segmentation/<split>.txt   the ids of each split, one per line
     classes.txt                          (minifcn's own datasets only) one class per line: its name,
                                          optionally followed by its colour ``R G B`` (0..255)
@@ -164,10 +165,14 @@ class SegmentationDataset:
         if not os.path.isdir(self.root):
             raise FileNotFoundError(f"dataset folder not found: {self.root}")
         if self.splits is not None and split not in self.splits:
-            raise ValueError(f"unknown split {split!r} for {type(self).__name__}: expected one of {self.splits}")
+            raise ValueError(
+                f"unknown split {split!r} for {type(self).__name__}: "
+                f"expected one of {self.splits}"
+            )
         for folder in (self.image_dir, self.label_dir):
-            if not os.path.isdir(os.path.join(self.root, folder)):
-                raise FileNotFoundError(f"dataset folder not found: {os.path.join(self.root, folder)}")
+            path = os.path.join(self.root, folder)
+            if not os.path.isdir(path):
+                raise FileNotFoundError(f"dataset folder not found: {path}")
         class_colors = None
         if class_names is None:
             class_names, class_colors = read_classes(os.path.join(self.root, CLASSES_FILE))
@@ -209,7 +214,8 @@ class SegmentationDataset:
         label = self.read_label(label_path)
         if image.shape[:2] != label.shape:
             raise ValueError(
-                f"image and label sizes differ for {label_path}: image {image.shape[0]}×{image.shape[1]}, "
+                f"image and label sizes differ for {label_path}: "
+                f"image {image.shape[0]}×{image.shape[1]}, "
                 f"label {label.shape[0]}×{label.shape[1]}"
             )
         bad = ((label < 0) | (label >= self.n_class)) & (label != self.ignore_index)
@@ -221,7 +227,10 @@ class SegmentationDataset:
         return image, label
 
     def __repr__(self):
-        return f"{type(self).__name__}(root={self.root!r}, split={self.split!r}, {len(self)} images, {self.n_class} classes)"
+        return (
+            f"{type(self).__name__}(root={self.root!r}, split={self.split!r}, "
+            f"{len(self)} images, {self.n_class} classes)"
+        )
 
 
 class VOCSegmentation(SegmentationDataset):

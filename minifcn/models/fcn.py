@@ -139,6 +139,28 @@ class FCN(VGGBackbone):
         """{crop layer: offset}, e.g. {'score_pool4c': 5, 'score_pool3c': 9, 'score': 31}."""
         return {name: m.offset[0] for name, m in self.named_modules() if isinstance(m, nn.Crop)}
 
+    @property
+    def min_input_size(self):
+        """The smallest input side that gives fc6 its 7×7 pool5: H + 2·pad − 2 ≥ 193 (1 px at
+        the paper's pad 100; 57 px at 69). ``minifcn.predict`` pads smaller images up to it."""
+        return max(1, 195 - 2 * self.conv1_1_padding)
+
+    @classmethod
+    def smallest_padding(cls, min_size=1):
+        """The smallest conv1_1 padding that still works for inputs of ``min_size`` px and more.
+
+        Two things bound it from below. (1) The final crop must be ≥ 0: the offset of ``score``
+        falls by one per pixel of padding (31 at pad 100 for FCN-8s, 27 for 16s, 19 for 32s),
+        so the padding cannot go under 100 − that (69, 73, 81): there the score map starts
+        exactly on the image's first pixel. (2) fc6 needs a 7×7 pool5: with ceil-mode pools
+        that is a conv1_1 output side H + 2·pad − 2 ≥ 6·32 + 1 = 193. At 128×128 (1) decides;
+        pad 100 is the paper's, which satisfies (2) for every input of 1 px.
+        """
+        probe = cls(1, base_channels=1, fc_channels=1, conv1_1_padding=100)   # cheap: 1 wide
+        crop_bound = 100 - probe.score.offset[0]
+        fc6_bound = -(-(195 - int(min_size)) // 2)                           # ceil((195 − H)/2)
+        return max(crop_bound, fc6_bound)
+
     def set_learn_upsampling(self, flag=True):
         """Let the deconvolutions learn (True) or freeze them at their current weights."""
         self.learn_upsampling = bool(flag)
