@@ -133,18 +133,18 @@ def collapse_warning(hist, class_names=None, iteration=None, iterations=None,
     """A warning text when the predictions collapsed to one class (``collapsed_class``), else None.
 
     It names the usual causes and the flags that address them. Given the evaluation's iteration
-    and the run's total, a collapse in the first quarter of a run says that it may pass: from
-    scratch, a net predicts the majority class first (the main job still does at iteration 500).
+    and the run's total, nothing is said in the first quarter of a run: from scratch, a net
+    predicts the majority class first (the main job at its first evaluation, iteration 1000 of
+    6000: 95.5% background predicted against 73.1% labelled, in a run that ends at 0.85 mean IU),
+    so a warning there would fire on healthy runs. The shares are logged all the same.
     """
+    if iteration is not None and iterations and iteration < iterations / 4:
+        return None
     c = collapsed_class(hist, share, rest_ratio)
     if c is None:
         return None
     pred, true = class_shares(hist)
     name = class_names[c] if class_names is not None else f"class {c}"
-    early = ""
-    if iteration is not None and iterations and iteration < iterations / 4:
-        early = (f" This is iteration {iteration} of {iterations}: early in a run from scratch "
-                 f"this is common and often passes; act if the next evaluation says it again.")
     return (
         f"warning: the predictions collapsed to {name!r}: {100 * pred[c]:.1f}% of the predicted "
         f"pixels, against {100 * true[c]:.1f}% of the labels. Likely causes: a learning rate too "
@@ -152,7 +152,7 @@ def collapse_warning(hist, class_names=None, iteration=None, iterations=None,
         f"size, so the rate must be tiny, e.g. 1e-10, or use --reduction mean), too few "
         f"iterations (--iterations; from scratch a net first predicts the majority class), or "
         f"class imbalance (--class-weight auto weighs rare classes up). Also try --optimizer adam "
-        f"when training from scratch, or --init from a trained model.{early}"
+        f"when training from scratch, or --init from a trained model."
     )
 
 

@@ -54,10 +54,15 @@ def test_collapse_to_an_object_class_is_named_too():
     assert collapse_warning(np.zeros((3, 3), dtype=np.int64)) is None
 
 
-def test_an_early_collapse_says_it_may_pass():
-    hist = hist_from([0.7, 0.2, 0.1], [[1, 0, 0]] * 3)
-    assert "iteration 500 of 6000" in collapse_warning(hist, NAMES, 500, 6000)
-    assert "often passes" not in collapse_warning(hist, NAMES, 3000, 6000)
+def test_no_warning_in_the_first_quarter_of_a_run():
+    # From scratch a net predicts the majority class first: the main job does at iteration 1000
+    # of 6000 (95.5% background predicted, 73.1% labelled) and still ends at 0.85 mean IU.
+    hist = hist_from([0.731, 0.15, 0.119], [[1, 0, 0], [0.8, 0.2, 0], [0.85, 0, 0.15]])
+    assert collapsed_class(hist) == 0
+    assert collapse_warning(hist, NAMES, 1000, 6000) is None
+    assert collapse_warning(hist, NAMES, 1499, 6000) is None
+    assert "collapsed to 'background'" in collapse_warning(hist, NAMES, 1500, 6000)
+    assert "collapsed to 'background'" in collapse_warning(hist, NAMES)     # eval: no run
 
 
 class Pairs:
