@@ -12,7 +12,8 @@ shared one the ratios are what to look at.
 import argparse
 import os
 
-from common import make_batch, randomize_score_layers, set_inplace_relu, timed, try_import_torch
+from common import (make_batch, minifcn_step, randomize_score_layers, set_inplace_relu, timed,
+                    torch_step, try_import_torch)
 import numpy as np  # after common, which imports minifcn first (see there)
 from minifcn import nn
 from minifcn.models import FCN8s
@@ -24,23 +25,9 @@ if torch is not None:
 FORWARD_GFLOP_NOTE = "≈ 294 GFLOP forward at 375×500 (backward ≈ 2×)"
 
 
-def minifcn_step(model, crit, x, t):
-    model.zero_grad()
-    loss = crit(model(x), t)
-    model.backward(crit.backward(), need_input_grad=False)
-    return loss
-
-
 def minifcn_forward(model, x):
     with nn.no_grad():
         return model(x)
-
-
-def torch_step(model, x, t):
-    model.zero_grad(set_to_none=True)
-    loss = torch.nn.functional.cross_entropy(model(x), t, ignore_index=255)
-    loss.backward()
-    return loss
 
 
 def torch_forward(model, x):

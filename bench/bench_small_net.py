@@ -26,7 +26,8 @@ import subprocess
 import time
 
 import numpy as np  # after common, which imports minifcn first (see there)
-from common import make_batch, randomize_score_layers, try_import_torch
+from common import (make_batch, minifcn_step, randomize_score_layers, torch_step,
+                    try_import_torch)
 
 from minifcn import nn
 from minifcn.models import FCN8s
@@ -71,20 +72,6 @@ def cpu_model():
         if line.startswith("Model name:"):
             return line.split(":", 1)[1].strip()
     return "unknown CPU"
-
-
-def minifcn_step(model, crit, x, t):
-    model.zero_grad()
-    loss = crit(model(x), t)
-    model.backward(crit.backward(), need_input_grad=False)
-    return loss
-
-
-def torch_step(model, x, t):
-    model.zero_grad(set_to_none=True)
-    loss = torch.nn.functional.cross_entropy(model(x), t, ignore_index=255)
-    loss.backward()
-    return loss
 
 
 def build(H, W):

@@ -45,6 +45,23 @@ def timed(f, *args):
     return time.perf_counter() - t0
 
 
+def minifcn_step(model, crit, x, t):
+    """One training step's work in minifcn: zero_grad, forward, loss, backward (no input grad)."""
+    model.zero_grad()
+    loss = crit(model(x), t)
+    model.backward(crit.backward(), need_input_grad=False)
+    return loss
+
+
+def torch_step(model, x, t):
+    """The same step in PyTorch (mean cross-entropy, ignore 255)."""
+    import torch
+    model.zero_grad(set_to_none=True)
+    loss = torch.nn.functional.cross_entropy(model(x), t, ignore_index=255)
+    loss.backward()
+    return loss
+
+
 def try_import_torch():
     try:
         import torch
