@@ -49,8 +49,9 @@ def bilinear_weight(in_channels, out_channels, kernel_size, dtype=np.float32):
 def is_bilinear_weight(w):
     """True when w (C, C, k, k) is exactly ``bilinear_weight(C, C, k)`` in w's dtype.
 
-    One comparison of the weight (a host sync on CuPy), done per forward pass so that a weight
-    that was changed in place can never take the fast path by mistake.
+    One comparison of the weight (a host sync on CuPy). ``nn.ConvTranspose2d`` makes it on every
+    forward pass on the CPU, and once per weight array on a GPU, where a frozen weight is only
+    ever replaced (``load_state_dict``, ``to``), never updated in place by the optimizers.
     """
     C_in, C_out, kh, kw = w.shape
     if C_in != C_out or kh != kw:
