@@ -149,3 +149,29 @@ def test_smallest_padding_is_the_smallest_that_works(cls, crop_bound):
             smaller = cls(2, 1, 2, conv1_1_padding=pad - 1)
             smaller.eval()
             smaller(np.zeros((1, 3, size, size)))
+
+
+@pytest.mark.parametrize("cls, crop_bound", [(FCN32s, 49), (FCN16s, 41), (FCN8s, 37)])
+def test_fc6_padding_1_lets_conv1_1_pad_32_less(cls, crop_bound):
+    # fc6's window centre moves one pool5 pixel (32 image px) back: the final crop grows by 32,
+    # the skip crops between pool4/pool3 and the coarse path shrink (5 → 3, 9 → 5).
+    model = cls(2, 1, 2, conv1_1_padding=100, fc6_padding=1)
+    paper = cls(2, 1, 2, conv1_1_padding=100).crop_offsets
+    assert model.crop_offsets["score"] == paper["score"] + 32
+    assert {k: v for k, v in model.crop_offsets.items() if k != "score"} == {
+        k: {5: 3, 9: 5}[v] for k, v in paper.items() if k != "score"}
+    assert cls.smallest_padding(128, fc6_padding=1) == crop_bound
+    for size in (20, 57, 64, 128):
+        pad = cls.smallest_padding(size, fc6_padding=1)
+        model = cls(2, 1, 2, conv1_1_padding=pad, fc6_padding=1).eval()
+        assert model.min_input_size <= size
+        for h, w in ((size, size), (size + 1, size + 6), (size + 17, 2 * size)):
+            assert model(np.zeros((1, 3, h, w))).shape == (1, 2, h, w)
+        with pytest.raises(ValueError):          # one less: a negative crop, or pool5 under 5×5
+            smaller = cls(2, 1, 2, conv1_1_padding=pad - 1, fc6_padding=1).eval()
+            smaller(np.zeros((1, 3, size, size)))
+
+
+def test_fc6_padding_2_is_refused_by_name():
+    with pytest.raises(ValueError, match="fc6_padding"):
+        FCN8s(2, 1, 2, fc6_padding=2)

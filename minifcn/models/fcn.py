@@ -5,7 +5,7 @@ pads by 100 instead of 1, so that every input of 1 px or more still gives pool5 
 that fc6 needs (``minifcn.geometry`` explains it and computes the crops it makes necessary). Then
 
     fc6       the Linear over 512×7×7 becomes a 7×7 convolution (same weights, reshaped)
-    fc7       the Linear 4096 → 4096 becomes a 1×1 convolution; both followed by ReLU, dropout 0.5
+    fc7       the Linear 4096 → 4096 becomes a 1×1 convolution; both followed by ReLU, dropout (0.5)
     score_fr  a 1×1 convolution to n_class scores, 1/32 of the input ("fr": fully reduced)
 
 and the variants add skip scores and upsampling (score_pool4, score_pool3, upscore…) on top.
@@ -55,7 +55,10 @@ class FCN(VGGBackbone):
     """Base class: trunk (conv1_1 padded by ``conv1_1_padding``), fc6, fc7, score_fr.
 
     n_class: classes (21 for VOC). base_channels: 64 for VGG16's widths, smaller for tiny nets.
-    fc_channels: the width of fc6/fc7 (4096). seed: initial weights and dropout masks.
+    fc_channels: the width of fc6/fc7 (4096). fc6_padding: 0 (the paper's) or 1, which lets
+    fc6 work on a 5×5 pool5 and conv1_1 pad 32 px less (``smallest_padding``). dropout: its
+    probability after fc6 and fc7 (0.5, the papers'; 0 turns it off). seed: initial weights and
+    dropout masks.
     input_convention: 'caffe' or 'torchvision' (how ``minifcn.predict`` preprocesses images).
 
     Each variant's ``forward(x, return_blobs=False)`` returns the scores (N, n_class, H, W);
@@ -66,14 +69,20 @@ class FCN(VGGBackbone):
     """
 
     def __init__(self, n_class=21, base_channels=64, fc_channels=4096, *, conv1_1_padding=100,
-                 learn_upsampling=False, seed=0, input_convention="caffe", class_names=None):
+                 fc6_padding=0, dropout=0.5, learn_upsampling=False, seed=0,
+                 input_convention="caffe", class_names=None):
         super().__init__(n_class, base_channels, conv1_1_padding, seed, input_convention,
                          class_names)
         self.fc_channels, self.conv1_1_padding = int(fc_channels), int(conv1_1_padding)
+        self.fc6_padding = int(fc6_padding)
+        if self.fc6_padding not in (0, 1):
+            # With 2, fc6's map overhangs pool5 by 2 pixels a side, and once upsampled the coarse
+            # scores are larger than the pool4/pool3 scores they are added to: no crop fits.
+            raise ValueError(f"fc6_padding must be 0 (the paper's) or 1, got {fc6_padding}")
         self.learn_upsampling = bool(learn_upsampling)
         # VGG16's fully connected fc6 (over 512×7×7) and fc7 as a 7×7 and a 1×1 convolution.
-        self.add_fc_layers(nn.Conv2d(8 * base_channels, fc_channels, 7),
-                           nn.Conv2d(fc_channels, fc_channels, 1))
+        self.add_fc_layers(nn.Conv2d(8 * base_channels, fc_channels, 7, padding=fc6_padding),
+                           nn.Conv2d(fc_channels, fc_channels, 1), dropout)
         self.score_fr = self.score_layer(fc_channels)
 
     # --- building blocks of the variants --------------------------------------------------------
@@ -131,6 +140,7 @@ class FCN(VGGBackbone):
         """The constructor arguments that rebuild this model (saved with its weights)."""
         return dict(n_class=self.n_class, base_channels=self.base_channels,
                     fc_channels=self.fc_channels, conv1_1_padding=self.conv1_1_padding,
+                    fc6_padding=self.fc6_padding, dropout=self.drop6.p,
                     learn_upsampling=self.learn_upsampling, seed=self.seed,
                     input_convention=self.input_convention, class_names=self.class_names)
 
@@ -141,25 +151,29 @@ class FCN(VGGBackbone):
 
     @property
     def min_input_size(self):
-        """The smallest input side that gives fc6 its 7×7 pool5: H + 2·pad − 2 ≥ 193 (1 px at
-        the paper's pad 100; 57 px at 69). ``minifcn.predict`` pads smaller images up to it."""
-        return max(1, 195 - 2 * self.conv1_1_padding)
+        """The smallest input side that gives fc6 its 7×7 window: a pool5 of 7 − 2·fc6_padding,
+        so a conv1_1 output H + 2·pad − 2 ≥ 32·(6 − 2·fc6_padding) + 1 (1 px at the paper's pad
+        100; 57 px at 69, and at 37 with fc6_padding 1). ``minifcn.predict`` pads smaller
+        images up to it."""
+        return max(1, 32 * (6 - 2 * self.fc6_padding) + 3 - 2 * self.conv1_1_padding)
 
     @classmethod
-    def smallest_padding(cls, min_size=1):
+    def smallest_padding(cls, min_size=1, fc6_padding=0):
         """The smallest conv1_1 padding that still works for inputs of ``min_size`` px and more.
 
         Two things bound it from below. (1) The final crop must be ≥ 0: the offset of ``score``
         falls by one per pixel of padding (31 at pad 100 for FCN-8s, 27 for 16s, 19 for 32s),
         so the padding cannot go under 100 − that (69, 73, 81): there the score map starts
-        exactly on the image's first pixel. (2) fc6 needs a 7×7 pool5: with ceil-mode pools
-        that is a conv1_1 output side H + 2·pad − 2 ≥ 6·32 + 1 = 193. At 128×128 (1) decides;
-        pad 100 is the paper's, which satisfies (2) for every input of 1 px.
+        exactly on the image's first pixel. fc6_padding 1 moves fc6's window centre one pool5
+        pixel (32 image px) back, so the bound is 32 lower (37, 41, 49). (2) fc6 needs a
+        (7 − 2·fc6_padding)² pool5 (``min_input_size``). At 128×128 (1) decides; pad 100 with
+        fc6_padding 0 is the paper's, which satisfies (2) for every input of 1 px.
         """
-        probe = cls(1, base_channels=1, fc_channels=1, conv1_1_padding=100)   # cheap: 1 wide
+        probe = cls(1, base_channels=1, fc_channels=1, conv1_1_padding=100,   # cheap: 1 wide
+                    fc6_padding=fc6_padding)
         crop_bound = 100 - probe.score.offset[0]
-        fc6_bound = -(-(195 - int(min_size)) // 2)                           # ceil((195 − H)/2)
-        return max(crop_bound, fc6_bound)
+        need = 32 * (6 - 2 * probe.fc6_padding) + 3 - int(min_size)  # 2·pad ≥ this
+        return max(crop_bound, -(-need // 2))
 
     def set_learn_upsampling(self, flag=True):
         """Let the deconvolutions learn (True) or freeze them at their current weights."""

@@ -105,15 +105,15 @@ class VGGBackbone(nn.Module):
             dh = conv.backward(relu.backward(dh))
         return dh
 
-    def add_fc_layers(self, fc6, fc7):
+    def add_fc_layers(self, fc6, fc7, dropout=0.5):
         """fc6 and fc7 (Linear layers in VGG16, convolutions in an FCN), He-initialised, each
-        followed by a ReLU and dropout 0.5."""
+        followed by a ReLU and dropout (0.5 in VGG16 and the papers)."""
         self.fc6 = he_init(fc6, layer_seed(self.seed, "fc6"))
         self.relu6 = nn.ReLU(inplace=True)     # fc6 caches its input, not its output
-        self.drop6 = nn.Dropout(0.5, seed=layer_seed(self.seed, "drop6"))
+        self.drop6 = nn.Dropout(dropout, seed=layer_seed(self.seed, "drop6"))
         self.fc7 = he_init(fc7, layer_seed(self.seed, "fc7"))
         self.relu7 = nn.ReLU(inplace=True)
-        self.drop7 = nn.Dropout(0.5, seed=layer_seed(self.seed, "drop7"))
+        self.drop7 = nn.Dropout(dropout, seed=layer_seed(self.seed, "drop7"))
 
     def fc_forward(self, i, h):
         """fc6 or fc7 (i = 6 or 7), then its ReLU and its dropout."""
