@@ -109,3 +109,23 @@ def test_adam_reads_the_buffer_names_of_old_checkpoints():
         opt.step()
     np.testing.assert_array_equal(a.weight.data, b.weight.data)
     np.testing.assert_array_equal(a.bias.data, b.bias.data)
+
+
+@pytest.mark.parametrize("make_opt", [lambda ps: SGD(ps, lr=1e-3, momentum=0.9),
+                                      lambda ps: Adam(ps, lr=1e-3)])
+def test_subnormal_weights_are_flushed_to_zero(make_opt):
+    # The weights of a unit that never fires get no gradient but weight decay, and sink into
+    # float32's subnormal range (below 1.2e-38), where x86 arithmetic is many times slower.
+    tiny = np.finfo(np.float32).tiny
+    layer = nn.Conv2d(1, 4, 1)
+    w = np.array([1e-39, -3e-40, 0.5, 2e-38], np.float32).reshape(4, 1, 1, 1)
+    layer.weight.data = w.copy()
+    layer.weight.grad = np.zeros_like(w)
+    layer.bias.grad = np.zeros(4, np.float32)
+    opt = make_opt(layer.named_parameters())
+    opt.weight_decay = 1e-4
+    opt.step()
+    got = layer.weight.data.ravel()
+    assert got[0] == 0 and got[1] == 0                  # were subnormal
+    assert 0.49 < got[2] < 0.5                          # a normal number is updated, not zeroed
+    assert not np.any((got != 0) & (np.abs(got) < tiny))
