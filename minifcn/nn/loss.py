@@ -14,8 +14,8 @@ class SoftmaxCrossEntropy(Module):
     ``check_target`` validates class values (one device→host read of a flag per call).
     ``weight``: None, or one finite weight ≥ 0 per class (C,), multiplying the loss of each
     pixel of that class; 'mean' then divides by the summed weights of the counted pixels, as
-    PyTorch's ``cross_entropy(weight=...)``. Kept on the host; each call takes it to the scores'
-    device and dtype.
+    PyTorch's ``cross_entropy(weight=...)``. Kept on the host; the first call on a device (and
+    dtype) copies it there once, so that a training iteration sends only its batch.
     """
 
     def __init__(self, ignore_index=255, reduction="mean", check_target=True, weight=None):
@@ -24,13 +24,24 @@ class SoftmaxCrossEntropy(Module):
             raise ValueError(f"reduction must be one of {F.loss.REDUCTIONS}, got {reduction!r}")
         self.ignore_index, self.reduction, self.check_target = ignore_index, reduction, check_target
         self.weight = None if weight is None else _class_weights(weight)
+        self._on_device = None                  # (key, the weights on the scores' device)
 
     def forward(self, score, target):
         loss, cache = F.softmax_cross_entropy_forward(score, target, self.ignore_index,
                                                       self.reduction, self.check_target,
-                                                      self.weight)
+                                                      self._weight_like(score))
         self.save_cache(cache)
         return loss
+
+    def _weight_like(self, score):
+        """The class weights on ``score``'s device and in its dtype, copied there once."""
+        if self.weight is None:
+            return None
+        key = (id(self.weight), backend.device_of(score), score.dtype)
+        if self._on_device is None or self._on_device[0] != key:
+            xp = backend.get_array_module(score)
+            self._on_device = (key, xp.asarray(self.weight).astype(score.dtype))
+        return self._on_device[1]
 
     def backward(self, dout=1.0):
         return F.softmax_cross_entropy_backward(dout, self.pop_cache())
