@@ -22,6 +22,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
 
+def cpu_model():
+    """lscpu's model name: every figure is stated with the machine it was taken on."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        return next(line.split(":", 1)[1].strip() for line in out.splitlines()
+                    if line.startswith("Model name:"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", type=float, default=0.85, help="mean IU to reach")
@@ -46,7 +56,8 @@ def main():
         seconds = {int(r["iteration"]): float(r["seconds"]) for r in csv.DictReader(f)}
     with open(os.path.join(out, "eval.csv"), newline="") as f:
         evals = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
-    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+    print(f"\nmachine: {cpu_model()}, {os.cpu_count()} cores; OPENBLAS_NUM_THREADS="
+          f"{os.environ.get('OPENBLAS_NUM_THREADS')}; "
           f"dataset {root} ({data_seconds:.1f} s to make or find)")
     print(f"{'iteration':>9} {'train s':>8} {'mean IU':>8} {'pixel acc':>9} {'mean acc':>8} "
           f"{'fw IU':>6}")

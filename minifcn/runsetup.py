@@ -79,11 +79,13 @@ def _build_model(cfg, train_set, val_set):
         return cfg["model"]
     padding = cfg["conv1_1_padding"]
     if padding is None:     # as little as these images allow (FCN.smallest_padding)
-        padding = model_class(cfg["model"]).smallest_padding(smallest_side(train_set, val_set))
+        padding = model_class(cfg["model"]).smallest_padding(smallest_side(train_set, val_set),
+                                                             cfg["fc6_padding"])
     model = get_model(cfg["model"], n_class=train_set.n_class,
                       base_channels=cfg["base_channels"], fc_channels=cfg["fc_channels"],
                       seed=cfg["seed"], class_names=list(train_set.class_names),
-                      conv1_1_padding=padding)
+                      conv1_1_padding=padding, fc6_padding=cfg["fc6_padding"],
+                      dropout=cfg["dropout"])
     if cfg["init"] is not None:
         source = io.load(cfg["init"])
         copy = model.copy_params_from(source)   # VGG16: convolutionize fc6/fc7; else 32s→16s→8s
@@ -119,6 +121,8 @@ def prepare(kwargs):
                   class_weights=_loss_weights(cfg, kwargs, checkpoint, train_set))
     if hasattr(model, "conv1_1_padding"):           # the padding chosen, when it was left None
         config["conv1_1_padding"] = model.conv1_1_padding
+        config["fc6_padding"] = model.fc6_padding   # the model's own (a model object, a resume)
+        config["dropout"] = model.drop6.p
     log_rows = run_folder.start(config, start, history, overwrite=cfg["overwrite"])
     return dict(model=model, optimizer=optimizer, cfg=config, run_folder=run_folder,
                 train_set=train_set, val_set=val_set, start=start, history=history,
@@ -132,7 +136,7 @@ def _loss_weights(cfg, given, checkpoint, train_set):
     if checkpoint and "class_weight" not in given:
         return checkpoint[2]["config"].get("class_weights")
     weights = class_weights(cfg["class_weight"], train_set)
-    if weights is not None:
+    if weights is not None and "class_weight" in given:     # the default's are in config.json
         print("class weights: " + ", ".join(f"{n} {w:.3g}" for n, w in
                                             zip(train_set.class_names, weights)),
               file=sys.stderr)

@@ -85,9 +85,11 @@ def _interrupt_at(model, call):
 def test_ctrl_c_writes_a_checkpoint_and_resume_finishes_exactly(shapes, tmp_path):
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
     train(data=shapes, iterations=6, eval_every=0, out=a, **TINY)
-    # the model train() builds by default: conv1_1 padded as little as 32×32 images allow
-    model = _interrupt_at(FCN8s(n_class=5, base_channels=2, fc_channels=8,
-                                conv1_1_padding=FCN8s.smallest_padding(32)), call=3)
+    # the model train() builds by default: fc6 padded by 1, conv1_1 as little as 32×32 images
+    # then allow, no dropout
+    model = _interrupt_at(FCN8s(n_class=5, base_channels=2, fc_channels=8, fc6_padding=1,
+                                conv1_1_padding=FCN8s.smallest_padding(32, fc6_padding=1),
+                                dropout=0.0), call=3)
     with pytest.raises(KeyboardInterrupt):
         train(model=model, data=shapes, iterations=6, eval_every=0, out=b, **TINY)
     _, _, meta = io.read(os.path.join(b, "checkpoint.npz"))
@@ -178,14 +180,22 @@ def test_resume_from_a_checkpoint_with_the_old_adam_buffer_names(shapes, tmp_pat
 
 
 def test_conv1_1_padding_defaults_to_the_smallest_the_images_allow(shapes, tmp_path):
-    # 32×32 images: fc6's 7×7 pool5 needs 32 + 2·pad − 2 ≥ 193, so pad 82 (not the crop's 69)
+    # 32×32 images, fc6 padded by 1 (the default): fc6's 7×7 window needs a 5×5 pool5, so
+    # 32 + 2·pad − 2 ≥ 129, pad 50 (not the crop's 37)
     result = train(data=shapes, iterations=1, eval_every=0, out=str(tmp_path / "a"), **TINY)
-    assert result["model"].conv1_1_padding == FCN8s.smallest_padding(32) == 82
+    assert result["model"].conv1_1_padding == FCN8s.smallest_padding(32, fc6_padding=1) == 50
+    assert result["model"].fc6_padding == 1 and result["model"].drop6.p == 0
     with open(tmp_path / "a" / "config.json", encoding="utf-8") as f:
-        assert json.load(f)["conv1_1_padding"] == 82
+        config = json.load(f)
+    assert (config["conv1_1_padding"], config["fc6_padding"], config["dropout"]) == (50, 1, 0)
+    # the paper's geometry: fc6 unpadded, then 32×32 images need pad 82 (pool5 7×7)
     result = train(data=shapes, iterations=1, eval_every=0, out=str(tmp_path / "b"),
-                   conv1_1_padding=100, **TINY)
+                   fc6_padding=0, **TINY)
+    assert result["model"].conv1_1_padding == FCN8s.smallest_padding(32) == 82
+    result = train(data=shapes, iterations=1, eval_every=0, out=str(tmp_path / "c"),
+                   conv1_1_padding=100, fc6_padding=0, dropout=0.5, **TINY)
     assert result["model"].conv1_1_padding == 100 and result["model"].crop_offsets["score"] == 31
+    assert result["model"].drop6.p == 0.5
 
 
 def test_checkpoints_and_evaluations_leave_the_training_as_it_is(shapes, tmp_path):
