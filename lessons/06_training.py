@@ -14,10 +14,10 @@ import os
 import time
 
 import _common
-from _common import np, plt, say, section
+from _common import np, say, section
 
 import minifcn
-from minifcn import backend, data, functional, models, nn, optim
+from minifcn import backend, data, functional, models, nn, optim, plots
 
 
 def data_flag(parser):
@@ -224,7 +224,8 @@ if args.data is not None:
     subset, val_subset = (20, 10) if args.quick else (200, 50)
 recipe = dict(optimizer="sgd", lr_policy="fixed", iterations=iterations, batch_size=batch,
               lr=1e-3, momentum=0.99,
-              weight_decay=5e-4, reduction="mean", subset=subset, val_subset=val_subset,
+              weight_decay=5e-4, reduction="mean", class_weight="none", subset=subset,
+              val_subset=val_subset,
               eval_every=max(iterations // 5, 1), data=root, seed=args.seed, device=dev,
               progress=False)
 say(f"""
@@ -241,7 +242,9 @@ say(f"""
     This is the paper's recipe, spelled out (optimizer='sgd', lr_policy='fixed'). The README's
     main job, `python -m minifcn train`, trains from scratch too, and there it uses Adam with a
     decaying rate instead: Adam's step does not depend on the gradients' scale, and it leaves
-    "background everywhere" in hundreds of iterations where SGD needs thousands.
+    "background everywhere" in hundreds of iterations where SGD needs thousands. The trained
+    nets that lessons 05 and 07 look at (data/pretrained/) were made with that recipe, Adam and
+    all; this lesson trains with SGD to show the paper's, which starts from ImageNet weights.
 """ + ("""
     --quick: 40 iterations on 60 images, far too few to learn the shapes; the curves and
     predictions show the mechanics, not a trained net. Run without --quick (a few minutes to
@@ -278,13 +281,13 @@ say(f"""
     evaluation; predictions.png a few validation images, their labels and the predictions.
     Lesson 07 explains the scores and looks at this model class by class.
 """)
-fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), gridspec_kw={"width_ratios": [1.2, 1.2, 1]})
-for ax, name in zip(axes, ("loss.png", "metrics.png", "predictions.png")):
-    ax.imshow(plt.imread(os.path.join(run["out"], name)))
-    ax.axis("off")
-fig.suptitle(f"minifcn.train: FCN-8s, {iterations} iterations"
-             + (" (--quick: barely trained)" if args.quick else ""), fontsize=11)
-_common.save_figure(fig, args, "training.png")
+# The figure is drawn from the run's own files (log.csv: every iteration's loss; eval.csv: the
+# scores of every evaluation), as for any run folder: minifcn.plots.plot_run(folder, path).
+path = plots.plot_run(run["out"], os.path.join(args.out, "training.png"),
+                      title=f"minifcn.train: FCN-8s, {iterations} iterations of {batch} "
+                            f"image{'s' * (batch > 1)}, SGD"
+                            + (" (--quick: barely trained)" if args.quick else ""))
+print(f"[figure] {path} (from {os.path.join(run['out'], 'log.csv')} and eval.csv)")
 
 # %% Summary and questions
 _common.summary([

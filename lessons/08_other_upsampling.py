@@ -425,11 +425,12 @@ batch = 1 if args.quick else 4
 val_subset = 8 if args.quick else 60
 shapes_root = data.ensure_shapes()          # the lessons' 64×64 shapes data (not the main job's)
 budget = dict(data=shapes_root, iterations=iterations, batch_size=batch, eval_every=iterations,
-              val_subset=val_subset, progress=False, seed=args.seed, device=dev,
-              optimizer="sgd", lr_policy="fixed", lr=1e-3, momentum=0.99)
+              val_subset=val_subset, progress=False, seed=args.seed, device=dev)
+# minifcn.train's defaults for everything else: the main job's recipe (Adam, lr 1e-3 with poly
+# decay, class weights), which lesson 06 explains; the paper's SGD needs ImageNet weights.
 nets = {
     "FCN-8s (skips + bilinear)": he_init(models.FCN8s(
-        n_class=N_CLASS, base_channels=width, fc_channels=8 * width,
+        n_class=N_CLASS, base_channels=width, fc_channels=8 * width, dropout=0.0,
         input_convention="torchvision", class_names=list(val.class_names)), args.seed),
     "coarse trunk + bilinear ×8": he_init(UpsampledTrunk(width, (1, 1, 1)), args.seed),
     "unpooling + deconvolution": he_init(UnpoolNet(width), args.seed),
@@ -437,7 +438,8 @@ nets = {
 }
 say(f"""
     Four nets, widths {width}…{8 * width}, all trained with minifcn.train for {iterations}
-    iterations (batch {batch}, SGD lr {budget['lr']:g}, momentum {budget['momentum']:g}, mean loss)
+    iterations (batch {batch}, the main job's recipe: Adam, lr 1e-3 with poly decay, class
+    weights)
     from the same kind of random start on the 64×64 shapes data, and scored on {val_subset}
     validation images. FCN-8s here is minifcn's own model (5 poolings, conv1_1 padded by 100);
     the others are three poolings deep. The coarse trunk is the strided net of section 3 with
@@ -484,7 +486,7 @@ stuck = [k for k, r in results.items() if r["acc_cls"] < 1 / N_CLASS + 1e-3]
 if stuck:
     say(f"""
         Still answering background everywhere after {iterations} iterations (mean accuracy
-        1/{N_CLASS}): {'; '.join(stuck)}. With SGD from scratch these nets need thousands of
+        1/{N_CLASS}): {'; '.join(stuck)}. From scratch these nets need thousands of
         images to leave that answer, the deeper and more expensive ones more; their scores
         here say nothing about what they can do.
     """)
