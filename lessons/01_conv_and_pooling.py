@@ -9,7 +9,7 @@ as they shrink, and measures both sides of pooling: what it buys and what it cos
 import _common
 from _common import np, plt, say, section
 
-from minifcn import backend, data, metrics, nn
+from minifcn import backend, data, metrics, nn, plots
 from minifcn import functional as F
 
 args = _common.parse_args("01_conv_and_pooling", "Convolution and pooling from scratch")
@@ -212,21 +212,22 @@ say("""
     one. (What is left in 'global max' comes from content that enters or leaves the window at
     its edges.) This is what lets a classifier be sure of *what* is in the image.
 """)
-fig, axes = plt.subplots(2, 5, figsize=(12, 5))
+fig, axes = plt.subplots(2, 5, figsize=(13, 5), layout="constrained")   # room for colour bars
 shifted = stages(x[:1, :, :56, 2:58])
-for row, (title, feats, img) in enumerate([("offset 0", base, images[0, :56, :56]),
-                                           ("offset 2", shifted, images[0, :56, 2:58])]):
+for row, (title, img) in enumerate([("offset 0", images[0, :56, :56]),
+                                    ("offset 2", images[0, :56, 2:58])]):
     axes[row, 0].imshow(img)
-    axes[row, 0].set_title(f"image, {title}")
-    for col, key in enumerate(["conv1", "pool1", "pool2", "pool3"], start=1):
-        channel = int(base[key][0].std(axis=(1, 2)).argmax())   # the liveliest channel
-        fmap = feats[key][0, channel]
-        axes[row, col].imshow(fmap, cmap="magma")
-        axes[row, col].set_title(f"{key} ch{channel} {fmap.shape[0]}×{fmap.shape[1]}")
-for ax in axes.flat:
-    ax.axis("off")
-fig.suptitle("Feature maps of a 2-pixel shift: the pooled maps hardly change, and keep little "
-             "detail")
+    axes[row, 0].set_title(f"image, {title}", fontsize=10)
+    axes[row, 0].axis("off")
+for col, key in enumerate(["conv1", "pool1", "pool2", "pool3"], start=1):
+    channel = int(base[key][0].std(axis=(1, 2)).argmax())       # the liveliest channel
+    pair = [base[key][0, channel], shifted[key][0, channel]]
+    # both rows of a column on one colour scale, so that what differs is the map, not the scale
+    plots.draw_shared_scale(axes[:, col], pair, cmap="magma",
+                            titles=[f"{key} ch{channel} {pair[0].shape[0]}×{pair[0].shape[1]}"] * 2)
+moved = {k: change(base[k], table[2][k]) for k in ("conv1", "pool3")}
+fig.suptitle(f"Feature maps of a 2-pixel shift: relative change {moved['conv1']:.2f} at conv1, "
+             f"{moved['pool3']:.2f} at pool3 (each column on one colour scale)", fontsize=11)
 _common.save_figure(fig, args, "feature_maps.png")
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for d in shifts:
