@@ -224,22 +224,33 @@ for every, check in ((1, True), (10, True), (10, False)):
           f"{c.h2d} copies to the device ({sum(e[2] for e in c.of('h2d')) / 1e3:.0f} kB, "
           f"the batches), in {N} iterations")
 
-fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
 pos = np.arange(len(sizes))
-ax.bar(pos - 0.2, [1e3 * cpu_times[n] / n for n in sizes], 0.4, label="CPU (NumPy)")
-if gpu_times:
+if gpu_times:       # a real GPU: its time per image beside the CPU's
+    ax.bar(pos - 0.2, [1e3 * cpu_times[n] / n for n in sizes], 0.4, label="CPU (NumPy)")
     ax.bar(pos + 0.2, [1e3 * gpu_times[n] / n for n in sizes], 0.4, label="GPU (CuPy)")
-ax.set_xticks(pos, [str(n) for n in sizes])
-ax.set_xlabel("batch size")
-ax.set_ylabel("ms per image (forward + backward)")
-ax.set_title(f"{type(model).__name__}, {SIZE}×{SIZE} inputs")
-ax.legend()
+    ax.set_xticks(pos, [str(n) for n in sizes])
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("ms per image (forward + backward)")
+    ax.set_title(f"{type(model).__name__}, {SIZE}×{SIZE} inputs", fontsize=10)
+    ax.legend()
+else:               # the stand-in computes with NumPy: its times say nothing about a GPU
+    gaps = {"loss": abs(results[0][0] - results[1][0]), "weights after\none SGD step": diff}
+    ax.bar(range(len(gaps)), [max(v, 1e-17) for v in gaps.values()], color="tab:blue")
+    ax.set_yscale("log")
+    ax.set_ylim(1e-17, 1)
+    ax.set_xticks(range(len(gaps)), list(gaps))
+    ax.set_ylabel("largest |'cuda' − 'cpu'|")
+    for i, v in enumerate(gaps.values()):
+        ax.text(i, max(v, 1e-17) * 3, "0 (bit for bit)" if v == 0 else f"{v:.1e}",
+                ha="center", fontsize=9)
+    ax.set_title("the CuPy stand-in against the CPU (no GPU here: no timings)", fontsize=10)
 ax2.bar(["every iteration", "every 10", "every 10,\nno check_target\n(minifcn.train)"],
         [counts[1, True].d2h, counts[10, True].d2h, counts[10, False].d2h],
         color=["tab:red", "tab:orange", "tab:green"])
 ax2.set_xlabel("loss read back")
 ax2.set_ylabel(f"device→host reads in {N} iterations")
-ax2.set_title("counted by the CuPy stand-in")
+ax2.set_title("counted by the CuPy stand-in", fontsize=10)
 _common.save_figure(fig, args, "cpu_vs_gpu.png")
 
 # %% Summary and questions
