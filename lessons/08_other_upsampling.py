@@ -22,7 +22,7 @@ import _common
 from _common import np, plt, say, section
 
 import minifcn
-from minifcn import backend, data, geometry, models, nn
+from minifcn import backend, data, geometry, models, nn, plots
 from minifcn import functional as F
 
 args = _common.parse_args("08_other_upsampling", "Other ways to upsample: shift-and-stitch, "
@@ -505,21 +505,16 @@ say(f"""
     nets above FCN-8s in mean IU; a tiny net trained from scratch for a few minutes cannot
     settle that.
 """)
-fig, axes = plt.subplots(3, 2 + len(results), figsize=(2.0 * (2 + len(results)), 6.2))
-for row, i in enumerate((0, 1, 2)):
-    image, label = val[i]
-    cells = [(image, "image"), (data.colorize(label), "ground truth")]
-    cells += [(data.colorize(minifcn.predict(s["model"], image)),
-               f"{name.split(' (')[0]}\nmean IU {s['mean_iu']:.2f}")
-              for name, s in results.items()]
-    for ax, (img, title) in zip(axes[row], cells):
-        ax.imshow(img)
-        ax.axis("off")
-        if row == 0:
-            ax.set_title(title, fontsize=8)
-fig.suptitle(f"Dense predictions five ways (four trained nets), {iterations} iterations each"
-             + (" (--quick: barely trained)" if args.quick else ""), fontsize=10)
-_common.save_figure(fig, args, "comparison.png")
+rows = [[val[i][0], val[i][1]] + [minifcn.predict(s["model"], val[i][0]) for s in results.values()]
+        for i in (0, 1, 2)]
+titles = ["image", "ground truth"] + [f"{name.split(' (')[0]}\nmean IU {s['mean_iu']:.2f}"
+                                      for name, s in results.items()]
+path = plots.plot_label_grid(
+    rows, val.class_names, os.path.join(args.out, "comparison.png"), col_titles=titles,
+    palette=plots.dataset_palette(val), panel_size=2.2,
+    title=f"Dense predictions five ways (four trained nets), {iterations} iterations each"
+          + (" (--quick: barely trained)" if args.quick else ""))
+print(f"[figure] {path}")
 
 # %% Summary and questions
 _common.summary([
