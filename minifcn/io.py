@@ -1,6 +1,8 @@
 """Saving and loading models: one .npz file of plain arrays, never a pickle.
 
-A minifcn weights file is an uncompressed NumPy .npz archive holding
+A minifcn weights file is a NumPy .npz archive (uncompressed, unless saved with
+``compress=True`` as the shipped checkpoints in data/pretrained/ are; ``np.load`` reads both)
+holding
 
     param/<name>     every parameter, e.g. ``param/conv1_1.weight`` (host arrays, model's dtype)
     extra/<name>     optional extra arrays (a trainer's momentum buffers, …)
@@ -39,13 +41,13 @@ def _version():
     return __version__
 
 
-def _write_atomic(path, arrays):
+def _write_atomic(path, arrays, compress=False):
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            (np.savez_compressed if compress else np.savez)(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -63,9 +65,10 @@ def _write_atomic(path, arrays):
         pass
 
 
-def save(model, path, extra=None, meta=None):
+def save(model, path, extra=None, meta=None, compress=False):
     """Write ``model``'s weights and what rebuilds it to ``path`` (used as given: no suffix is
     added). ``extra``: {name: array} stored as ``extra/<name>``; ``meta``: JSON-able metadata.
+    ``compress``: deflate the archive (smaller, slower to write and read; for files to ship).
     Models on the GPU are copied to the host.
     """
     config = getattr(model, "config", None)
@@ -89,7 +92,7 @@ def save(model, path, extra=None, meta=None):
             raise TypeError(f"save: extra[{name!r}] is an object array (it would need pickle)")
         arrays[EXTRA_PREFIX + name] = value
     arrays[META_KEY] = np.array(text)          # 0-d unicode array: no pickle needed
-    _write_atomic(path, arrays)
+    _write_atomic(path, arrays, compress)
 
 
 def _pickle_refused(path):
