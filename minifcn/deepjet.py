@@ -66,8 +66,9 @@ def image_extent(path, shape):
 def upsample_to_image(blob, path, size):
     """A score blob (N, C, h, w) at scale f (``path``: the layers from the image to it) →
     (N, C, H, W) on the image's pixels: bilinear ×f (kernel 2f, stride f, as FCN's upscore
-    layers start), then the crop that ``geometry.crop_offset`` gives. ``size`` = (H, W) of the
-    image. Same backend as ``blob``."""
+    layers start), then the crop that ``geometry.crop_offset`` gives (a blob that does not
+    cover the whole image is first extended by its edge cells). ``size`` = (H, W) of the image.
+    Same backend as ``blob``."""
     f = geometry.path_map(path).scale                  # image pixels per blob pixel, e.g. 32
     if f.denominator != 1 or f < 1:
         raise ValueError(f"upsample_to_image: the blob is at scale {f}, not a whole factor ≥ 1")
@@ -75,10 +76,23 @@ def upsample_to_image(blob, path, size):
     if f == 1:                                         # at the image's scale already: crop only
         offset = geometry.crop_offset(path)
         return blob[:, :, offset:offset + H, offset:offset + W]
-    offset = geometry.crop_offset(list(path) + [("deconv", 2 * f, f, 0)])   # 19, 27, 31 …
-    if offset + H > (h + 1) * f or offset + W > (w + 1) * f:     # deconvolved: (h − 1)·f + 2f
-        raise ValueError(f"upsample_to_image: a {h}×{w} blob ×{f} from offset {offset} does not "
-                         f"cover a {H}×{W} image")
+    # Where the image starts in the upsampled map: 19, 27, 31 … with the paper's padding. With
+    # less padding (the main job's) a coarse blob can end before the image's edge, and the
+    # offset is negative: the blob is then extended by repeating its edge cells, as many as
+    # it takes on each side, which is the nearest prediction there is for those pixels.
+    m = geometry.path_map(list(path) + [("deconv", 2 * f, f, 0)])
+    offset = -m.shift
+    if offset.denominator != 1:
+        raise ValueError(f"upsample_to_image: the blob's ×{f} map is offset by {offset} px")
+    before = max(0, -(int(offset) // f))                       # cells to add at the top/left
+    offset = int(offset) + before * f
+    # ×f gives (cells + 1)·f pixels, which must reach offset + the image's side
+    after_h, after_w = (max(0, -(-(offset + side) // f) - 1 - (cells + before))
+                        for side, cells in ((H, h), (W, w)))
+    if before or after_h or after_w:
+        xp = backend.get_array_module(blob)
+        blob = xp.pad(blob, ((0, 0), (0, 0), (before, after_h), (before, after_w)), mode="edge")
+        h, w = blob.shape[2:]
     # FCN's frozen upscore, per class and one axis at a time (functional.upsample)
     up, _ = bilinear_upsample_forward(blob, (2 * f, 2 * f), (f, f), (0, 0))   # (h + 1)·f
     return up[:, :, offset:offset + H, offset:offset + W]

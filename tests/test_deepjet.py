@@ -131,8 +131,18 @@ def test_separable_upsampling_equals_the_bilinear_deconvolution_and_crop(xp):
     out = deepjet.upsample_to_image(xp.asarray(blob), path, (19, 15))
     assert type(out) is type(xp.asarray(blob))          # stays on its device
     np.testing.assert_allclose(minifcn.to_cpu(out), expect, rtol=1e-12, atol=1e-12)
-    with pytest.raises(ValueError, match="does not cover a 23×15 image"):
-        deepjet.upsample_to_image(blob, path, (23, 15))
+    # 23 rows do not fit in 24 − 2: the blob is extended by one copy of its last row, and
+    # a blob that starts inside the image (a 3×3 conv without padding after the pools: the
+    # image starts 2 px before the map) by one copy of its first row and column
+    tall = np.pad(blob, ((0, 0), (0, 0), (0, 1), (0, 0)), mode="edge")
+    deconv, _ = conv_transpose2d_forward(tall, bilinear_weight(3, 3, 8, np.float64), stride=4)
+    np.testing.assert_allclose(deepjet.upsample_to_image(blob, path, (23, 15)),
+                               deconv[:, :, 2:2 + 23, 2:2 + 15], rtol=1e-12, atol=1e-12)
+    inside = path + [("conv", 3, 1, 0)]
+    wide = np.pad(blob, ((0, 0), (0, 0), (1, 0), (1, 0)), mode="edge")
+    deconv, _ = conv_transpose2d_forward(wide, bilinear_weight(3, 3, 8, np.float64), stride=4)
+    np.testing.assert_allclose(deepjet.upsample_to_image(blob, inside, (19, 15)),
+                               deconv[:, :, 2:2 + 19, 2:2 + 15], rtol=1e-12, atol=1e-12)
     # a blob at the image's scale is only cropped: a 3×3 conv padded by 2 puts o at o − 1
     np.testing.assert_array_equal(deepjet.upsample_to_image(blob, [("conv", 3, 1, 2)], (3, 2)),
                                   blob[:, :, 1:4, 1:3])
