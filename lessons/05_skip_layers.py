@@ -5,20 +5,22 @@ FCN-32s upsamples it ×32 in one step. FCN-16s first upsamples it ×2, adds a sc
 from pool4 (1/16, finer), and upsamples the sum ×16; FCN-8s does the same once more with pool3
 (1/8). The paper calls these coarse-to-fine paths the "deep jet". This lesson follows the blobs
 through the three nets, derives the crop offsets (19; 5 and 27; 5, 9 and 31) and the 100-pixel
-padding from the layers' coordinate maps, then trains the three in stages, as the paper does,
-and puts their predictions side by side.
+padding from the layers' coordinate maps, then looks at three nets trained in stages, as the
+paper does (data/pretrained/; --train trains them again), and measures what each skip adds:
+mean IU over the image and near the boundaries, for the paper's Table 2 and Figure 4.
 """
 # %% Setup
 import os
-import time
 
 import _common
-from _common import np, plt, say, section
+import make_pretrained
+from _common import np, say, section
 
 import minifcn
-from minifcn import backend, data, geometry, metrics, models, nn
+from minifcn import data, deepjet, geometry, metrics, models, nn, plots
 
-args = _common.parse_args("05_skip_layers", "Skip layers: FCN-32s, FCN-16s and FCN-8s")
+args = _common.parse_args("05_skip_layers", "Skip layers: FCN-32s, FCN-16s and FCN-8s",
+                          pretrained=True)
 _common.intro(args)
 dev = args.device
 
@@ -213,202 +215,111 @@ say(f"""
     slower than their widths suggest.
 """)
 
-# %% 5. Coarse and fine: training the three in stages
-section("5. Coarse and fine: training the three in stages")
-n_first, n_stage = (20, 10) if args.quick else (800, 200)
-batch = 1 if args.quick else 4
-widths = dict(base_channels=4, fc_channels=32) if args.quick else dict(base_channels=8,
-                                                                         fc_channels=64)
-val_subset = 8 if args.quick else 60
-shapes_root = data.ensure_shapes()            # the lessons' 64×64 data, not the main job's 128×128
-shapes = data.load_dataset(shapes_root, "train")
-# Adam, as the main job: from scratch, the paper's SGD recipe leaves these small nets answering
-# "background" everywhere for thousands of images (lesson 06), and the deep jet below needs a
-# net that has left that answer. The stages are the paper's either way.
-recipe = dict(data=shapes_root, optimizer="adam", lr_policy="fixed", batch_size=batch, lr=1e-3,
-              val_subset=val_subset, progress=False, seed=args.seed, device=dev)
+# %% 5. Coarse and fine: the three nets, trained in stages
+section("5. Coarse and fine: the three nets, trained in stages")
+its = {name: n for name, _, n in make_pretrained.STAGES}
 say(f"""
     The paper trains FCN-32s from VGG16, then FCN-16s starting from FCN-32s, then FCN-8s from
-    FCN-16s ("staged training"): each new net copies every parameter it shares with the last
-    (copy_params_from: the trunk, fc6, fc7, score_fr, and from FCN-16s also score_pool4). Its
-    new score layer starts at zero, so on its first iteration it predicts exactly what its
-    parent did, and only learns to add detail.
+    FCN-16s ("staged training", CVPR 2015 §4.2): each new net copies every parameter it shares
+    with the last (copy_params_from: the trunk, fc6, fc7, score_fr, and from FCN-16s also
+    score_pool4). Its new score layer starts at zero, so on its first iteration it predicts
+    exactly what its parent did, and only learns to add detail.
 
-    Here: the shapes dataset (64×64 images, 4 shapes + background), widths
-    {widths['base_channels']}…{8 * widths['base_channels']} and fc6/fc7 {widths['fc_channels']}
-    channels, from scratch (no ImageNet weights offline) with Adam at a fixed lr of 1e-3 instead
-    of the paper's SGD (lesson 06 says why a net trained from scratch needs it), batches of
-    {batch}. FCN-32s gets {n_first} iterations, then FCN-16s and FCN-8s {n_stage} each. As a
-    control, a copy of FCN-32s also goes on for 2 × {n_stage} iterations, so that the extra
-    training of the later stages is not mistaken for the skips' merit.
-""" + ("""
-    --quick: a few dozen iterations are far too few to learn the shapes; expect background
-    everywhere and equal scores. Run without --quick for the real comparison.
-""" if args.quick else ""))
-
-
-def new_model(name):
-    return models.get_model(name, n_class=shapes.n_class, input_convention="torchvision",
-                            class_names=list(shapes.class_names), seed=args.seed, **widths)
-
-
-runs, total_its = {}, {}
-out = os.path.join(args.out, "runs")
-stages = (("FCN-32s", "fcn32s", None, n_first), ("FCN-16s", "fcn16s", "FCN-32s", n_stage),
-          ("FCN-8s", "fcn8s", "FCN-16s", n_stage),
-          ("FCN-32s, continued", "fcn32s", "FCN-32s", 2 * n_stage))
-for label, name, parent, its in stages:
-    model = new_model(name)
-    if parent:
-        copied = model.copy_params_from(runs[parent]["model"]).copied
-        layers = {n.split(".")[0] for n, _ in model.named_parameters()}
-        new = sorted(layers - {n.split(".")[0] for n in copied})
-        print(f"{label}: copied {len(copied)} arrays from {parent}; new: "
-              f"{', '.join(new) if new else 'none'}")
-    t0 = time.perf_counter()
-    run_dir = os.path.join(out, label.replace(", ", "_").lower())
-    runs[label] = minifcn.train(model=model, out=run_dir, overwrite=True, iterations=its,
-                                eval_every=its, **recipe)
-    total_its[label] = its + (total_its[parent] if parent else 0)
-    print(f"{label:>18}: {its} iterations" + (f" from {parent}" if parent else " from scratch")
-          + f", {time.perf_counter() - t0:.0f} s, mean IU "
-          f"{runs[label]['metrics']['mean_iu']:.3f}")
-
-print(f"\n{'model':>18} {'iterations':>10} {'pixel acc':>9} {'mean acc':>9} {'mean IU':>8} "
-      f"{'f.w. IU':>8}   (on {val_subset} validation images)")
-for label, r in runs.items():
-    s = r["metrics"]
-    print(f"{label:>18} {total_its[label]:>10} {s['acc']:>9.3f} {s['acc_cls']:>9.3f} "
-          f"{s['mean_iu']:>8.3f} {s['fwavacc']:>8.3f}")
-stuck = [k for k, r in runs.items() if r["metrics"]["acc_cls"] < 1 / shapes.n_class + 1e-3]
-if stuck:
-    others = [k for k in runs if k not in stuck]
-    named = [", ".join(others[:-1]), others[-1]] if len(others) > 1 else others
-    say(f"""
-        {', '.join(stuck)} still answer{'s' if len(stuck) == 1 else ''} background everywhere
-        (mean accuracy 1/{shapes.n_class}: one class right, the others never predicted)""" +
-        (f", while {' and '.join(named)} do{'es' if len(others) == 1 else ''} not." if others
-         else ".") + """ From scratch, these nets need a few thousand training images
-        before they leave that answer, and whether a net has left it yet weighs more in this
-        table than its architecture. Raise n_first and n_stage in this file to compare nets
-        that have all left it; the geometry above does not depend on it.
-    """)
-fine = runs["FCN-8s"]["metrics"]["mean_iu"]
-coarse = runs["FCN-32s, continued"]["metrics"]["mean_iu"]
+    Training the three takes about a quarter of an hour, so this lesson looks at three that
+    lessons/make_pretrained.py trained that way (data/pretrained/; its manifest.json records
+    the command, the data and the metrics; --train trains them again instead). They are the
+    main job's nets: widths 8…64, fc6/fc7 128 channels, on the 128×128 shapes data, from
+    scratch with the main job's recipe (Adam; lesson 06 says why a net trained from scratch
+    needs it), FCN-32s for {its['fcn32s']} iterations, then FCN-16s for {its['fcn16s']} and
+    FCN-8s for {its['fcn8s']}. Two things
+    differ from sections 1–4: conv1_1 pads only as much as 128×128 images need, and fc6 pads by
+    1 (docs/models.md, *Geometry*): the crops below are those of that geometry.
+""")
+nets = _common.pretrained_models(args)
+jet_root = data.default_train_data()                 # the main job's 128×128 shapes data
+val = data.load_dataset(jet_root, "val")
+labels = {"fcn32s": "FCN-32s", "fcn16s": "FCN-16s", "fcn8s": "FCN-8s"}
+print(f"{'model':>8} {'conv1_1 pad':>11} {'crops':>18} {'pixel acc':>9} {'mean IU':>8}   "
+      f"(all {len(val)} validation images)")
+scores = {}
+for name, net in nets.items():
+    scores[name] = minifcn.evaluate(net, val)
+    crops = ", ".join(str(v) for v in net.crop_offsets.values())
+    print(f"{labels[name]:>8} {net.conv1_1_padding:>11} {crops:>18} "
+          f"{scores[name]['acc']:>9.3f} {scores[name]['mean_iu']:>8.3f}")
+iu = [scores[n]["mean_iu"] for n in ("fcn32s", "fcn16s", "fcn8s")]
+order = ("each skip raised mean IU: " if iu[0] < iu[1] < iu[2] else
+         "here the skips did not raise mean IU at every step: ")
 say(f"""
-    (Lesson 07 explains the four scores; mean IU is the one to read.) After the same number
-    of iterations, FCN-8s scores {fine:.3f} and the continued FCN-32s {coarse:.3f}. On VOC the
-    skips add 1.4 and then 0.5 points of mean IU (63.6 → 65.0 → 65.5 for the authors' FCN-32s,
-    16s, 8s; docs/fcn.md §8): a small gain, made at the boundaries, few pixels but exactly where a
-    32-pixel grid shows. On our 64×64 images the 1/32 grid has about two cells across the
-    image, so even a perfect FCN-32s could not outline shapes a few tens of pixels wide
-    (lesson 01 measured the best any 1/32 map can do), while FCN-8s predicts on 8-pixel
-    cells. One small run: a few points either way are noise.
+    {order}{iu[0]:.3f} → {iu[1]:.3f} → {iu[2]:.3f}. In the paper's Table 2 (CVPR 2015, a
+    subset of VOC2011 val) the same staging gives 59.4 → 62.4 → 62.7 mean IU: a gain made at the
+    boundaries, few pixels but exactly where a 32-pixel grid shows. On 128×128 images the 1/32
+    grid has four cells across the image, so even a perfect FCN-32s could not outline shapes a
+    few tens of pixels wide (lesson 01 measured the best any 1/32 map can do), while
+    FCN-8s predicts on 8-pixel cells.
 """)
 
 # %% The predictions side by side (no training: rerun this cell alone)
-val = data.load_dataset(data.ensure_shapes(), "val")
 show = [0, 1, 2, 3]
-labels = ["FCN-32s", "FCN-32s, continued", "FCN-16s", "FCN-8s"]
-fig, axes = plt.subplots(len(show), 2 + len(labels), figsize=(2.0 * (2 + len(labels)),
-                                                               2.0 * len(show)))
-for row, i in enumerate(show):
-    image, label = val[i]
-    cells = [(image, "image"), (data.colorize(label), "ground truth")]
-    cells += [(data.colorize(minifcn.predict(runs[k]["model"], image)), k) for k in labels]
-    for ax, (img, title) in zip(axes[row], cells):
-        ax.imshow(img)
-        ax.axis("off")
-        if row == 0:
-            ax.set_title(title, fontsize=9)
-fig.suptitle("Coarse to fine: the same images through FCN-32s, FCN-16s and FCN-8s"
-             + (" (--quick: barely trained)" if args.quick else ""), fontsize=10)
-_common.save_figure(fig, args, "skip_predictions.png")
+rows = [[val[i][0]] + [minifcn.predict(nets[n], val[i][0]) for n in labels] + [val[i][1]]
+        for i in show]
+path = plots.plot_label_grid(
+    rows, val.class_names, os.path.join(args.out, "skip_predictions.png"),
+    col_titles=["image"] + [f"{labels[n]}\nmean IU {scores[n]['mean_iu']:.3f}" for n in labels]
+    + ["ground truth"], palette=plots.dataset_palette(val),
+    title="Coarse to fine: the same validation images through FCN-32s, FCN-16s and FCN-8s")
+print(f"[figure] {path}")
 
-# %% 6. The deep jet: the 1/32, 1/16 and 1/8 scores and their sums
-section("6. The deep jet: the 1/32, 1/16 and 1/8 scores and their sums")
+# %% 6. The deep jet, measured
+section("6. The deep jet, measured")
 say("""
-    Take the trained FCN-8s apart on one validation image. score_fr is the coarse prediction
-    (1/32); score_pool4c and score_pool3c are the corrections that pool4 (1/16) and pool3 (1/8)
-    add; fuse_pool4 and fuse_pool3 are the running sums, i.e. what FCN-16s and FCN-8s see before
-    their last upsampling. Every blob is drawn where its coordinate map puts it on the image
-    (a pixel o of a blob at scale a covers image pixels a·o + b ± a/2), so the 1/32 cells are
-    32 pixels wide and reach into the padding beyond the image's edges.
+    Now take the trained FCN-8s apart. Its scores are summed coarse to fine: score_fr (1/32,
+    from fc7), then fuse_pool4 = upscore2(score_fr) + score_pool4c (1/32 + 1/16), then
+    fuse_pool3 = upscore_pool4(fuse_pool4) + score_pool3c (1/32 + 1/16 + 1/8), which upscore8
+    brings to the image. Each partial sum is a full score map, only coarser: upsampled
+    bilinearly by its remaining factor and cropped where its coordinate map says
+    (minifcn.deepjet), it is a prediction of its own, the one an FCN-32s or FCN-16s head would
+    make from these same features. The paper's Figure 4 shows this on one VOC image, its Table 2
+    in numbers.
+
+    Two numbers per stage, over the whole validation set: mean IU (per class, the pixels
+    predicted and labelled as it divided by those predicted or labelled as it, averaged over
+    the classes; lesson 07 builds it from a confusion matrix), and mean IU near the
+    boundaries, where the skips are supposed to help. "Near" cannot mean "within k pixels of an
+    edge": a 2-pixel void band runs along every boundary and is not scored. So the band is the
+    labelled pixels within 3 pixels of that void or of another class (metrics.boundary_band).
 """)
-m8 = runs["FCN-8s"]["model"]
-# The image of the first ten that FCN-8s gets most right, and its largest object class.
-best = max(range(10), key=lambda i: metrics.label_accuracy_score(
+m8 = nets["fcn8s"]
+jet = deepjet.evaluate_stages(m8, val)
+print(f"{'stage':>20} {'mean IU':>8} {'boundary IU':>12} {'pixel acc':>10}")
+for stage, r in jet.items():
+    print(f"{stage:>20} {r['mean_iu']:>8.3f} {r['boundary_iu']:>12.3f} {r['acc']:>10.3f}")
+stage_names = list(jet)
+near = [jet[k]["boundary_iu"] for k in stage_names]
+whole = [jet[k]["mean_iu"] for k in stage_names]
+best = max(range(6), key=lambda i: metrics.label_accuracy_score(
     [val[i][1]], [minifcn.predict(m8, val[i][0])], val.n_class)[2])
-image, label = val[best]
-x = backend.to_device(data.preprocess(image, m8.input_convention)[None], m8.device)
-m8.eval()
-with nn.no_grad():
-    _, blobs8 = m8.forward(x, return_blobs=True)
-    jet = {k: backend.to_cpu(v[0]) for k, v in blobs8.items()}
-paths = {"score_fr": m8.score_fr_path(),
-         "upscore2": m8.score_fr_path() + [m8.upscore2],
-         "score_pool4c": m8.trunk("pool4") + [m8.score_pool4, m8.score_pool4c],
-         "score_pool3c": m8.trunk("pool3") + [m8.score_pool3, m8.score_pool3c]}
-paths["fuse_pool4"] = paths["upscore2"]
-paths["fuse_pool3"] = paths["upscore2"] + [m8.upscore_pool4]
-paths["score"] = paths["fuse_pool3"] + [m8.upscore8, m8.score]
-for key in ("score_fr", "score_pool4c", "score_pool3c", "fuse_pool4", "fuse_pool3", "score"):
-    cm = geometry.path_map(paths[key])
-    print(f"{key:>13}: {jet[key].shape[1]:>2}×{jet[key].shape[2]:<2} pixels, i = {affine(cm)}")
-counts = np.bincount(label[label < val.n_class].ravel(), minlength=val.n_class)
-cls = int(counts[1:].argmax()) + 1
-H, W = label.shape
-
-
-def place(ax, blob, key, cmap=None, vmin=None, vmax=None):
-    """Draw a blob where its coordinate map says it lies on the image."""
-    cm = geometry.path_map(paths[key])
-    a, b = float(cm.scale), float(cm.shift)
-    h, w = blob.shape[:2]
-    ax.imshow(blob, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest",
-              extent=(b - a / 2, b + a * (w - 0.5), b + a * (h - 0.5), b - a / 2))
-    ax.set_xlim(-0.5, W - 0.5)
-    ax.set_ylim(H - 0.5, -0.5)
-    ax.axis("off")
-
-
-fig, axes = plt.subplots(2, 4, figsize=(11, 5.6))
-axes[0, 0].imshow(image)
-axes[0, 0].set_title("image")
-axes[1, 0].imshow(data.colorize(label))
-axes[1, 0].set_title("ground truth")
-for ax in axes[:, 0]:
-    ax.axis("off")
-name = val.class_names[cls]
-for ax, key, title in zip(axes[0, 1:], ("score_fr", "score_pool4c", "score_pool3c"),
-                          ("1/32: score_fr", "1/16: score_pool4c", "1/8: score_pool3c")):
-    v = jet[key][cls] - jet[key][0]
-    lim = max(float(np.abs(v).max()), 1e-6)
-    place(ax, v, key, cmap="RdBu_r", vmin=-lim, vmax=lim)
-    ax.set_title(f"{title}\n{name} − background", fontsize=9)
-for ax, key, title in zip(axes[1, 1:], ("upscore2", "fuse_pool3", "score"),
-                          ("1/32 alone (×2)", "1/32 + 1/16 + 1/8 (fuse_pool3)", "FCN-8s output")):
-    place(ax, data.colorize(jet[key].argmax(axis=0)), key)
-    ax.set_title(title, fontsize=9)
-fig.suptitle("The deep jet of FCN-8s: coarse scores plus finer corrections"
-             + (" (--quick: barely trained)" if args.quick else ""), fontsize=10)
-_common.save_figure(fig, args, "deep_jet.png")
-coarse_has, fine_has = (bool((jet[key].argmax(axis=0) == cls).any())
-                        for key in ("upscore2", "fuse_pool3"))
-if coarse_has:
-    coarse_alone = f'alone, it does answer "{name}" here'
-else:
-    coarse_alone = (f'alone, it does not even answer "{name}" anywhere here; the finer '
-                    f'corrections do' + ("" if fine_has else " not either"))
+indices = sorted({best, 0, 1})
+path = deepjet.plot_stages(m8, val, indices, jet, os.path.join(args.out, "deep_jet.png"),
+                           title="The deep jet of FCN-8s: 1/32, + 1/16, + 1/8 (mean IU and "
+                                 "boundary IU over the validation set)")
+print(f"[figure] {path}")
+rising = all(a < b for a, b in zip(whole, whole[1:])) and all(a < b for a, b in zip(near,
+                                                                                  near[1:]))
 say(f"""
-    Top row: how much more the net believes "{name}" than "background" at each scale (red: more),
-    each drawn at its own resolution. Bottom row: the class with the highest summed score,
-    after the coarse path alone and after adding the finer corrections. The 1/32 map has only
-    {jet["score_fr"].shape[1]}×{jet["score_fr"].shape[2]} cells over this {H}×{W} image: it can
-    say *what* and roughly *where*, not the shape ({coarse_alone}). The skips, computed from
-    layers that have seen less context but sit on a finer grid, add the detail and move the
-    boundaries. That is the note's point: earlier layers keep the detail the last one has
-    pooled away, and adding their predictions brings it back.
+    From 1/32 alone to all three scales, mean IU went {whole[0]:.3f} → {whole[-1]:.3f} and
+    boundary IU {near[0]:.3f} → {near[-1]:.3f}"""
+    + (", and both rose with each skip." if rising else ", though not with every skip.")
+    + f"""
+    Near the boundaries every stage scores {'lower' if all(n < w for n, w in zip(near, whole))
+    else 'not always lower'} than over the whole image: edges are the hardest pixels, for
+    FCN-8s too. The 1/32 map has {128 // 32}×{128 // 32} cells over these 128×128 images: it can
+    say *what* and roughly *where*, not the shape; the figure shows its predictions as blobs.
+    The skips, computed from layers that have seen less context but sit on a finer grid, move
+    the boundaries into place. That is the note's point: earlier layers keep the detail that
+    the last one has pooled away, and adding their predictions brings it back. (Both the
+    coarse stage and the skips were trained here as parts of one FCN-8s; in the paper's Table
+    2 the separately trained FCN-32s and FCN-16s make the same comparison.)
 """)
 
 # %% Summary and questions
@@ -418,13 +329,11 @@ _common.summary([
     f"{', '.join(f'{n} {list(m.crop_offsets.values())}' for n, m in tiny.items())}.",
     "conv1_1's padding of 100 keeps fc6's 7×7 window inside pool5 for any input size; "
     "changing it moves the final crop and leaves the skips' crops alone.",
-    f"Trained in stages, each from the one before with new score layers at zero, FCN-8s "
-    f"scored {fine:.3f} mean IU and FCN-32s trained as long {coarse:.3f}: "
-    + ("the skips helped in this run." if fine > coarse else
-       "in this run the skips did not help; one small run decides little."),
-    f"The deep jet: the 1/32 scores have {jet['score_fr'].shape[1]}×"
-    f"{jet['score_fr'].shape[2]} cells on this image; the 1/16 and 1/8 corrections are where "
-    f"boundaries can come from.",
+    f"Trained in stages, each from the one before with its new score layer at zero, FCN-32s, "
+    f"16s and 8s reached {iu[0]:.3f}, {iu[1]:.3f} and {iu[2]:.3f} mean IU on the 128×128 "
+    f"shapes.",
+    f"The deep jet of one FCN-8s: boundary IU {near[0]:.3f} from 1/32 alone, {near[-1]:.3f} "
+    f"with both skips; mean IU {whole[0]:.3f} → {whole[-1]:.3f}.",
 ], [
     "Why does score_pool4's crop stay 5 whatever conv1_1's padding, while the final crop moves "
     "with it?",

@@ -3,21 +3,20 @@
 Every FCN paper reports four numbers, all read off one confusion matrix accumulated over the
 whole validation set. This lesson computes them by hand on a tiny example and checks them
 against minifcn.metrics, shows what VOC's label 255 does, why mean IU is the number everyone
-quotes, and then scores a trained FCN-8s class by class (lesson 06's run if it is there,
-otherwise a short one trained here). (The metrics of FCN, CVPR 2015 §5; docs/fcn.md §7.)
+quotes, and then scores a trained FCN-8s class by class (the one in data/pretrained/ that
+lesson 05 looked at; --train trains it again). (The metrics of FCN, CVPR 2015 §5; docs/fcn.md §7.)
 """
 # %% Setup
-import os
 
 import _common
 from _common import np, plt, say, section
 
 import minifcn
-from minifcn import data, metrics, models
+from minifcn import data, metrics
 
-args = _common.parse_args("07_evaluation", "Evaluation: the four metrics of FCN")
+args = _common.parse_args("07_evaluation", "Evaluation: the four metrics of FCN",
+                          pretrained=True)
 _common.intro(args)
-dev = args.device
 
 # %% 1. Four numbers from one confusion matrix, by hand
 section("1. Four numbers from one confusion matrix, by hand")
@@ -154,32 +153,14 @@ say("""
 
 # %% 4. A trained FCN-8s, class by class
 section("4. A trained FCN-8s, class by class")
-lesson06 = os.path.join(_common.LESSONS_DIR, "out", "06_training", "run", "checkpoint.npz")
-model = None
-if os.path.exists(lesson06):
-    candidate = minifcn.load(lesson06)
-    if candidate.n_class == K:
-        model = candidate
-        print(f"using lesson 06's model: {lesson06}")
-if model is None:
-    iterations = 30 if args.quick else 400
-    print(f"No checkpoint of lesson 06 was found ({lesson06}).")
-    say(f"""
-        So train a small FCN-8s here: {iterations} iterations of lesson 06's recipe (run
-        lesson 06 first for a better model).
-    """ + ("""
-        --quick: far too short to learn the shapes; expect a matrix of a net that answers
-        background.
-    """ if args.quick else ""))
-    net = models.FCN8s(n_class=K, base_channels=4 if args.quick else 8,
-                       fc_channels=32 if args.quick else 64, input_convention="torchvision",
-                       class_names=list(val.class_names), seed=args.seed)
-    model = minifcn.train(model=net, data=root, iterations=iterations, eval_every=0,
-                          progress=False, seed=args.seed, device=dev, optimizer="sgd",
-                          lr_policy="fixed", lr=1e-3, momentum=0.99,
-                          batch_size=1 if args.quick else 4,
-                          out=os.path.join(args.out, "run"), overwrite=True)["model"]
-model.to(dev)
+model = _common.pretrained_models(args, names=("fcn8s",))["fcn8s"]
+val = data.load_dataset(data.default_train_data(), "val")     # the data it was trained on
+n_val = len(val)
+say(f"""
+    The FCN-8s that lesson 05 looked at: the main job's net (widths 8…64, 128×128 shapes),
+    trained in stages by lessons/make_pretrained.py (data/pretrained/fcn8s.npz; --train trains
+    it again). Its scores on all {n_val} validation images of the 128×128 shapes data:
+""")
 cm = metrics.ConfusionMatrix(K)
 for i in range(n_val):
     image, label = val[i]

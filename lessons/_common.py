@@ -36,9 +36,11 @@ WIDTH = 96
 
 
 def parse_args(name, description, gpu_optional=False, default_device="cpu", extra=None,
-               argv=None):
+               argv=None, pretrained=False):
     """--out DIR, --quick, --device cpu|cuda, --seed N (and the lesson's own, through
     ``extra(parser)``); checks the device. ``name`` is the lesson's file name without ``.py``.
+    ``pretrained``: the lesson looks at the trained models in data/pretrained/, and --train
+    retrains them from scratch instead (``pretrained_models``).
 
     ``argv`` defaults to the command line. Arguments that are not the lesson's own are ignored
     with a note, so that the cells also run in a Jupyter kernel, whose argv is the kernel's
@@ -55,6 +57,10 @@ def parse_args(name, description, gpu_optional=False, default_device="cpu", extr
     parser.add_argument("--device", choices=backend.DEVICES, default=default_device,
                         help="where the arrays live (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    if pretrained:
+        parser.add_argument("--train", action="store_true",
+                            help="train the models from scratch instead of loading "
+                                 "data/pretrained/ (minutes; with --quick, a few iterations)")
     if extra is not None:
         extra(parser)
     args, unknown = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
@@ -108,7 +114,8 @@ def say(text):
 def save_figure(fig, args, filename):
     """Save ``fig`` as ``args.out/filename`` (PNG) and say where it went."""
     path = os.path.join(args.out, filename)
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:       # a figure made with layout="constrained" keeps it
+        fig.tight_layout()
     fig.savefig(path, dpi=80, bbox_inches="tight")
     plt.close(fig)
     print(f"[figure] {path}")
@@ -135,3 +142,32 @@ def summary(points, questions):
     for i, question in enumerate(questions, 1):
         print(textwrap.fill(" ".join(question.split()), WIDTH, initial_indent=f"{i}. ",
                             subsequent_indent="   "))
+
+
+PRETRAINED_DIR = os.path.join(os.path.dirname(LESSONS_DIR), "data", "pretrained")
+QUICK_STAGES = (20, 10, 10)      # --quick --train: keeps the path alive, teaches nothing
+
+
+def pretrained_models(args, names=("fcn32s", "fcn16s", "fcn8s")):
+    """{name: model} on args.device: FCN-32s, 16s and 8s as lessons/make_pretrained.py trained
+    them in stages (data/pretrained/), or, with --train, trained again now into args.out."""
+    import make_pretrained
+    if getattr(args, "train", False):
+        counts = QUICK_STAGES if args.quick else None
+        total = sum(counts or [n for _, _, n in make_pretrained.STAGES])
+        print(f"--train: staged training from scratch, {total} iterations in all"
+              + ("" if args.quick else " (about 15 minutes on a 2-core CPU)"))
+        out = os.path.join(args.out, "pretrained")
+        make_pretrained.train_stages(out, os.path.join(args.out, "runs"), counts,
+                                     val_subset=8 if args.quick else None, seed=args.seed,
+                                     device=args.device)
+    else:
+        out = PRETRAINED_DIR
+    found = {}
+    for name in names:
+        path = os.path.join(out, name + ".npz")
+        if not os.path.exists(path):
+            sys.exit(f"{args.name}: {path} is missing. Make it with `python "
+                     f"lessons/make_pretrained.py`, or run this lesson with --train.")
+        found[name] = minifcn.load(path, args.device)
+    return found

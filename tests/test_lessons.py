@@ -109,6 +109,22 @@ def test_lesson_runs_as_script(tmp_path):
     assert list(out.glob("*.png"))
 
 
+@pytest.mark.slow
+def test_lesson_retrains_its_models_with_train(tmp_path):
+    """``--quick --train``: lesson 05 trains FCN-32s → 16s → 8s itself (a few iterations each)
+    instead of loading data/pretrained/, saves them under --out and goes on with them."""
+    lesson = os.path.join(REPO, "lessons", "05_skip_layers.py")
+    out = tmp_path / "figures"
+    proc = subprocess.run([sys.executable, lesson, "--quick", "--train", "--out", str(out)],
+                          cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                          timeout=TIMEOUT_S)
+    assert proc.returncode == 0, _report(lesson, proc)
+    assert "--train: staged training from scratch" in proc.stdout
+    for name in ("fcn32s", "fcn16s", "fcn8s"):
+        assert (out / "pretrained" / f"{name}.npz").exists(), f"--train saved no {name}"
+    assert (out / "deep_jet.png").exists()
+
+
 def test_lesson_arguments_tolerate_a_kernel_argv(tmp_path):
     """A Jupyter kernel's argv (-f kernel.json) is ignored; the lesson's own flags still work."""
     spec = importlib.util.spec_from_file_location(
