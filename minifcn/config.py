@@ -52,8 +52,8 @@ OPTIONS = {
     "base_channels": Option(8, int, None, "VGG width scale (64 = VGG16)"),
     "fc_channels": Option(128, int, None, "fc6/fc7 width (4096 = VGG16)"),
     "conv1_1_padding": Option(None, int, None, "conv1_1's padding (100: the paper's; default: "
-                                               "the smallest the images allow, 69 for FCN-8s at "
-                                               "128×128)"),
+                                               "the smallest the images and fc6's padding allow, "
+                                               "37 for FCN-8s at 128×128)"),
     "fc6_padding": Option(1, int, (0, 1), "fc6's padding (0: the paper's; 1 lets conv1_1 pad "
                                           "32 px less: 37 instead of 69 for FCN-8s at 128×128)"),
     "dropout": Option(0.0, float, None, "dropout probability after fc6 and fc7 (0.5: the "
