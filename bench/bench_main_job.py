@@ -12,24 +12,15 @@ import argparse
 import csv
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 
+from common import cpu_model
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-
-
-def cpu_model():
-    """lscpu's model name: every figure is stated with the machine it was taken on."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines()
-                    if line.startswith("Model name:"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def main():

@@ -26,7 +26,7 @@ import sys
 import time
 
 from bench_memory import status_kib
-from common import randomize_score_layers
+from common import cpu_model, randomize_score_layers
 
 
 def build(model_name):
@@ -73,14 +73,6 @@ def run_child(args, mode, size):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def cpu_name():
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown"
-
-
 def extrapolate(points, size):
     """MiB at ``size`` from a least-squares line through (padded pixels, MiB) points."""
     import numpy as np
@@ -108,7 +100,7 @@ def main():
         args.mode, args.size = args.mode[0], args.size
         return child(args)
     sizes = list(zip(args.size[::2], args.size[1::2]))
-    print(f"model {args.model}; CPU {cpu_name()}; "
+    print(f"model {args.model}; CPU {cpu_model()}; "
           f"tile {args.tile}, overlap {args.overlap}, max_size {args.max_size}")
     whole = []
     for mode in args.mode:

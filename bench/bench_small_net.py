@@ -22,11 +22,10 @@ without im2col), to compare the two paths on the machine at hand.
 import argparse
 import importlib
 import os
-import subprocess
 import time
 
 import numpy as np  # after common, which imports minifcn first (see there)
-from common import (make_batch, minifcn_step, randomize_score_layers, torch_step,
+from common import (cpu_model, make_batch, minifcn_step, randomize_score_layers, torch_step,
                     try_import_torch)
 
 from minifcn import nn
@@ -60,18 +59,6 @@ def main_job_size():
         except (ImportError, AttributeError, KeyError, TypeError, ValueError):
             continue
     return 128
-
-
-def cpu_model():
-    """lscpu's model name: every figure is stated with the machine it was taken on."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown CPU"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def build(H, W):

@@ -62,6 +62,19 @@ def torch_step(model, x, t):
     return loss
 
 
+def cpu_model():
+    """lscpu's model name: every figure is stated with the machine it was taken on (without
+    lscpu, what Python knows)."""
+    import platform
+    import subprocess
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        return next(line.split(":", 1)[1].strip() for line in out.splitlines()
+                    if line.startswith("Model name:"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def try_import_torch():
     try:
         import torch

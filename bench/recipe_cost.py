@@ -12,8 +12,6 @@ per image) is timed the same way.
 """
 import argparse
 import os
-import platform
-import subprocess
 import sys
 import time
 
@@ -22,20 +20,12 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+from common import cpu_model  # noqa: E402
 from minifcn.models import get_model  # noqa: E402
 from minifcn.nn import SoftmaxCrossEntropy  # noqa: E402
 from minifcn.optim import Adam  # noqa: E402
 
 REFERENCE = (100, 128, 1)       # (conv1_1 padding, image size, batch): the paper's padding
-
-
-def cpu_name():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines()
-                    if line.startswith("Model name"))
-    except Exception:                                   # no lscpu: say what Python knows
-        return platform.processor() or platform.machine()
 
 
 def make_step(padding, size, batch, fc6_padding=0, seed=0):
@@ -82,7 +72,7 @@ def main():
                 fns[c][k]()
                 best[c, k] = min(best[c, k], time.perf_counter() - t)
     ref_step, ref_fwd = best[REFERENCE, 0], best[REFERENCE, 1]
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores; OPENBLAS_NUM_THREADS="
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores; OPENBLAS_NUM_THREADS="
           f"{os.environ.get('OPENBLAS_NUM_THREADS')}, MINIFCN_NUM_THREADS="
           f"{os.environ.get('MINIFCN_NUM_THREADS')}; best of {a.rounds}, interleaved "
           f"(contended: other processes share the cores, so read the ratios)")
