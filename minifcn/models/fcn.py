@@ -155,7 +155,14 @@ class FCN(VGGBackbone):
         so a conv1_1 output H + 2·pad − 2 ≥ 32·(6 − 2·fc6_padding) + 1 (1 px at the paper's pad
         100; 57 px at 69, and at 37 with fc6_padding 1). ``minifcn.predict`` pads smaller
         images up to it."""
-        return max(1, 32 * (6 - 2 * self.fc6_padding) + 3 - 2 * self.conv1_1_padding)
+        return max(1, self._fc6_reach(self.fc6_padding) - 2 * self.conv1_1_padding)
+
+    @staticmethod
+    def _fc6_reach(fc6_padding):
+        """What H + 2·(conv1_1's padding) must reach for fc6's 7×7 window to fit: a conv1_1
+        output of 32·(pool5 side − 1) + 1 px, pool5 side 7 − 2·fc6_padding (195 for the paper's
+        fc6, 131 with fc6_padding 1)."""
+        return 32 * (6 - 2 * int(fc6_padding)) + 3
 
     @classmethod
     def smallest_padding(cls, min_size=1, fc6_padding=0):
@@ -172,7 +179,7 @@ class FCN(VGGBackbone):
         probe = cls(1, base_channels=1, fc_channels=1, conv1_1_padding=100,   # cheap: 1 wide
                     fc6_padding=fc6_padding)
         crop_bound = 100 - probe.score.offset[0]
-        need = 32 * (6 - 2 * probe.fc6_padding) + 3 - int(min_size)  # 2·pad ≥ this
+        need = cls._fc6_reach(fc6_padding) - int(min_size)                    # 2·pad ≥ this
         return max(crop_bound, -(-need // 2))
 
     def set_learn_upsampling(self, flag=True):
