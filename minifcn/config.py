@@ -28,6 +28,7 @@ import os
 from collections import namedtuple
 
 from .models import MODELS
+from .models.fcn import FC6_PADDINGS
 from .optim import LR_POLICIES, OPTIMIZERS
 
 Option = namedtuple("Option", "default type choices help")
@@ -54,8 +55,9 @@ OPTIONS = {
     "conv1_1_padding": Option(None, int, None, "conv1_1's padding (100: the paper's; default: "
                                                "the smallest the images and fc6's padding allow, "
                                                "37 for FCN-8s at 128×128)"),
-    "fc6_padding": Option(1, int, (0, 1), "fc6's padding (0: the paper's; 1 lets conv1_1 pad "
-                                          "32 px less: 37 instead of 69 for FCN-8s at 128×128)"),
+    "fc6_padding": Option(1, int, FC6_PADDINGS, "fc6's padding (0: the paper's; each pixel "
+                                               "more lets conv1_1 pad 32 px less: for FCN-8s "
+                                               "at 128×128 69, 37, 5, 0)"),
     "dropout": Option(0.0, float, None, "dropout probability after fc6 and fc7 (0.5: the "
                                         "papers', for VGG16's 4096 channels)"),
     "init": Option(None, str, None, "a saved model to start from (VGG16, or the previous stage: "

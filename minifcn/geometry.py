@@ -116,18 +116,19 @@ def path_map(path):
     return m
 
 
-def crop_offset(path, like=()):
+def crop_offset(path, like=(), allow_negative=False):
     """The offset at which to crop the blob at the end of ``path`` so that it lines up with the
     blob at the end of ``like`` (both paths start at the image; ``like=()`` is the image).
 
     Raises ValueError when the two blobs have different scales (they cannot be summed) or the
-    offset is negative or fractional (no crop aligns them).
+    offset is fractional or (unless ``allow_negative``, for a crop that fills with zeros what
+    lies before the blob) negative: no crop aligns them.
     """
     m, ref = path_map(path), path_map(like)
     if m.scale != ref.scale:
         raise ValueError(f"cannot align blobs of scales {m.scale} and {ref.scale}")
     offset = (ref.shift - m.shift) / m.scale
-    if offset.denominator != 1 or offset < 0:
+    if offset.denominator != 1 or (offset < 0 and not allow_negative):
         raise ValueError(f"blobs are offset by {offset} pixels: a crop needs a whole number ≥ 0 "
                          f"(change the padding of the first layer)")
     return int(offset)

@@ -301,6 +301,21 @@ def test_crop_forward_backward(xp, rng):
     assert not dx.any()
 
 
+@pytest.mark.parametrize("offset", [(-1, 2), (1, -3), (4, 5), (-2, -2)])
+def test_crop_with_fill_reaches_past_the_edges(xp, rng, offset):
+    # What an FCN with fc6 padded by 2 or 3 does to its skips: the window is the reference's
+    # size, the part outside x is 0, and only the part inside passes a gradient back.
+    x = xp.asarray(rng.standard_normal((2, 3, 9, 9)))
+    out, cache = F.crop_forward(x, (8, 8), offset, fill=True)
+    padded = np.zeros((2, 3, 9 + 8 + 8, 9 + 8 + 8))
+    padded[:, :, 8:17, 8:17] = _np(x)                           # x with an 8-pixel zero margin
+    oy, ox = offset
+    np.testing.assert_array_equal(_np(out), padded[:, :, 8 + oy:16 + oy, 8 + ox:16 + ox])
+    dout = xp.asarray(rng.standard_normal(out.shape))
+    num = numerical_gradient(lambda: F.crop_forward(x, (8, 8), offset, fill=True)[0], x, dout)
+    assert relative_error(F.crop_backward(dout, cache), num) < TOL
+
+
 def test_crop_that_does_not_fit_is_explained():
     with pytest.raises(ValueError, match=r"34×34 at offset \(15, 5\) does not fit in a 44×44"):
         F.crop_forward(np.zeros((1, 1, 44, 44)), (34, 34), (15, 5))

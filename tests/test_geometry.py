@@ -172,6 +172,46 @@ def test_fc6_padding_1_lets_conv1_1_pad_32_less(cls, crop_bound):
             smaller(np.zeros((1, 3, size, size)))
 
 
-def test_fc6_padding_2_is_refused_by_name():
+@pytest.mark.parametrize("cls, pads", [(FCN32s, (17, 0)), (FCN16s, (9, 0)), (FCN8s, (5, 0))])
+def test_fc6_padding_2_and_3_pad_conv1_1_32_and_64_less(cls, pads):
+    # Two and three pixels of fc6 padding: the final crop grows by 64 and 96 over the paper's,
+    # so conv1_1 needs 64 and 96 px less (37 → 5 for FCN-8s; 0 once the bound goes negative).
+    paper = cls(2, 1, 2, conv1_1_padding=100).crop_offsets["score"]
+    for fc6_padding, pad in zip((2, 3), pads):
+        model = cls(2, 1, 2, conv1_1_padding=100, fc6_padding=fc6_padding)
+        assert model.crop_offsets["score"] == paper + 32 * fc6_padding
+        assert cls.smallest_padding(128, fc6_padding=fc6_padding) == pad
+        for size in (3, 20, 57, 128):
+            pad_here = cls.smallest_padding(size, fc6_padding=fc6_padding)
+            model = cls(2, 1, 2, conv1_1_padding=pad_here, fc6_padding=fc6_padding).eval()
+            assert model.min_input_size <= size
+            for h, w in ((size, size), (size + 1, size + 6), (size + 17, 2 * size)):
+                assert model(np.zeros((1, 3, h, w))).shape == (1, 2, h, w)
+
+
+@pytest.mark.parametrize("cls", [FCN16s, FCN8s])
+@pytest.mark.parametrize("fc6_padding", [2, 3])
+def test_the_skips_zero_filled_cells_lie_outside_the_image(cls, fc6_padding):
+    # With fc6 padded by 2 or 3 the upsampled coarse scores reach past score_pool4/score_pool3,
+    # and the skip crops fill those cells with 0 (FCN.skip_crop). Each such cell's centre, mapped
+    # back to the image, must fall outside it: inside the image every skip adds its scores.
+    for size in (3, 20, 57, 64, 100, 128, 129, 200, 257):
+        for pad in {cls.smallest_padding(size, fc6_padding=fc6_padding), 37, 100}:
+            model = cls(2, 1, 2, conv1_1_padding=pad, fc6_padding=fc6_padding).eval()
+            _, b = model(np.zeros((1, 3, size, size)), return_blobs=True)
+            upscore = model.score_fr_path() + [model.upscore2]
+            skips = [("score_pool4", "upscore2", model.score_pool4c, upscore)]
+            if cls is FCN8s:
+                skips.append(("score_pool3", "upscore_pool4", model.score_pool3c,
+                              upscore + [model.upscore_pool4]))
+            for skip, ref, crop, path in skips:
+                inside, offset = b[skip].shape[2], crop.offset[0]
+                centre = geometry.path_map(path)            # ref's pixel → image pixel
+                filled = [r for r in range(b[ref].shape[2]) if not 0 <= r + offset < inside]
+                in_image = [r for r in filled if -0.5 < centre(r) < size - 0.5]
+                assert not in_image, (skip, size, pad, in_image)
+
+
+def test_fc6_padding_4_is_refused_by_name():
     with pytest.raises(ValueError, match="fc6_padding"):
-        FCN8s(2, 1, 2, fc6_padding=2)
+        FCN8s(2, 1, 2, fc6_padding=4)

@@ -55,6 +55,23 @@ def test_fcn_backward_matches_numerical_gradient(cls):
     check_model(model, np.random.default_rng(1).standard_normal((1, 3, 13, 17)), n_samples=3)
 
 
+@pytest.mark.parametrize("fc6_padding", [2, 3])
+def test_fcn8s_backward_through_zero_filled_skips(fc6_padding):
+    # fc6 padded by 2 or 3: the upsampled coarse scores reach past score_pool4 and score_pool3,
+    # whose crops fill with zeros there (and pass no gradient back from there).
+    pad = FCN8s.smallest_padding(20, fc6_padding=fc6_padding)
+    model = randomized(FCN8s(n_class=3, base_channels=2, fc_channels=4, fc6_padding=fc6_padding,
+                             conv1_1_padding=pad).to(dtype=np.float64))
+    x = np.random.default_rng(5).standard_normal((1, 3, 20, 24))
+    _, b = model(x, return_blobs=True)
+    overhang = [b[ref].shape[2] + crop.offset[0] - b[skip].shape[2]
+                for skip, ref, crop in (("score_pool4", "upscore2", model.score_pool4c),
+                                        ("score_pool3", "upscore_pool4", model.score_pool3c))]
+    assert min(model.crop_offsets["score_pool4c"], model.crop_offsets["score_pool3c"]) < 0 \
+        or max(overhang) > 0                                 # the fill is really used
+    check_model(model, x, n_samples=3)
+
+
 def test_at_once_scales_reach_the_skip_gradients():
     # The 0.01 and 0.0001 factors scale score_pool4's and score_pool3's weight gradients.
     x = np.random.default_rng(2).standard_normal((1, 3, 13, 17))

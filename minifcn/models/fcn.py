@@ -31,8 +31,13 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import nn
+from ..geometry import crop_offset
 from ..nn import init
 from .vgg import VGG16, VGG16_CONVS, VGGBackbone
+
+# fc6's padding: 0 is the paper's; each pixel more moves fc6's window centre one pool5 pixel
+# (32 image px) back, and lets conv1_1 pad 32 px less (FCN.smallest_padding).
+FC6_PADDINGS = (0, 1, 2, 3)
 
 
 class ParamCopy(NamedTuple):
@@ -55,8 +60,9 @@ class FCN(VGGBackbone):
     """Base class: trunk (conv1_1 padded by ``conv1_1_padding``), fc6, fc7, score_fr.
 
     n_class: classes (21 for VOC). base_channels: 64 for VGG16's widths, smaller for tiny nets.
-    fc_channels: the width of fc6/fc7 (4096). fc6_padding: 0 (the paper's) or 1, which lets
-    fc6 work on a 5×5 pool5 and conv1_1 pad 32 px less (``smallest_padding``). dropout: its
+    fc_channels: the width of fc6/fc7 (4096). fc6_padding: 0 (the paper's) to 3; each pixel
+    lets fc6 work on a pool5 two pixels smaller and conv1_1 pad 32 px less (``smallest_padding``;
+    from 2 on, the skips' crops fill with zeros, ``skip_crop``). dropout: its
     probability after fc6 and fc7 (0.5, the papers'; 0 turns it off). seed: initial weights and
     dropout masks.
     input_convention: 'caffe' or 'torchvision' (how ``minifcn.predict`` preprocesses images).
@@ -75,10 +81,9 @@ class FCN(VGGBackbone):
                          class_names)
         self.fc_channels, self.conv1_1_padding = int(fc_channels), int(conv1_1_padding)
         self.fc6_padding = int(fc6_padding)
-        if self.fc6_padding not in (0, 1):
-            # With 2, fc6's map overhangs pool5 by 2 pixels a side, and once upsampled the coarse
-            # scores are larger than the pool4/pool3 scores they are added to: no crop fits.
-            raise ValueError(f"fc6_padding must be 0 (the paper's) or 1, got {fc6_padding}")
+        if self.fc6_padding not in FC6_PADDINGS:
+            raise ValueError(f"fc6_padding must be one of {FC6_PADDINGS} (0: the paper's), got "
+                             f"{fc6_padding}")
         self.learn_upsampling = bool(learn_upsampling)
         # VGG16's fully connected fc6 (over 512×7×7) and fc7 as a 7×7 and a 1×1 convolution.
         self.add_fc_layers(nn.Conv2d(8 * base_channels, fc_channels, 7, padding=fc6_padding),
@@ -89,6 +94,16 @@ class FCN(VGGBackbone):
     def score_layer(self, in_channels):
         """A 1×1 convolution to n_class scores, starting at zero (weight and bias)."""
         return init.zero_init(nn.Conv2d(in_channels, self.n_class, 1))
+
+    def skip_crop(self, path, like):
+        """The Crop that lines the blob at the end of ``path`` (score_pool4, score_pool3) up with
+        the upsampled coarse scores at the end of ``like``. With fc6 padded by 2 or 3, fc6's map
+        overhangs pool5 by 1 or 2 pixels a side more than the skips' maps reach, so the
+        upsampled scores start before or end after pool4/pool3's: the crop fills those rows
+        and columns with zeros (they lie outside the image, in the padding; tests/
+        test_geometry.py checks it), and the skip adds nothing there."""
+        fill = self.fc6_padding >= 2
+        return nn.Crop(crop_offset(path, like=like, allow_negative=fill), fill=fill)
 
     def upscore_layer(self, kernel_size, stride):
         """A transposed convolution n_class → n_class without bias, bilinear upsampling by
@@ -112,7 +127,7 @@ class FCN(VGGBackbone):
         b.pool3 = self.block_forward(3, b.pool2)          # 1/8: 88
         b.pool4 = self.block_forward(4, b.pool3)          # 1/16: 44
         b.pool5 = self.block_forward(5, b.pool4)          # 1/32: 22
-        b.fc6 = self.fc_forward(6, b.pool5)               # 1/32: 16 (7×7 window, no padding)
+        b.fc6 = self.fc_forward(6, b.pool5)               # 1/32: 16 (7×7 window, fc6_padding 0)
         b.fc7 = self.fc_forward(7, b.fc6)                 # 1/32: 16
         b.score_fr = self.score_fr(b.fc7)                 # 1/32: 16, n_class channels
         return b
@@ -153,16 +168,17 @@ class FCN(VGGBackbone):
     def min_input_size(self):
         """The smallest input side that gives fc6 its 7×7 window: a pool5 of 7 − 2·fc6_padding,
         so a conv1_1 output H + 2·pad − 2 ≥ 32·(6 − 2·fc6_padding) + 1 (1 px at the paper's pad
-        100; 57 px at 69, and at 37 with fc6_padding 1). ``minifcn.predict`` pads smaller
-        images up to it."""
+        100; 57 px at 69, and at 37 with fc6_padding 1, at 5 with 2; 17 px of conv1_1 output
+        with 3). ``minifcn.predict`` pads smaller images up to it."""
         return max(1, self._fc6_reach(self.fc6_padding) - 2 * self.conv1_1_padding)
 
     @staticmethod
     def _fc6_reach(fc6_padding):
         """What H + 2·(conv1_1's padding) must reach for fc6's 7×7 window to fit: a conv1_1
         output of 32·(pool5 side − 1) + 1 px, pool5 side 7 − 2·fc6_padding (195 for the paper's
-        fc6, 131 with fc6_padding 1)."""
-        return 32 * (6 - 2 * int(fc6_padding)) + 3
+        fc6, 131 with fc6_padding 1, 67 with 2, 19 with 3)."""
+        # pool5 side 1 (fc6 padded by 3) still needs 2 px into every pool: 17 px of conv1_1.
+        return max(32 * (6 - 2 * int(fc6_padding)) + 3, 19)
 
     @classmethod
     def smallest_padding(cls, min_size=1, fc6_padding=0):
@@ -171,16 +187,17 @@ class FCN(VGGBackbone):
         Two things bound it from below. (1) The final crop must be ≥ 0: the offset of ``score``
         falls by one per pixel of padding (31 at pad 100 for FCN-8s, 27 for 16s, 19 for 32s),
         so the padding cannot go under 100 − that (69, 73, 81): there the score map starts
-        exactly on the image's first pixel. fc6_padding 1 moves fc6's window centre one pool5
-        pixel (32 image px) back, so the bound is 32 lower (37, 41, 49). (2) fc6 needs a
-        (7 − 2·fc6_padding)² pool5 (``min_input_size``). At 128×128 (1) decides; pad 100 with
-        fc6_padding 0 is the paper's, which satisfies (2) for every input of 1 px.
+        exactly on the image's first pixel. Each pixel of fc6_padding moves fc6's window centre
+        one pool5 pixel (32 image px) back, so the bound is 32 lower per pixel (1: 37, 41, 49;
+        2: 5, 9, 17; 3: below 0, so no padding). (2) fc6 needs a (7 − 2·fc6_padding)² pool5
+        (``min_input_size``). At 128×128 (1) decides; pad 100 with fc6_padding 0 is the
+        paper's, which satisfies (2) for every input of 1 px.
         """
         probe = cls(1, base_channels=1, fc_channels=1, conv1_1_padding=100,   # cheap: 1 wide
                     fc6_padding=fc6_padding)
         crop_bound = 100 - probe.score.offset[0]
         need = cls._fc6_reach(fc6_padding) - int(min_size)                    # 2·pad ≥ this
-        return max(crop_bound, -(-need // 2))
+        return max(0, crop_bound, -(-need // 2))
 
     def set_learn_upsampling(self, flag=True):
         """Let the deconvolutions learn (True) or freeze them at their current weights."""

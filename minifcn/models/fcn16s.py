@@ -25,8 +25,8 @@ class FCN16s(FCN):
         self.upscore16 = self.upscore_layer(32, 16)
         upscore2 = self.score_fr_path() + [self.upscore2]
         # The sum fuse_pool4 = upscore2 + score_pool4c lives in upscore2's coordinates.
-        self.score_pool4c = nn.Crop(crop_offset(self.trunk("pool4") + [self.score_pool4],
-                                                like=upscore2))             # 5
+        self.score_pool4c = self.skip_crop(self.trunk("pool4") + [self.score_pool4],
+                                           like=upscore2)             # 5
         self.score = nn.Crop(crop_offset(upscore2 + [self.upscore16]))       # 27
 
     def forward(self, x, return_blobs=False):             # 500×500

@@ -44,10 +44,10 @@ class FCN8s(FCN):
         # Each sum lives in the coordinates of its upsampled input; see minifcn.geometry.
         upscore2 = self.score_fr_path() + [self.upscore2]
         upscore_pool4 = upscore2 + [self.upscore_pool4]
-        self.score_pool4c = nn.Crop(crop_offset(self.trunk("pool4") + [self.score_pool4],
-                                                like=upscore2))             # 5
-        self.score_pool3c = nn.Crop(crop_offset(self.trunk("pool3") + [self.score_pool3],
-                                                like=upscore_pool4))        # 9
+        self.score_pool4c = self.skip_crop(self.trunk("pool4") + [self.score_pool4],
+                                           like=upscore2)             # 5
+        self.score_pool3c = self.skip_crop(self.trunk("pool3") + [self.score_pool3],
+                                           like=upscore_pool4)        # 9
         self.score = nn.Crop(crop_offset(upscore_pool4 + [self.upscore8]))   # 31
         # Fixed factors on pool4 and pool3 before their score layers: none here (an empty
         # Sequential passes the blob on as it is, without a copy); FCN8sAtOnce sets them.

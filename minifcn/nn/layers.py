@@ -118,15 +118,16 @@ class Crop(Module):
     """Caffe's Crop: the window of ``like``'s height and width starting at ``offset``.
 
     ``forward(x, like)`` takes the reference map (or its shape); ``offset`` is an int or (oy, ox).
+    ``fill``: a window that reaches past x's edges is filled with zeros there (an error without).
     """
 
-    def __init__(self, offset):
+    def __init__(self, offset, fill=False):
         super().__init__()
-        self.offset = pair(offset)
+        self.offset, self.fill = pair(offset), bool(fill)
 
     def forward(self, x, like):
         size = tuple(like.shape[2:]) if hasattr(like, "shape") else tuple(like[-2:])
-        out, cache = F.crop_forward(x, size, self.offset)
+        out, cache = F.crop_forward(x, size, self.offset, self.fill)
         self.save_cache(cache)
         return out
 
@@ -134,7 +135,7 @@ class Crop(Module):
         return F.crop_backward(dout, self.pop_cache())
 
     def extra_repr(self):
-        return f"offset={self.offset}"
+        return f"offset={self.offset}" + (", fill=True" if self.fill else "")
 
 
 class Scale(Module):
