@@ -353,7 +353,7 @@ def test_help_shows_choices_and_defaults_once(capsys):
     text = capsys.readouterr().out
     assert "fcn8s-atonce" in text and "{sgd,adam}" in text and "{fixed,poly}" in text
     assert "(default None)" not in text and "default: …" not in text
-    assert text.count("(default 5000)") == 1
+    assert text.count("(default 8000)") == 1
     with pytest.raises(SystemExit):
         main(["--help"])
     text = capsys.readouterr().out

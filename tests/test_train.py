@@ -180,14 +180,19 @@ def test_resume_from_a_checkpoint_with_the_old_adam_buffer_names(shapes, tmp_pat
 
 
 def test_conv1_1_padding_defaults_to_the_smallest_the_images_allow(shapes, tmp_path):
-    # 32×32 images, fc6 padded by 1 (the default): fc6's 7×7 window needs a 5×5 pool5, so
-    # 32 + 2·pad − 2 ≥ 129, pad 50 (not the crop's 37)
+    # 32×32 images, fc6 padded by 3 (the default): fc6 works on any pool5, the crops fit
+    # without padding, and every pool gets 2 px from a conv1_1 output of 30: pad 0
     result = train(data=shapes, iterations=1, eval_every=0, out=str(tmp_path / "a"), **TINY)
-    assert result["model"].conv1_1_padding == FCN8s.smallest_padding(32, fc6_padding=1) == 50
-    assert result["model"].fc6_padding == 1 and result["model"].drop6.p == 0
+    assert result["model"].conv1_1_padding == FCN8s.smallest_padding(32, fc6_padding=3) == 0
+    assert result["model"].fc6_padding == 3 and result["model"].drop6.p == 0
     with open(tmp_path / "a" / "config.json", encoding="utf-8") as f:
         config = json.load(f)
-    assert (config["conv1_1_padding"], config["fc6_padding"], config["dropout"]) == (50, 1, 0)
+    assert (config["conv1_1_padding"], config["fc6_padding"], config["dropout"]) == (0, 3, 0)
+    # fc6 padded by 1: its 7×7 window needs a 5×5 pool5, so 32 + 2·pad − 2 ≥ 129, pad 50 (not
+    # the crop's 37)
+    result = train(data=shapes, iterations=1, eval_every=0, out=str(tmp_path / "d"),
+                   fc6_padding=1, **TINY)
+    assert result["model"].conv1_1_padding == FCN8s.smallest_padding(32, fc6_padding=1) == 50
     # the paper's geometry: fc6 unpadded, then 32×32 images need pad 82 (pool5 7×7)
     result = train(data=shapes, iterations=1, eval_every=0, out=str(tmp_path / "b"),
                    fc6_padding=0, **TINY)
