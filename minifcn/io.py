@@ -161,13 +161,19 @@ def read_metadata(path):
     return _read_arrays(path)[0]
 
 
-def read(path, device=None):
+def read(path, device=None, classes=None):
     """(model, extra, meta): the model rebuilt with its weights, the extra arrays (NumPy) and the
-    caller's metadata, as given to ``save``. What a trainer needs to resume."""
+    caller's metadata, as given to ``save``. What a trainer needs to resume.
+
+    ``classes``: {class name: class} for models of the caller's own (built as
+    ``cls(**config)``), beside minifcn.models'. Only classes named here or in minifcn.models are
+    ever built: the file names a class, it does not bring code."""
     from .models import model_class
     header, arrays = _read_arrays(path)
     try:
-        model = model_class(header["class"])(**header["config"])
+        name = header["class"]
+        cls = classes[name] if classes and name in classes else model_class(name)
+        model = cls(**header["config"])
         model.to(dtype=np.dtype(header.get("dtype", "float32")))
         state = {k[len(PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(PARAM_PREFIX)}
         model.load_state_dict(state, strict=True)
@@ -182,7 +188,7 @@ def read(path, device=None):
     return model, extra, header.get("meta", {})
 
 
-def load(path, device=None):
+def load(path, device=None, classes=None):
     """The model saved at ``path`` (weights loaded strictly), on ``device`` ('cpu'/'cuda';
-    None keeps it on the host)."""
-    return read(path, device)[0]
+    None keeps it on the host). ``classes``: the caller's own model classes, as for ``read``."""
+    return read(path, device, classes)[0]
