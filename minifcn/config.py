@@ -17,8 +17,9 @@ ones (bench/RESULTS.md). Four choices were measured against the main job's clock
 - fc6 pads by 3 (a "same" 7×7 convolution) and conv1_1 then needs no padding at all (the
   paper's fc6 has none and conv1_1 pads by 100): a 126×126 conv1 instead of 326×326, a
   quarter of the paper geometry's step and 0.57× of conv1_1 37 with fc6 padded by 1 (one
-  thread: 22.0 against 86–89 and 38.8 ms; bench/recipe_cost.py). The skips' crops then fill with zeros the cells that
-  the upsampled coarse scores have beyond pool4/pool3, all outside the image
+  thread: 22.0 against 86–89 and 38.8 ms; bench/recipe_cost.py). The skips' crops then
+  fill with zeros the cells that the upsampled coarse scores have beyond pool4/pool3, all
+  outside the image
   (``FCN.skip_crop``, ``FCN.smallest_padding`` and docs/models.md);
 - no dropout in fc6/fc7: from scratch at 128 channels it delays learning more than it
   regularises (0.30 against 0.44 mean IU at iteration 1500; 0.83 against 0.85 at 5000);
