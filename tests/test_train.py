@@ -85,11 +85,12 @@ def _interrupt_at(model, call):
 def test_ctrl_c_writes_a_checkpoint_and_resume_finishes_exactly(shapes, tmp_path):
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
     train(data=shapes, iterations=6, eval_every=0, out=a, **TINY)
-    # the model train() builds by default: fc6 padded by 1, conv1_1 as little as 32×32 images
-    # then allow, no dropout
-    model = _interrupt_at(FCN8s(n_class=5, base_channels=2, fc_channels=8, fc6_padding=1,
-                                conv1_1_padding=FCN8s.smallest_padding(32, fc6_padding=1),
-                                dropout=0.0), call=3)
+    # the model train() builds by default: fc6 padded as DEFAULTS say, conv1_1 as little as
+    # 32×32 images then allow, dropout as DEFAULTS say
+    fc6 = DEFAULTS["fc6_padding"]
+    model = _interrupt_at(FCN8s(n_class=5, base_channels=2, fc_channels=8, fc6_padding=fc6,
+                                conv1_1_padding=FCN8s.smallest_padding(32, fc6_padding=fc6),
+                                dropout=DEFAULTS["dropout"]), call=3)
     with pytest.raises(KeyboardInterrupt):
         train(model=model, data=shapes, iterations=6, eval_every=0, out=b, **TINY)
     _, _, meta = io.read(os.path.join(b, "checkpoint.npz"))
