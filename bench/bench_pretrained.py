@@ -2,10 +2,11 @@
 
 Runs ``lessons/make_pretrained.py`` (the command recorded in data/pretrained/manifest.json) in a
 subprocess with the threads pinned (``OPENBLAS_NUM_THREADS=1``, ``MINIFCN_NUM_THREADS=1``) into
-a temporary folder, then prints, for FCN-32s, 16s and 8s, the shipped mean IU, the remade one
-and their difference, against the ±0.03 that summation order alone moves a run by (on one
-machine with pinned threads the two should agree exactly; another CPU kind rounds differently).
-It takes as long as the staged training itself (about 15 minutes on a 2-core machine).
+a temporary folder, then prints, for FCN-32s, 16s and 8s and lesson 08's four nets, the
+shipped mean IU, the remade one and their difference, against the ±0.03 that summation order
+alone moves a run by (on one machine with pinned threads the two should agree exactly; another
+CPU kind rounds differently).
+It takes as long as the training itself (about 15 minutes on a 2-core machine).
 
     python bench/bench_pretrained.py
 """
@@ -36,14 +37,15 @@ def main():
         remade = json.load(f)
     print(f"\nremade in {time.time() - t:.0f} s on {remade['machine']}; shipped ones made on "
           f"{shipped['machine']}")
-    print(f"{'model':>7} {'shipped':>8} {'remade':>8} {'diff':>7}  within ±{TOLERANCE}")
+    print(f"{'model':>16} {'shipped':>8} {'remade':>8} {'diff':>7}  within ±{TOLERANCE}")
     worst = 0.0
-    for name, stage in shipped["stages"].items():
-        a = stage["metrics"]["mean_iu"]
-        b = remade["stages"][name]["metrics"]["mean_iu"]
-        worst = max(worst, abs(a - b))
-        ok = "yes" if abs(a - b) <= TOLERANCE else "NO"
-        print(f"{name:>7} {a:8.4f} {b:8.4f} {b - a:+7.4f}  {ok}")
+    for part in ("stages", "lesson08"):
+        for name, entry in shipped[part].items():
+            a = entry["metrics"]["mean_iu"]
+            b = remade[part][name]["metrics"]["mean_iu"]
+            worst = max(worst, abs(a - b))
+            ok = "yes" if abs(a - b) <= TOLERANCE else "NO"
+            print(f"{name:>16} {a:8.4f} {b:8.4f} {b - a:+7.4f}  {ok}")
     print(f"largest difference {worst:.4f}; remade files in {out}")
 
 

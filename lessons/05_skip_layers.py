@@ -231,9 +231,12 @@ say(f"""
     main job's nets: widths 8…64, fc6/fc7 128 channels, on the 128×128 shapes data, from
     scratch with the main job's recipe (Adam; lesson 06 says why a net trained from scratch
     needs it), FCN-32s for {its['fcn32s']} iterations, then FCN-16s for {its['fcn16s']} and
-    FCN-8s for {its['fcn8s']}. Two things
-    differ from sections 1–4: conv1_1 pads only as much as 128×128 images need, and fc6 pads by
-    1 (docs/models.md, *Geometry*): the crops below are those of that geometry.
+    FCN-8s for {its['fcn8s']}. Their geometry differs from sections 1–4: fc6 pads by 3 (a
+    "same" 7×7 convolution), so pool5 needs no minimum size and conv1_1 no padding at all,
+    which makes a training step a quarter as costly at 128×128. The upsampled coarse scores
+    then reach a pool4/pool3 cell or two past the skips' maps (a negative crop offset below);
+    the skip crops fill those cells with zeros, and all of them lie outside the image
+    (docs/models.md, *Geometry*).
 """)
 nets = _common.pretrained_models(args)
 jet_root = data.default_train_data()                 # the main job's 128×128 shapes data

@@ -54,9 +54,14 @@ def uniform_init(model, seed):
 
 
 def new_fcn8s():
-    """A fresh FCN-8s for the shapes (or VOC) classes, inputs in the 'torchvision' convention."""
+    """A fresh FCN-8s for the shapes (or VOC) classes, inputs in the 'torchvision' convention,
+    in the main job's geometry: fc6 padded by 3 and conv1_1 only as much as the smallest image
+    needs (0 here, where the paper's 100 would make every step about four times as costly;
+    lesson 05 and docs/models.md explain it)."""
+    smallest = min(min(train_set[i][1].shape) for i in range(min(len(train_set), 50)))
     return models.FCN8s(n_class=K, input_convention="torchvision",
-                        class_names=list(train_set.class_names), seed=args.seed, **widths)
+                        class_names=list(train_set.class_names), seed=args.seed, fc6_padding=3,
+                        conv1_1_padding=models.FCN8s.smallest_padding(smallest, 3), **widths)
 
 
 image0, label0 = train_set[0]

@@ -9,6 +9,7 @@ arguments that are not its own.
 """
 import argparse
 import ast
+import json
 import os
 import sys
 import textwrap
@@ -171,3 +172,36 @@ def pretrained_models(args, names=("fcn32s", "fcn16s", "fcn8s")):
                      f"lessons/make_pretrained.py`, or run this lesson with --train.")
         found[name] = minifcn.load(path, args.device)
     return found
+
+
+def lesson08_models(args):
+    """({name: model} on args.device, {name: training seconds per iteration}): lesson 08's four
+    nets as lessons/make_pretrained.py trained them (data/pretrained/lesson08_*.npz, the times
+    from its manifest), or, with --train, trained again now (with --quick, QUICK_STAGES[0]
+    iterations each)."""
+    import make_pretrained
+    import upsampling_nets
+    out = PRETRAINED_DIR
+    if getattr(args, "train", False):
+        its = QUICK_STAGES[0] if args.quick else make_pretrained.LESSON08_ITERATIONS
+        print(f"--train: lesson 08's four nets from scratch, {its} iterations each"
+              + ("" if args.quick else " (about 8 minutes on a 2-core CPU)"))
+        out = os.path.join(args.out, "pretrained")
+        done = make_pretrained.train_lesson08(out, os.path.join(args.out, "runs"), its,
+                                              val_subset=8 if args.quick else None,
+                                              seed=args.seed, device=args.device)
+        per_it = {name: seconds / its for name, (_, _, seconds) in done.items()}
+    else:
+        with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
+            entries = json.load(f).get("lesson08", {})
+        per_it = {name: e["train_seconds"] / e["metrics"]["iteration"]
+                  for name, e in entries.items()}
+    found = {}
+    for name in make_pretrained.LESSON08:
+        path = os.path.join(out, name + ".npz")
+        if not os.path.exists(path):
+            sys.exit(f"{args.name}: {path} is missing. Make it with `python "
+                     f"lessons/make_pretrained.py --only lesson08`, or run this lesson with "
+                     f"--train.")
+        found[name] = upsampling_nets.load(path, args.device)
+    return found, per_it

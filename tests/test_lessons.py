@@ -109,20 +109,32 @@ def test_lesson_runs_as_script(tmp_path):
     assert list(out.glob("*.png"))
 
 
+# (lesson, what --train says at its start, the files it saves under --out/pretrained, a figure)
+RETRAINING = [
+    ("05_skip_layers.py", "--train: staged training from scratch", ("fcn32s", "fcn16s", "fcn8s"),
+     "deep_jet.png"),
+    ("08_other_upsampling.py", "--train: lesson 08's four nets from scratch",
+     ("lesson08_fcn8s", "lesson08_coarse", "lesson08_unpool", "lesson08_dilated"),
+     "comparison.png"),
+]
+
+
 @pytest.mark.slow
-def test_lesson_retrains_its_models_with_train(tmp_path):
-    """``--quick --train``: lesson 05 trains FCN-32s → 16s → 8s itself (a few iterations each)
-    instead of loading data/pretrained/, saves them under --out and goes on with them."""
-    lesson = os.path.join(REPO, "lessons", "05_skip_layers.py")
+@pytest.mark.parametrize("name, says, saved, figure", RETRAINING,
+                         ids=[r[0][:2] for r in RETRAINING])
+def test_lesson_retrains_its_models_with_train(tmp_path, name, says, saved, figure):
+    """``--quick --train``: the lesson trains its nets itself (a few iterations each) instead
+    of loading data/pretrained/, saves them under --out and goes on with them."""
+    lesson = os.path.join(REPO, "lessons", name)
     out = tmp_path / "figures"
     proc = subprocess.run([sys.executable, lesson, "--quick", "--train", "--out", str(out)],
                           cwd=tmp_path, env=_env(), capture_output=True, text=True,
                           timeout=TIMEOUT_S)
     assert proc.returncode == 0, _report(lesson, proc)
-    assert "--train: staged training from scratch" in proc.stdout
-    for name in ("fcn32s", "fcn16s", "fcn8s"):
-        assert (out / "pretrained" / f"{name}.npz").exists(), f"--train saved no {name}"
-    assert (out / "deep_jet.png").exists()
+    assert says in proc.stdout
+    for model in saved:
+        assert (out / "pretrained" / f"{model}.npz").exists(), f"--train saved no {model}"
+    assert (out / figure).exists()
 
 
 def test_lesson_arguments_tolerate_a_kernel_argv(tmp_path):

@@ -34,6 +34,23 @@ def test_each_file_is_small_and_loads_as_the_manifest_says(manifest):
         assert model.base_channels == 8 and model.fc_channels == 128     # the main job's widths
 
 
+def test_lesson08s_nets_are_small_and_load_as_the_manifest_says(manifest, monkeypatch):
+    monkeypatch.syspath_prepend(os.path.join(REPO, "lessons"))
+    import make_pretrained
+    import upsampling_nets
+    entries = manifest["lesson08"]
+    assert sorted(entries) == sorted(make_pretrained.LESSON08)
+    for name, entry in entries.items():
+        path = os.path.join(PRETRAINED, entry["file"])
+        assert os.path.getsize(path) <= 3_000_000, f"{path} is over 3 MB"
+        assert os.path.getsize(path) == entry["bytes"]
+        model = upsampling_nets.load(path)
+        assert type(model).__name__ == entry["class"] and model.config == entry["config"]
+        assert entry["metrics"]["iteration"] == make_pretrained.LESSON08_ITERATIONS
+        # every net learned something: no panel of lesson 08's figure is "background" only
+        assert entry["metrics"]["acc_cls"] > 0.3, (name, entry["metrics"]["acc_cls"])
+
+
 def test_the_stages_show_the_papers_order(manifest):
     iu = [manifest["stages"][n]["metrics"]["mean_iu"] for n in NAMES]
     assert iu[2] >= 0.85, f"FCN-8s scores {iu[2]:.3f} mean IU"
