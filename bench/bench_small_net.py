@@ -1,12 +1,15 @@
 """The main job's network, one training step: minifcn against PyTorch CPU, in the same process.
 
     python bench/bench_small_net.py [--repeat 7] [--sizes 128 …] [--threads 2] [--no-layers]
-                                    [--clock cpu] [--no-shifted]
+                                    [--clock cpu] [--no-shifted] [--geometry main paper]
 
 The network is the one ``python -m minifcn train`` trains by default: FCN-8s with base_channels 8,
-fc_channels 128 and 5 classes. A step is what the training loop does per image: forward, mean
-softmax cross-entropy (ignore 255), backward (the image needs no gradient). The PyTorch twin
-(bench/torch_fcn8s.py) gets the minifcn model's weights, checked to agree, and freezes its three
+fc_channels 128 and 5 classes, in the main job's geometry (``--geometry main``: fc6 padded as
+minifcn.config's default says, conv1_1 by the smallest padding that allows, 0 at 128×128) and
+in the paper's (``--geometry paper``: conv1_1 padded by 100, fc6 by 0); by default both. A step
+is what the training loop does per image: forward, mean softmax cross-entropy (ignore 255),
+backward (the image needs no gradient). The PyTorch twin (bench/torch_fcn8s.py, built in the
+same geometry) gets the minifcn model's weights, checked to agree, and freezes its three
 bilinear deconvolutions (``requires_grad=False``) exactly as minifcn does, so both skip the same
 work. Both steps run interleaved, best of --repeat, at 128×128 and at the main job's image size.
 
@@ -61,13 +64,22 @@ def main_job_size():
     return 128
 
 
-def build(H, W):
-    model = FCN8s(n_class=N_CLASS, base_channels=BASE_CHANNELS, fc_channels=FC_CHANNELS)
+def geometry(name, size):
+    """FCN8s's padding keywords for the main job's geometry or the paper's at this image size."""
+    if name == "paper":
+        return {"conv1_1_padding": 100, "fc6_padding": 0}
+    from minifcn.config import DEFAULTS
+    fc6 = DEFAULTS["fc6_padding"]
+    return {"conv1_1_padding": FCN8s.smallest_padding(size, fc6), "fc6_padding": fc6}
+
+
+def build(H, W, pads):
+    model = FCN8s(n_class=N_CLASS, base_channels=BASE_CHANNELS, fc_channels=FC_CHANNELS, **pads)
     randomize_score_layers(model)
     x, target = make_batch(H, W, n_class=N_CLASS)
     if torch is None:
         return model, None, x, target
-    tmodel = TorchFCN8s(N_CLASS, BASE_CHANNELS, FC_CHANNELS).from_minifcn(model)
+    tmodel = TorchFCN8s.like(model).from_minifcn(model)
     for name in ("upscore2", "upscore_pool4", "upscore8"):    # frozen in both
         assert not getattr(model, name).weight.requires_grad
         assert not getattr(tmodel, name).weight.requires_grad
@@ -148,6 +160,9 @@ def main():
     ap.add_argument("--sizes", type=int, nargs="+", default=None,
                     help="square image sizes (default: 128 and the main job's)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--geometry", nargs="+", choices=("main", "paper"), default=["main", "paper"],
+                    help="the main job's paddings (fc6 padded, conv1_1 as little as possible) "
+                         "and/or the paper's (conv1_1 100, fc6 0)")
     ap.add_argument("--layers", action=argparse.BooleanOptionalAction, default=True,
                     help="per-layer breakdown after each size's step timings")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
@@ -169,9 +184,10 @@ def main():
           f"{os.environ.get('MINIFCN_NUM_THREADS', '(default)')}; shifted.py "
           f"{'on' if args.shifted and shifted is not None else 'off'}"
           + (f"; torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else ""))
-    for size in sizes:
-        print(f"{size}×{size}:")
-        model, tmodel, x, target = build(size, size)
+    for size, geo in [(size, geo) for size in sizes for geo in args.geometry]:
+        pads = geometry(geo, size)
+        print(f"{size}×{size}, {geo} geometry ({', '.join(f'{k} {v}' for k, v in pads.items())}):")
+        model, tmodel, x, target = build(size, size, pads)
         times = time_steps(model, tmodel, x, target, args.repeat)
         med = {name: t[len(t) // 2] for name, t in times.items()}
         for name, t in times.items():
