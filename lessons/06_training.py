@@ -221,7 +221,7 @@ say(f"""
 
 # %% 5. The run
 section("5. The run")
-iterations = 40 if args.quick else 1000
+iterations = 40 if args.quick else 3000
 batch = 1 if args.quick else 4
 subset = 60 if args.quick else None
 val_subset = 10 if args.quick else 60
@@ -252,8 +252,8 @@ say(f"""
     all; this lesson trains with SGD to show the paper's, which starts from ImageNet weights.
 """ + ("""
     --quick: 40 iterations on 60 images, far too few to learn the shapes; the curves and
-    predictions show the mechanics, not a trained net. Run without --quick (a few minutes to
-    tens of minutes on a CPU) for a net that has learned something.
+    predictions show the mechanics, not a trained net. Run without --quick (about two minutes
+    on a 2-core CPU) for a net that has learned something.
 """ if args.quick else "") + ("""
     VOC images are about 500×375: each iteration costs tens of times more than on the shapes
     data, and a net trained from scratch on a few hundred of them learns little. This shows the
@@ -273,6 +273,17 @@ for it, *vals in rows[-(iterations // recipe["eval_every"]):]:     # this run's 
 frozen = max(float(np.abs(backend.to_cpu(run["model"].upscore8.weight.data)
                           - functional.bilinear_weight(K, K, 16)).max()), 0.0)
 print(f"upscore8 after training: max |w − bilinear| = {frozen:.1e} (frozen)")
+evals = rows[-(iterations // recipe["eval_every"]):]
+stuck = [int(r[0]) for r in evals if float(r[2]) < 1 / K + 1e-3]          # r[2]: mean acc
+if stuck and int(evals[-1][0]) > stuck[-1]:
+    after = next(r for r in evals if int(r[0]) > stuck[-1])
+    say(f"""
+        At iteration{'s' * (len(stuck) > 1)} {', '.join(map(str, stuck))} the net answered
+        background everywhere (mean accuracy 1/{K}): SGD from scratch first settles on the easy
+        minimum of predicting the commonest class, here for at least {stuck[-1] * batch}
+        images, and then leaves it: mean IU {float(after[3]):.3f} at iteration {after[0]}, and
+        {run['metrics']['mean_iu']:.3f} at the end.
+    """)
 if run["metrics"]["acc_cls"] < 1 / K + 1e-3:
     say(f"""
         The net still answers background everywhere (mean accuracy 1/{K}): the loss has found
