@@ -202,9 +202,10 @@ fig.colorbar(im, ax=axes[0], fraction=0.046)
 axes[1].bar(range(K), np.nan_to_num(cm.iu), color="C0")
 axes[1].axhline(s["mean_iu"], color="C3", ls="--", label=f"mean IU {s['mean_iu']:.2f}")
 axes[1].set_xticks(range(K), val.class_names, rotation=45, ha="right")
-axes[1].set_ylim(0, 1)
+axes[1].set_ylim(0, 1.15)                       # headroom: the legend sits above the bars
+axes[1].set_yticks(np.linspace(0, 1, 6))
 axes[1].set_title("IU of each class")
-axes[1].legend()
+axes[1].legend(loc="upper center", ncol=1, frameon=False)
 _common.save_figure(fig, args, "confusion.png")
 
 # %% Summary and questions
