@@ -18,6 +18,8 @@ from _common import np, say, section
 
 import minifcn
 from minifcn import backend, data, functional, models, nn, optim, plots
+from minifcn.config import DEFAULTS
+from minifcn.runsetup import smallest_side
 
 
 def data_flag(parser):
@@ -53,15 +55,19 @@ def uniform_init(model, seed):
     return model
 
 
+# The main job's geometry: fc6 padded as minifcn.train pads it (3) and conv1_1 only as much as
+# the smallest image needs (0 here, where the paper's 100 would make every step about four times
+# as costly; lesson 05 and docs/models.md explain it), chosen once the way minifcn.train does.
+fc6_padding = DEFAULTS["fc6_padding"]
+conv1_1_padding = models.FCN8s.smallest_padding(smallest_side(train_set, val_set), fc6_padding)
+
+
 def new_fcn8s():
     """A fresh FCN-8s for the shapes (or VOC) classes, inputs in the 'torchvision' convention,
-    in the main job's geometry: fc6 padded by 3 and conv1_1 only as much as the smallest image
-    needs (0 here, where the paper's 100 would make every step about four times as costly;
-    lesson 05 and docs/models.md explain it)."""
-    smallest = min(min(train_set[i][1].shape) for i in range(min(len(train_set), 50)))
+    in the main job's geometry (above)."""
     return models.FCN8s(n_class=K, input_convention="torchvision",
-                        class_names=list(train_set.class_names), seed=args.seed, fc6_padding=3,
-                        conv1_1_padding=models.FCN8s.smallest_padding(smallest, 3), **widths)
+                        class_names=list(train_set.class_names), seed=args.seed,
+                        fc6_padding=fc6_padding, conv1_1_padding=conv1_1_padding, **widths)
 
 
 image0, label0 = train_set[0]
@@ -268,12 +274,12 @@ print(f"trained {iterations} iterations in {seconds:.0f} s "
 print(f"{'iteration':>9} {'pixel acc':>9} {'mean acc':>9} {'mean IU':>8} {'f.w. IU':>8}")
 with open(os.path.join(run["out"], "eval.csv"), encoding="utf-8") as f:
     rows = [line.strip().split(",") for line in f][1:]
-for it, *vals in rows[-(iterations // recipe["eval_every"]):]:     # this run's evaluations
+evals = rows[-(iterations // recipe["eval_every"]):]                 # this run's evaluations
+for it, *vals in evals:
     print(f"{it:>9} " + " ".join(f"{float(v):>8.3f} " for v in vals))
 frozen = max(float(np.abs(backend.to_cpu(run["model"].upscore8.weight.data)
                           - functional.bilinear_weight(K, K, 16)).max()), 0.0)
 print(f"upscore8 after training: max |w − bilinear| = {frozen:.1e} (frozen)")
-evals = rows[-(iterations // recipe["eval_every"]):]
 stuck = [int(r[0]) for r in evals if float(r[2]) < 1 / K + 1e-3]          # r[2]: mean acc
 if stuck and int(evals[-1][0]) > stuck[-1]:
     after = next(r for r in evals if int(r[0]) > stuck[-1])

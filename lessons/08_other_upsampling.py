@@ -18,7 +18,6 @@ runs the trained coarse trunk shift-and-stitched as well, and compares all five.
 import os
 
 import _common
-import make_pretrained
 import upsampling_nets
 from _common import np, plt, say, section
 from upsampling_nets import ShiftAndStitch, StridedNet, UnpoolNet, UpsampledTrunk
@@ -257,8 +256,7 @@ LABELS = {"lesson08_fcn8s": "FCN-8s (skips + bilinear)",
           "lesson08_coarse": "coarse trunk + bilinear ×8",
           "lesson08_unpool": "unpooling + deconvolution",
           "lesson08_dilated": "dilated (pool4/5 removed)"}
-iterations = (_common.QUICK_STAGES[0] if args.train and args.quick
-              else make_pretrained.LESSON08_ITERATIONS)
+iterations = _common.lesson08_iterations(args)
 nets, per_it = _common.lesson08_models(args)
 say(f"""
     Four nets, each trained from scratch for {iterations} iterations with the same recipe, the

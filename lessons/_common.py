@@ -174,6 +174,13 @@ def pretrained_models(args, names=("fcn32s", "fcn16s", "fcn8s")):
     return found
 
 
+def lesson08_iterations(args):
+    """How long each of lesson 08's nets trains (trained: as shipped; --quick --train: a few)."""
+    import make_pretrained
+    return (QUICK_STAGES[0] if getattr(args, "train", False) and args.quick
+            else make_pretrained.LESSON08_ITERATIONS)
+
+
 def lesson08_models(args):
     """({name: model} on args.device, {name: training seconds per iteration}): lesson 08's four
     nets as lessons/make_pretrained.py trained them (data/pretrained/lesson08_*.npz, the times
@@ -183,7 +190,7 @@ def lesson08_models(args):
     import upsampling_nets
     out = PRETRAINED_DIR
     if getattr(args, "train", False):
-        its = QUICK_STAGES[0] if args.quick else make_pretrained.LESSON08_ITERATIONS
+        its = lesson08_iterations(args)
         print(f"--train: lesson 08's four nets from scratch, {its} iterations each"
               + ("" if args.quick else " (about 8 minutes on a 2-core CPU)"))
         out = os.path.join(args.out, "pretrained")
