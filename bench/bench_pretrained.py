@@ -4,9 +4,9 @@ Runs ``lessons/make_pretrained.py`` (the command recorded in data/pretrained/man
 subprocess with the threads pinned (``OPENBLAS_NUM_THREADS=1``, ``MINIFCN_NUM_THREADS=1``) into
 a temporary folder, then prints, for FCN-32s, 16s and 8s and lesson 08's four nets, the
 shipped mean IU, the remade one and their difference, against the ±0.03 that summation order
-alone moves a run by (on one machine with pinned threads the two should agree exactly; another
-CPU kind rounds differently).
-It takes as long as the training itself (about 15 minutes on a 2-core machine).
+alone moves a run by (with the threads pinned the two agree exactly on one machine, and did on
+the other machine kind too: bench/RESULTS.md). It takes as long as the training itself (about
+15 minutes on a 2-core machine).
 
     python bench/bench_pretrained.py
 """
