@@ -67,7 +67,7 @@ def _square(value, what, layer):
 
 def layer_spec(layer):
     """A layer object (or a spec tuple) → its spec tuple, or None for layers that keep pixels
-    where they are (ReLU, Dropout, Scale).
+    where they are (ReLU, Dropout, Scale, Identity).
     """
     if isinstance(layer, tuple):
         if layer[0] not in KINDS:
@@ -85,7 +85,7 @@ def layer_spec(layer):
                 _square(layer.stride, "stride", layer), _square(layer.padding, "padding", layer))
     if isinstance(layer, nn.Crop):
         return ("crop", _square(layer.offset, "offset", layer))
-    if isinstance(layer, (nn.ReLU, nn.Dropout, nn.Scale)):
+    if isinstance(layer, (nn.ReLU, nn.Dropout, nn.Scale, nn.Identity)):
         return None
     raise TypeError(f"geometry does not know how {type(layer).__name__} moves pixels")
 

@@ -322,7 +322,43 @@ def test_at_once_differs_from_fcn8s_only_by_its_two_factors():
         np.testing.assert_allclose(ba[f"score_{pool}"] - bias,
                                    factor * (b8[f"score_{pool}"] - bias), rtol=1e-4, atol=1e-7)
     assert type(atonce).forward is FCN8s.forward and type(atonce).backward is FCN8s.backward
-    assert isinstance(fcn8s.scale_pool4, nn.Sequential) and atonce.scale_pool4.factor == 0.01
+    assert isinstance(fcn8s.scale_pool4, nn.Identity) and atonce.scale_pool4.factor == 0.01
+
+
+def test_a_variant_is_its_skips():
+    """FCN32s, FCN16s and FCN8s differ only in their skips; the layers, the blob names and
+    the final upsampling follow from them."""
+    pool4, pool3 = models.Skip("pool4"), models.Skip("pool3")
+    assert [FCN32s.skips, FCN16s.skips, FCN8s.skips] == [(), (pool4,), (pool4, pool3)]
+    assert [s.scale for s in FCN8sAtOnce.skips] == [0.01, 0.0001]
+    assert all(cls.forward is models.FCN.forward and cls.backward is models.FCN.backward
+               for cls in FCNS)
+    finals = {FCN32s: ("upscore", 64, 32), FCN16s: ("upscore16", 32, 16),
+              FCN8s: ("upscore8", 16, 8)}
+    for cls, (name, k, s) in finals.items():
+        layer = getattr(cls(**TINY), name)
+        assert (layer.kernel_size, layer.stride) in ((k, s), ((k, k), (s, s)))
+    assert [s.upscore_name for s in FCN8s(**TINY)._skips] == ["upscore2", "upscore_pool4"]
+
+
+def test_identity_passes_both_ways():
+    x = np.arange(6.0).reshape(2, 3)
+    layer = nn.Identity()
+    assert layer(x) is x and layer.backward(x) is x
+
+
+def test_main_job_and_paper_geometries_are_one_call_each():
+    paper, main = FCN8s(), FCN8s.main_job()
+    assert (paper.conv1_1_padding, paper.fc6_padding, paper.drop6.p) == (100, 0, 0.5)
+    assert paper.crop_offsets == {"score_pool4c": 5, "score_pool3c": 9, "score": 31}
+    assert (main.conv1_1_padding, main.fc6_padding, main.drop6.p) == (0, 3, 0.0)
+    assert (main.n_class, main.base_channels, main.fc_channels) == (5, 8, 128)
+    assert main.crop_offsets == {"score_pool4c": -1, "score_pool3c": -3, "score": 27}
+    assert FCN16s.main_job().crop_offsets == {"score_pool4c": -1, "score": 23}
+    assert FCN32s.main_job().crop_offsets == {"score": 15}
+    # keywords override the preset: the paper's geometry at the main job's widths
+    back = FCN8s.main_job(conv1_1_padding=100, fc6_padding=0)
+    assert back.crop_offsets == paper.crop_offsets and back.base_channels == 8
 
 
 def test_fine_tuning_to_another_number_of_classes():

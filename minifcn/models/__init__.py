@@ -9,7 +9,7 @@
 
 docs/models.md describes them, the weights conversion, and the two input conventions.
 """
-from .fcn import FCN, ParamCopy  # noqa: F401
+from .fcn import FCN, MAIN_JOB, PAPER, ParamCopy, Skip  # noqa: F401
 from .fcn8s import FCN8s, FCN8sAtOnce
 from .fcn16s import FCN16s
 from .fcn32s import FCN32s

@@ -1,4 +1,4 @@
-"""What FCN-32s, FCN-16s and FCN-8s share: VGG16 made fully convolutional, and staged training.
+"""The FCN family: VGG16 made fully convolutional, plus skips described as data.
 
 From VGG16 (``minifcn.models.vgg``) an FCN keeps the convolutional trunk, with one change: conv1_1
 pads by 100 instead of 1, so that every input of 1 px or more still gives pool5 at least the 7×7
@@ -8,9 +8,26 @@ that fc6 needs (``minifcn.geometry`` explains it and computes the crops it makes
     fc7       the Linear 4096 → 4096 becomes a 1×1 convolution; both followed by ReLU, dropout (0.5)
     score_fr  a 1×1 convolution to n_class scores, 1/32 of the input ("fr": fully reduced)
 
-and the variants add skip scores and upsampling (score_pool4, score_pool3, upscore…) on top.
-``score_fr_forward`` and ``score_fr_backward`` write this shared part once; each variant's file
-writes the rest of its graph, forward and, in reverse, backward.
+What tells FCN-32s, FCN-16s, FCN-8s and FCN-8s-at-once apart is only their ``skips``: the pool
+blobs whose scores are added to the upsampled coarse scores, finest last. Each skip is
+
+    fuse_<pool> = upscore ×2 (the scores so far) + crop(score_<pool>(<pool> · scale))
+
+and after the last skip one ``upscore`` brings the scores to the image, cropped to its size:
+
+    FCN32s       skips ()                                  upscore ×32
+    FCN16s       skips (pool4,)                            upscore2, upscore16
+    FCN8s        skips (pool4, pool3)                      upscore2, upscore_pool4, upscore8
+    FCN8sAtOnce  skips (pool4 × 0.01, pool3 × 0.0001)      as FCN8s
+
+``FCN.__init__`` builds the layers of that description (torchfcn's names) and computes every crop
+offset from it; ``forward`` loops over the skips, and ``backward`` runs the same loop in reverse.
+
+Two geometries (docs/models.md, "Two geometries"): ``FCN8s()`` is the paper's (conv1_1 pads by
+100, fc6 by 0, dropout 0.5; crops 19; 5, 27; 5, 9, 31); ``FCN8s.main_job()`` is what
+``python -m minifcn train`` trains (fc6 pads by 3, conv1_1 by 0 at 128×128, no dropout, VGG16's
+widths / 8; crops 15; −1, 23; −1, −3, 27). Comments give the paper's sizes for a 500×500 input
+and the main job's for 128×128.
 
 Initialisation (as in the papers and torchfcn): the score layers start at zero, weight and bias,
 so an untrained FCN predicts class 0 everywhere until VGG16's weights are transplanted and it is
@@ -25,8 +42,7 @@ the trunk, fc6, fc7, score_fr, and score_pool4/upscore2 from an FCN-16s). FCN-8s
 from VGG16. Fine-tuning to another number of classes is the same call: the layers shaped by
 n_class start afresh, as in a new FCN, and the call says which.
 """
-from types import SimpleNamespace
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -38,6 +54,29 @@ from .vgg import VGG16, VGG16_CONVS, VGGBackbone
 # fc6's padding: 0 is the paper's; each pixel more moves fc6's window centre one pool5 pixel
 # (32 image px) back, and lets conv1_1 pad 32 px less (FCN.smallest_padding).
 FC6_PADDINGS = (0, 1, 2, 3)
+
+# The two geometries, named once. conv1_1_padding None: as little as the images allow
+# (FCN.smallest_padding; 0 with fc6 padded by 3). The main job's widths are VGG16's / 8.
+PAPER = dict(conv1_1_padding=100, fc6_padding=0, dropout=0.5)
+MAIN_JOB = dict(conv1_1_padding=None, fc6_padding=3, dropout=0.0, base_channels=8,
+                fc_channels=128)
+
+
+class Skip(NamedTuple):
+    """One skip: score ``pool`` (times ``scale``, a fixed factor, if given) and add it to the
+    coarse scores upsampled ×2."""
+    pool: str                          # 'pool4' (1/16 of the input) or 'pool3' (1/8)
+    scale: Optional[float] = None      # FCN-8s-at-once: 0.01 on pool4, 0.0001 on pool3
+
+
+class SkipLayers(NamedTuple):
+    """A skip's layers, in forward order (each also an attribute of the FCN, torchfcn's name)."""
+    pool: str                          # the trunk blob it scores
+    upscore_name: str                  # 'upscore2' before the first skip, then 'upscore_<pool>'
+    upscore: nn.Module                 # ×2 of the scores so far (k4 s2)
+    scale: nn.Module                   # scale_<pool>: Scale, or Identity
+    score: nn.Module                   # score_<pool>: 1×1 conv to n_class, from zero
+    crop: nn.Module                    # score_<pool>c: to the upsampled scores' size
 
 
 class ParamCopy(NamedTuple):
@@ -57,7 +96,9 @@ class ParamCopy(NamedTuple):
 
 
 class FCN(VGGBackbone):
-    """Base class: trunk (conv1_1 padded by ``conv1_1_padding``), fc6, fc7, score_fr.
+    """An FCN described by its ``skips`` (a class attribute): trunk (conv1_1 padded by
+    ``conv1_1_padding``), fc6, fc7, score_fr, one ``SkipLayers`` per skip, the final upscore
+    and the crop to the image. x (N, 3, H, W) → scores (N, n_class, H, W), for every H, W ≥ 1.
 
     n_class: classes (21 for VOC). base_channels: 64 for VGG16's widths, smaller for tiny nets.
     fc_channels: the width of fc6/fc7 (4096). fc6_padding: 0 (the paper's) to 3; each pixel
@@ -67,12 +108,15 @@ class FCN(VGGBackbone):
     dropout masks.
     input_convention: 'caffe' or 'torchvision' (how ``minifcn.predict`` preprocesses images).
 
-    Each variant's ``forward(x, return_blobs=False)`` returns the scores (N, n_class, H, W);
-    with ``return_blobs=True`` it returns ``(score, blobs)``, where ``blobs`` maps the name of
+    ``forward(x, return_blobs=False)`` returns the scores (N, n_class, H, W); with
+    ``return_blobs=True`` it returns ``(score, blobs)``, where ``blobs`` maps the name of
     every intermediate result, in the order computed, to the array itself (not a copy): pool1 …
-    pool5, fc6, fc7, score_fr, then the variant's own (upscore2, score_pool4, score_pool4c,
-    fuse_pool4, …, score), named as in the Caffe prototxt and torchfcn.
+    pool5, fc6, fc7, score_fr, then per skip upscore2 (upscore_pool4), score_pool4,
+    score_pool4c, fuse_pool4, …, the final upscore and score, named as in the Caffe prototxt
+    and torchfcn.
     """
+
+    skips = ()                                            # FCN-32s: none
 
     def __init__(self, n_class=21, base_channels=64, fc_channels=4096, *, conv1_1_padding=100,
                  fc6_padding=0, dropout=0.5, learn_upsampling=False, seed=0,
@@ -89,8 +133,56 @@ class FCN(VGGBackbone):
         self.add_fc_layers(nn.Conv2d(8 * base_channels, fc_channels, 7, padding=fc6_padding),
                            nn.Conv2d(fc_channels, fc_channels, 1), dropout)
         self.score_fr = self.score_layer(fc_channels)
+        self.add_skips_and_upscore()
 
-    # --- building blocks of the variants --------------------------------------------------------
+    @classmethod
+    def main_job(cls, n_class=5, base_channels=MAIN_JOB["base_channels"],
+                 fc_channels=MAIN_JOB["fc_channels"], *, min_size=128, **kwargs):
+        """The network ``python -m minifcn train`` trains: fc6 padded by 3, conv1_1 padded as
+        little as images of ``min_size`` px and more allow (0), no dropout, VGG16's widths / 8,
+        the shapes set's 5 classes. ``kwargs`` override any of it (``conv1_1_padding=100,
+        fc6_padding=0`` gives the paper's geometry back)."""
+        kwargs = {**MAIN_JOB, **kwargs}
+        del kwargs["base_channels"], kwargs["fc_channels"]
+        if kwargs["conv1_1_padding"] is None:
+            kwargs["conv1_1_padding"] = cls.smallest_padding(min_size, kwargs["fc6_padding"])
+        return cls(n_class, base_channels, fc_channels, **kwargs)
+
+    # --- the layers, from the description ---------------------------------------------------
+    def add_skips_and_upscore(self):
+        """Per skip, coarse to fine: upscore ×2, scale, score and crop (offsets from
+        ``minifcn.geometry``: each sum lives in the coordinates of its upsampled input); then
+        the final upscore, k = 2·s with s = 32 / 2^(number of skips), and the crop to the
+        image."""
+        self._skips = []
+        coarse = self.score_fr_path()                     # the layers up to the scores so far
+        for i, skip in enumerate(self.skips):
+            upscore = self.upscore_layer(4, 2)
+            score = self.score_layer(self.pool_channels(skip.pool))
+            coarse = coarse + [upscore]
+            self._skips.append(SkipLayers(
+                skip.pool, "upscore2" if i == 0 else f"upscore_{self.skips[i - 1].pool}",
+                upscore, nn.Identity() if skip.scale is None else nn.Scale(skip.scale), score,
+                self.skip_crop(self.trunk(skip.pool) + [score], like=coarse)))
+        stride = 32 >> len(self.skips)                    # 32, 16, 8
+        self.final_upscore = "upscore" if not self.skips else f"upscore{stride}"
+        final = self.upscore_layer(2 * stride, stride)
+        # Named attributes in the order of torchfcn's state dict (score layers finest first).
+        for s in reversed(self._skips):
+            setattr(self, f"score_{s.pool}", s.score)
+        for s in self._skips:
+            setattr(self, s.upscore_name, s.upscore)
+        setattr(self, self.final_upscore, final)
+        for s in self._skips:
+            setattr(self, f"score_{s.pool}c", s.crop)
+        self.score = nn.Crop(crop_offset(coarse + [final]))
+        for s in self._skips:
+            setattr(self, f"scale_{s.pool}", s.scale)
+
+    def pool_channels(self, pool):
+        """The channels of a trunk blob: pool3 4·base_channels, pool4 8·base_channels."""
+        return dict(pool3=4, pool4=8)[pool] * self.base_channels
+
     def score_layer(self, in_channels):
         """A 1×1 convolution to n_class scores, starting at zero (weight and bias)."""
         return init.zero_init(nn.Conv2d(in_channels, self.n_class, 1))
@@ -117,36 +209,60 @@ class FCN(VGGBackbone):
         """The layers from the image to score_fr (1/32), for ``minifcn.geometry``."""
         return self.trunk("pool5") + [self.fc6, self.fc7, self.score_fr]
 
-    # --- the part of the graph that every variant shares ----------------------------------------
-    def score_fr_forward(self, x):                        # 500×500
-        """The trunk, fc6, fc7 and score_fr: x → the blobs pool1 … pool5, fc6, fc7, score_fr,
-        as attributes of a namespace that each variant's ``forward`` goes on filling."""
-        b = SimpleNamespace()
-        b.pool1 = self.block_forward(1, x)                # 1/2: 349 (conv1: 500 + 2·100 − 2 = 698)
-        b.pool2 = self.block_forward(2, b.pool1)          # 1/4: 175
-        b.pool3 = self.block_forward(3, b.pool2)          # 1/8: 88
-        b.pool4 = self.block_forward(4, b.pool3)          # 1/16: 44
-        b.pool5 = self.block_forward(5, b.pool4)          # 1/32: 22
-        b.fc6 = self.fc_forward(6, b.pool5)               # 1/32: 16 (7×7 window, fc6_padding 0)
-        b.fc7 = self.fc_forward(7, b.fc6)                 # 1/32: 16
-        b.score_fr = self.score_fr(b.fc7)                 # 1/32: 16, n_class channels
+    # --- forward, and backward as its mirror ------------------------------------------------
+    # Sizes: the paper's geometry at 500×500 | the main job's at 128×128 (FCN-8s' skips).
+    def forward(self, x, return_blobs=False):             # 500 | 128
+        b = self.score_fr_forward(x)                      # pool1 … pool5, fc6, fc7, score_fr
+        h = b["score_fr"]                                 # 1/32: 16 | 4
+        for s in self._skips:                             # pool4, then pool3
+            b[s.upscore_name] = h = s.upscore(h)          # 1/16: 34 | 10; 1/8: 70 | 22
+            b[f"score_{s.pool}"] = s.score(s.scale(b[s.pool]))           # 44 | 8; 88 | 16
+            b[f"score_{s.pool}c"] = s.crop(b[f"score_{s.pool}"], h)      # from 5 | −1; 9 | −3
+            b[f"fuse_{s.pool}"] = h = h + b[f"score_{s.pool}c"]          # the sum, h's size
+        b[self.final_upscore] = h = getattr(self, self.final_upscore)(h)  # 1/1: 568 | 184
+        b["score"] = self.score(h, x)                     # 1/1: 500 from 31 | 128 from 27
+        return (b["score"], b) if return_blobs else b["score"]
+
+    def backward(self, dscore, need_input_grad=True):
+        dh = self.score.backward(dscore)                  # 1/1: 568 | 184
+        dh = getattr(self, self.final_upscore).backward(dh)   # the last fuse, or score_fr
+        dpools = {}
+        for s in reversed(self._skips):                   # pool3, then pool4
+            # The sum passes dh unchanged to both of its inputs.
+            dpools[s.pool] = s.scale.backward(s.score.backward(s.crop.backward(dh)))
+            dh = s.upscore.backward(dh)                   # 1/16: 34 | 10; 1/32: 16 | 4
+        return self.score_fr_backward(dh, need_input_grad, dpools)
+
+    # --- the trunk, fc6, fc7 and score_fr, which every FCN shares ---------------------------
+    def score_fr_forward(self, x):                        # 500 | 128
+        """x → {blob name: array}: pool1 … pool5, fc6, fc7, score_fr, in order."""
+        b = {}
+        b["pool1"] = self.block_forward(1, x)              # 1/2: 349 | 63 (conv1: 698 | 126)
+        b["pool2"] = self.block_forward(2, b["pool1"])    # 1/4: 175 | 32
+        b["pool3"] = self.block_forward(3, b["pool2"])    # 1/8: 88 | 16
+        b["pool4"] = self.block_forward(4, b["pool3"])    # 1/16: 44 | 8
+        b["pool5"] = self.block_forward(5, b["pool4"])    # 1/32: 22 | 4
+        b["fc6"] = self.fc_forward(6, b["pool5"])         # 1/32: 16 | 4 (7×7, pad 0 | 3)
+        b["fc7"] = self.fc_forward(7, b["fc6"])           # 1/32: 16 | 4
+        b["score_fr"] = self.score_fr(b["fc7"])           # 1/32: 16 | 4, n_class channels
         return b
 
-    def score_fr_backward(self, dscore_fr, need_input_grad=True, dpool4=None, dpool3=None):
-        """The mirror of ``score_fr_forward``. ``dpool4``, ``dpool3``: what the skips (FCN-16s,
-        FCN-8s) send back into pool4 and pool3, added to what comes down the trunk. Returns the
+    def score_fr_backward(self, dscore_fr, need_input_grad=True, dpools=None):
+        """The mirror of ``score_fr_forward``. ``dpools``: {'pool4': …, 'pool3': …}, what the
+        skips send back into those blobs, added to what comes down the trunk. Returns the
         image's gradient, or None without ``need_input_grad``."""
-        dh = self.score_fr.backward(dscore_fr)            # 1/32: 16, fc_channels
-        dh = self.fc_backward(7, dh)                      # 1/32: 16
-        dh = self.fc_backward(6, dh)                      # 1/32: 22, pool5
-        dh = self.block_backward(5, dh)                   # 1/16: 44, pool4
-        if dpool4 is not None:
-            dh += dpool4                                  # pool4 feeds conv5_1 and score_pool4
-        dh = self.block_backward(4, dh)                   # 1/8: 88, pool3
-        if dpool3 is not None:
-            dh += dpool3                                  # pool3 feeds conv4_1 and score_pool3
-        dh = self.block_backward(3, dh)                   # 1/4: 175
-        dh = self.block_backward(2, dh)                   # 1/2: 349
+        dpools = dpools or {}
+        dh = self.score_fr.backward(dscore_fr)            # 1/32: 16 | 4, fc_channels
+        dh = self.fc_backward(7, dh)                      # 1/32: 16 | 4
+        dh = self.fc_backward(6, dh)                      # 1/32: 22 | 4, pool5
+        dh = self.block_backward(5, dh)                   # 1/16: 44 | 8, pool4
+        if "pool4" in dpools:
+            dh += dpools["pool4"]                         # pool4 feeds conv5_1 and score_pool4
+        dh = self.block_backward(4, dh)                   # 1/8: 88 | 16, pool3
+        if "pool3" in dpools:
+            dh += dpools["pool3"]                         # pool3 feeds conv4_1 and score_pool3
+        dh = self.block_backward(3, dh)                   # 1/4: 175 | 32
+        dh = self.block_backward(2, dh)                   # 1/2: 349 | 63
         return self.block_backward(1, dh, need_input_grad)
 
     # --- what the model is ----------------------------------------------------------------------

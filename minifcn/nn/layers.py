@@ -1,4 +1,4 @@
-"""The small layers: MaxPool2d, ReLU, Dropout, Linear, Flatten, Crop, Scale."""
+"""The small layers: MaxPool2d, ReLU, Dropout, Linear, Flatten, Crop, Scale, Identity."""
 import numpy as np
 
 from .. import functional as F
@@ -66,12 +66,13 @@ class Dropout(Module):
         out, cache = F.dropout_forward(x, self.p, self.seed, self.step, self.training)
         if self.training:
             self.step += 1
-        self.save_cache(("mask", cache))
+        self.save_cache(cache)            # the mask; None where nothing is dropped
         return out
 
     def backward(self, dout):
-        _, mask = self.pop_cache()
-        return F.dropout_backward(dout, mask)
+        if self.cache is None:            # eval mode or p = 0: the identity, both ways
+            return dout
+        return F.dropout_backward(dout, self.pop_cache())
 
     def extra_repr(self):
         return f"p={self.p}"
@@ -155,3 +156,15 @@ class Scale(Module):
 
     def extra_repr(self):
         return f"factor={self.factor}"
+
+
+class Identity(Module):
+    """Passes its input, and in backward its gradient, on as they are (no copy): the layer that
+    stands where a variant has none (FCN-8s's ``scale_pool4``, which FCN-8s-at-once makes a
+    ``Scale``)."""
+
+    def forward(self, x):
+        return x
+
+    def backward(self, dout):
+        return dout
