@@ -2,15 +2,17 @@
 
     python tests/mutate_fakecupy.py        (from the repository root; about a minute)
 
-Each mutation edits minifcn/testing/fakecupy.py (or fakecuda.py) in place and restores it.
+Each mutation edits one file of the stand-in (fakearray.py, fakecupy.py or
+fakecuda.py) in place and restores it.
 """
 import os
 import subprocess
 import sys
 
-SRC = "minifcn/testing/fakecupy.py"
+SRC = "minifcn/testing/fakearray.py"
+MODULE_SRC = "minifcn/testing/fakecupy.py"
 CUDA_SRC = "minifcn/testing/fakecuda.py"
-MUTATIONS = {   # rule removed: (text in fakecupy.py, its replacement)
+MUTATIONS = {   # rule removed: (text in the file, its replacement[, the file if not SRC])
     "__array__ allowed": ("        raise TypeError(_NO_IMPLICIT)", "        return self._a"),
     "numpy operands allowed": (
         "    if isinstance(x, _SCALARS) and not isinstance(x, _np.ndarray):\n        return x",
@@ -20,18 +22,24 @@ MUTATIONS = {   # rule removed: (text in fakecupy.py, its replacement)
     "numpy scalars refused": ("_SCALARS = (bool, int, float, complex, _np.generic)",
                               "_SCALARS = (bool, int, float, complex)"),
     "no allowlist": ("    if name not in _names.MODULE:\n        has",
-                     "    if not hasattr(_np, name):\n        has"),
+                     "    if not hasattr(_np, name):\n        has", MODULE_SRC),
     "reductions give numpy scalars": (
         "    if isinstance(r, (_np.generic, bool, int, float, complex)):\n"
         "        return ndarray._of(_np.asarray(r))",
         "    if False:\n        pass"),
     "d2h not counted": ('        _record("d2h", what, self._a.nbytes)\n', ""),
-    "h2d not counted": ('    _record("h2d", "asarray", host.nbytes)\n', ""),
+    "h2d not counted": ('    _record("h2d", "asarray", host.nbytes)\n', "", MODULE_SRC),
     "out-of-bounds not distinct": ('            if fancy and "out of bounds" in str(e):',
                                    "            if False:"),
     "repeated indices allowed": ("            if _np.unique(hit).size != hit.size:",
                                  "            if False:"),
     "no device": ("        return 1\n", "        return 0\n", CUDA_SRC),
+    "views counted as copies": ("_np.may_share_memory(result, source)", "False"),
+    "ufuncs not counted": (
+        '        count("matmul" if self.__name__ == "matmul" else "ufunc", self.__name__)\n', ""),
+    "assignments not counted": ('        count("copy", "assignment")\n', ""),
+    "functions not counted": ("            _count(_kind(name), name)\n", "            pass\n",
+                              MODULE_SRC),
     "boolean mask read not counted": ('            _record("d2h", "boolean mask', '            ("'),
 }
 

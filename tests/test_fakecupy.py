@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from minifcn import backend
-from minifcn.testing import UndefinedOnGPUError, count_transfers, cupy_names
+from minifcn.testing import UndefinedOnGPUError, count_device_ops, count_transfers, cupy_names
 from minifcn.testing import fakecupy as cp
 
 NO_IMPLICIT = "Implicit conversion to a NumPy array is not allowed"
@@ -79,7 +79,8 @@ def test_only_cupys_names_exist():
     with pytest.raises(AttributeError):
         getattr(cp.random, "Generator_that_does_not_exist")
     public = {n for n in vars(cp) if not n.startswith("_")}
-    assert public <= cupy_names.MODULE, sorted(public - cupy_names.MODULE)
+    # cupy.lib is a submodule of CuPy that the generated list (top-level names) leaves out
+    assert public <= cupy_names.MODULE | {"lib"}, sorted(public - cupy_names.MODULE)
     for name in ("zeros", "matmul", "take_along_axis", "pad", "float32", "inf", "newaxis"):
         getattr(cp, name)
 
@@ -185,3 +186,61 @@ def test_copy_pickle_and_numpy_dispatch(x):
     assert isinstance(np.sum(x, axis=0), cp.ndarray)    # and its functions that CuPy has
     with pytest.raises(TypeError):
         np.einsum_path("ij->i", x)                      # but not those CuPy lacks
+
+
+# --- the device-operation counter -------------------------------------------------------------
+def _ops(fn):
+    with count_device_ops() as ops:
+        fn()
+    return ops
+
+
+@pytest.mark.parametrize("what, fn, n", [
+    ("a ufunc", lambda x: x + 1, 1),
+    ("an in-place ufunc", lambda x: x.__imul__(2), 1),
+    ("a ufunc with out=", lambda x: cp.maximum(x, 0, out=x), 1),
+    ("a reduction", lambda x: x.sum(axis=0), 1),
+    ("a reduction function", lambda x: cp.sum(x), 1),
+    ("a matrix product", lambda x: x @ x.T, 1),
+    ("an assignment", lambda x: x.__setitem__(0, 5), 1),
+    ("copyto", lambda x: cp.copyto(x, 0), 1),
+    ("a new array", lambda x: cp.zeros((2, 2), np.float32), 1),
+    ("astype", lambda x: x.astype(np.float64), 1),
+    ("a fancy-index gather", lambda x: x[cp.asarray(np.array([0, 2]))], 1),
+    ("a random draw", lambda x: cp.random.default_rng(0).random((2, 2)), 1),
+    ("slicing", lambda x: x[1:, ::2], 0),
+    ("a reshape of a contiguous array", lambda x: x.reshape(4, 3), 0),
+    ("a transpose", lambda x: x.T, 0),
+    ("as_strided", lambda x: cp.lib.stride_tricks.as_strided(x, (2, 2, 2), (16, 16, 4)), 0),
+    ("ascontiguousarray of a contiguous array", lambda x: cp.ascontiguousarray(x), 0),
+    ("a reshape that must copy", lambda x: x.T.reshape(12), 1),
+    ("ascontiguousarray of a strided view", lambda x: cp.ascontiguousarray(x[:, ::2]), 1),
+    ("astype to its own dtype without copy", lambda x: x.astype(x.dtype, copy=False), 0),
+    ("a read back (a transfer, not an operation)", lambda x: float(x[0, 0]), 0),
+])
+def test_the_counter_counts_what_would_launch_work_on_a_gpu(x, what, fn, n):
+    ops = _ops(lambda: fn(x))
+    assert ops.n == n, (what, ops.log)
+
+
+def test_a_call_that_runs_other_stand_in_calls_counts_once(x):
+    ops = _ops(lambda: cp.asarray(x, dtype=np.float64))      # astype inside: one operation
+    assert ops.n == 1, ops.log
+    ops = _ops(lambda: np.sum(x))                            # NumPy's function on a device array
+    assert ops.n == 1, ops.log
+
+
+def test_the_counter_names_the_callers_line_and_the_kind(x):
+    with count_device_ops() as ops:
+        y = x * 2                                              # line A
+        y.sum()                                                # line B
+    sites = list(ops.by_site())
+    assert len(sites) == 2 and all(s.startswith("tests") and "test_fakecupy.py:" in s
+                                   for s in sites), sites
+    assert ops.by_kind() == {"ufunc": 1, "reduction": 1}
+    assert ops.by_file() == {sites[0].rsplit(":", 1)[0]: 2}
+
+
+def test_numpy_arrays_are_not_counted():
+    ops = _ops(lambda: np.ones(3) + 1)
+    assert ops.n == 0
