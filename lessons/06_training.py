@@ -17,7 +17,7 @@ import _common
 from _common import np, say, section
 
 import minifcn
-from minifcn import backend, data, functional, models, nn, optim, plots
+from minifcn import backend, data, functional, models, nn, optim, runplots
 from minifcn.config import DEFAULTS
 from minifcn.runsetup import smallest_side
 
@@ -304,8 +304,8 @@ say(f"""
     Lesson 07 explains the scores and looks at this model class by class.
 """)
 # The figure is drawn from the run's own files (log.csv: every iteration's loss; eval.csv: the
-# scores of every evaluation), as for any run folder: minifcn.plots.plot_run(folder, path).
-path = plots.plot_run(run["out"], os.path.join(args.out, "training.png"),
+# scores of every evaluation), as for any run folder: minifcn.runplots.plot_run(folder, path).
+path = runplots.plot_run(run["out"], os.path.join(args.out, "training.png"),
                       title=f"minifcn.train: FCN-8s, {iterations} iterations of {batch} "
                             f"image{'s' * (batch > 1)}, SGD"
                             + (" (--quick: barely trained)" if args.quick else ""))

@@ -16,7 +16,7 @@ import time
 import traceback
 import warnings
 
-from .train import FLOAT_WARNINGS
+from .config import FLOAT_WARNINGS
 
 DEVICES = ("cpu", "cuda")
 DEVICE_HELP = "where to compute (default: $MINIFCN_DEVICE or cpu)"

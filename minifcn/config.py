@@ -5,7 +5,8 @@
 one place: the defaults, then (on resume) the settings saved in the checkpoint, then the
 arguments given now.
 
-The main job's defaults: a small FCN-8s on the offline shapes dataset, from scratch, so with Adam
+The main job's defaults: a small FCN-8s on the offline shapes dataset, from scratch, in the main
+job's geometry (``minifcn.models.MAIN_JOB``, built by ``FCN8s.main_job()``), so with Adam
 (see minifcn.optim: SGD with the paper's recipe needs VGG16 weights). lr 1e-3 suits the per-pixel
 *mean* loss (the papers' 1e-10..1e-14 are SGD on the summed loss), and it decays as
 lr·(1 − i/iterations)^0.9 ("poly", DeepLab's policy): from scratch, the last stretch at a small
@@ -33,11 +34,15 @@ import math
 import os
 from collections import namedtuple
 
-from .models import MODELS
+from .models import MAIN_JOB, MODELS, model_class, model_key
 from .models.fcn import FC6_PADDINGS
 from .optim import LR_POLICIES, OPTIMIZERS
 
 Option = namedtuple("Option", "default type choices help")
+
+# NumPy's floating-point warnings ("overflow encountered in matmul", …): a diverging run's, which
+# its error message explains (``train`` and the command line silence them).
+FLOAT_WARNINGS = r"(overflow|invalid value|divide by zero|underflow) encountered"
 
 MODEL_NAMES = tuple(name for name in MODELS if name != "vgg16")
 REDUCTIONS = ("mean", "sum")
@@ -56,16 +61,17 @@ OPTIONS = {
     "weight_decay": Option(5e-4, float, None, "weight decay (biases get none)"),
     "reduction": Option("mean", str, REDUCTIONS,
                         "loss over pixels (sum: the papers' unnormalised loss)"),
-    "base_channels": Option(8, int, None, "VGG width scale (64 = VGG16)"),
-    "fc_channels": Option(128, int, None, "fc6/fc7 width (4096 = VGG16)"),
-    "conv1_1_padding": Option(None, int, None, "conv1_1's padding (100: the paper's; default: "
-                                               "the smallest the images and fc6's padding allow: "
-                                               "0 with fc6 padded by 3, 37 by 1)"),
-    "fc6_padding": Option(3, int, FC6_PADDINGS, "fc6's padding (0: the paper's; each pixel "
-                                               "more lets conv1_1 pad 32 px less: for FCN-8s "
-                                               "at 128×128 69, 37, 5, 0)"),
-    "dropout": Option(0.0, float, None, "dropout probability after fc6 and fc7 (0.5: the "
-                                        "papers', for VGG16's 4096 channels)"),
+    "base_channels": Option(MAIN_JOB["base_channels"], int, None, "VGG width scale (64 = VGG16)"),
+    "fc_channels": Option(MAIN_JOB["fc_channels"], int, None, "fc6/fc7 width (4096 = VGG16)"),
+    "conv1_1_padding": Option(MAIN_JOB["conv1_1_padding"], int, None,
+                              "conv1_1's padding (100: the paper's; default: the smallest the "
+                              "images and fc6's padding allow: 0 with fc6 padded by 3, 37 by 1)"),
+    "fc6_padding": Option(MAIN_JOB["fc6_padding"], int, FC6_PADDINGS,
+                          "fc6's padding (0: the paper's; each pixel more lets conv1_1 pad 32 px "
+                          "less: for FCN-8s at 128×128 69, 37, 5, 0)"),
+    "dropout": Option(MAIN_JOB["dropout"], float, None,
+                      "dropout probability after fc6 and fc7 (0.5: the papers', for VGG16's "
+                      "4096 channels)"),
     "init": Option(None, str, None, "a saved model to start from (VGG16, or the previous stage: "
                                     "32s → 16s → 8s)"),
     "device": Option(None, str, ("cpu", "cuda"), "where to compute (default: $MINIFCN_DEVICE "
@@ -161,7 +167,7 @@ def validate(cfg):
             continue
         _check_type(key, value, option)
         if key == "model":
-            value = value.strip().lower().replace("_", "-")     # as get_model reads it
+            value = model_key(value)                            # as get_model reads it
         if option.choices and value not in option.choices:
             raise ValueError(f"{_name(key)} must be one of {', '.join(option.choices)}, got "
                              f"{value!r}")
@@ -202,7 +208,7 @@ def check_resume(given, model, saved, path):
         if key == "model":
             if not isinstance(value, str):
                 raise ValueError(f"resume rebuilds the model from {path}: pass no model object")
-            same = MODELS[value.strip().lower().replace("_", "-")] is type(model)
+            same = model_class(value) is type(model)
             held = f"{held} ({type(model).__name__})"
         elif key in ("base_channels", "fc_channels"):
             held = model.config[key]

@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 
 from . import io
-from .models import FCN, MODELS, VGG16, get_model
+from .models import FCN, MODELS, VGG16, get_model, model_key
 from .models.vgg import VGG16_CONVS
 
 SOURCES = ("auto", "torchfcn", "torchvision-vgg16", "chainer")
@@ -60,13 +60,9 @@ def load_torch_state_dict(path):
     return state
 
 
-def _model_key(model):
-    return None if model is None else str(model).strip().lower().replace("_", "-")
-
-
 def _fcn_name(keys, model):
     if model is not None:
-        return _model_key(model)
+        return model_key(model)
     for deconv, name in (("upscore8.weight", "fcn8s"), ("upscore16.weight", "fcn16s"),
                          ("upscore.weight", "fcn32s")):
         if deconv in keys:
@@ -160,8 +156,8 @@ def convert(src, dst, source="auto", model=None, input_convention=None, n_class=
     kind, state = load_source(src, source)
     if kind == "torchvision-vgg16":
         net = vgg16_from_torchvision(state, input_convention or "torchvision")
-        if _model_key(model) not in (None, "vgg16"):
-            cls = MODELS.get(_model_key(model))
+        if model is not None and model_key(model) != "vgg16":
+            cls = MODELS.get(model_key(model))
             if cls is None or not issubclass(cls, FCN):
                 raise ValueError(f"unknown FCN {model!r}: expected one of {tuple(MODELS)[:4]}")
             net = cls.from_vgg16(net, n_class=n_class)

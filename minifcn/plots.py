@@ -1,5 +1,7 @@
 """matplotlib figures for training runs and lessons (saved to files; no screen needed).
 
+A leaf: arrays and palettes in, figures out (``minifcn.runplots`` draws a run folder's).
+
 Three rules hold for every figure minifcn draws, and the helpers here are how:
 
 - a label map is drawn in the dataset's colours beside a legend that names every class and the
@@ -24,7 +26,8 @@ METRIC_LABELS = (("mean_iu", "mean IU"), ("acc", "pixel acc"), ("acc_cls", "mean
                  ("fwavacc", "f.w. IU"))
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only, no screen)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -32,18 +35,15 @@ def _plt():
 
 
 def _figure(*args, **kwargs):
-    return _plt().subplots(*args, **kwargs)
+    return pyplot().subplots(*args, **kwargs)
 
 
 def save_figure(fig, path):
     """Save ``fig`` to ``path`` (folders made as needed), close it, return ``path``."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")
-    _plt().close(fig)
+    pyplot().close(fig)
     return path
-
-
-_save = save_figure     # its earlier private name, for code written against it
 
 
 def _finish(fig, path):
@@ -253,11 +253,3 @@ def plot_training(log_rows, history, path=None, title=None):
         fig.suptitle(title, fontsize=SUPTITLE_SIZE)
     fig.tight_layout()
     return _finish(fig, path)
-
-
-def plot_run(run_dir, path=None, title=None):
-    """``plot_training`` from a run folder's ``log.csv`` and ``eval.csv`` (``minifcn.train``'s
-    output; see ``minifcn.runfolder``). Returns ``path`` or, if None, the figure."""
-    from .runfolder import RunFolder
-    run = RunFolder(run_dir)
-    return plot_training(run.read_log(), run.read_evaluations(), path, title)

@@ -7,8 +7,9 @@
                       the predicted and of the labelled pixels (pred_share, label_share)
     checkpoint.npz    model + optimizer state + iteration + dropout steps + settings + the
                       evaluations so far (``minifcn.load`` reads it as a model file)
-    loss.png, metrics.png, predictions.png    the figures, drawn at the end (``minifcn.plots``;
-                      ``plots.plot_run(folder)`` draws loss and scores side by side)
+    loss.png, metrics.png, predictions.png    the figures, drawn at the end by
+                      ``minifcn.runplots`` (``runplots.plot_run(folder)``: loss and scores
+                      side by side); this module only stores and reads files
 
 Every file is replaced atomically (written beside, then renamed): a crash leaves the old version
 or the new one, and a ``*.tmp`` left by a kill -9 is removed when the folder is next used. A
@@ -23,10 +24,10 @@ import json
 import os
 import sys
 
-from . import io, plots
-from .data.palette import label_palette
+from typing import NamedTuple
+
+from . import io
 from .nn import Dropout
-from .predict import predict
 
 CHECKPOINT = "checkpoint.npz"
 LOG_FIELDS = ["iteration", "loss", "seconds"]
@@ -58,6 +59,27 @@ def _write_json(path, obj):
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(obj, f, indent=1)
     os.replace(tmp, path)                      # atomic: a reader never sees half a file
+
+
+class Checkpoint(NamedTuple):
+    """A run's checkpoint as read back: the model with its weights, the extra arrays (the
+    optimizer's buffers, under ``OPTIM_PREFIX``) and the metadata ``save_checkpoint`` wrote."""
+    model: object
+    arrays: dict
+    meta: dict             # iteration, config, history, dropout_steps, optimizer
+
+    @property
+    def iteration(self):
+        return self.meta["iteration"]
+
+    @property
+    def config(self):
+        """The run's settings, as saved (``minifcn.config``)."""
+        return self.meta["config"]
+
+    @property
+    def history(self):
+        return self.meta.get("history", [])
 
 
 def dropout_layers(model):
@@ -115,21 +137,19 @@ class RunFolder:
         io.save(model, self.checkpoint, extra=extra, meta=meta)
 
     def read_checkpoint(self):
-        """(model, extra arrays, meta) of the run's checkpoint, for ``resume``."""
+        """The run's ``Checkpoint``, for ``resume``."""
         if not os.path.exists(self.checkpoint):
             raise FileNotFoundError(f"resume: no checkpoint at {self.checkpoint}")
-        return io.read(self.checkpoint)
+        return Checkpoint(*io.read(self.checkpoint))
 
     @staticmethod
     def restore(checkpoint, model, optimizer):
-        """Put the optimizer state and dropout steps of ``checkpoint`` (as read by
-        ``read_checkpoint``) back; return (iteration, history)."""
-        _, extra, meta = checkpoint
-        optimizer.load_state_dict({k[len(OPTIM_PREFIX):]: v for k, v in extra.items()
-                                   if k.startswith(OPTIM_PREFIX)}, meta["optimizer"])
+        """Put the optimizer state and dropout steps of ``checkpoint`` (a ``Checkpoint``) back
+        into ``model`` and ``optimizer``."""
+        optimizer.load_state_dict({k[len(OPTIM_PREFIX):]: v for k, v in checkpoint.arrays.items()
+                                   if k.startswith(OPTIM_PREFIX)}, checkpoint.meta["optimizer"])
         for n, m in dropout_layers(model):
-            m.step = meta["dropout_steps"][n]
-        return meta["iteration"], meta.get("history", [])
+            m.step = checkpoint.meta["dropout_steps"][n]
 
     # --- logs -----------------------------------------------------------------------------------
     def start(self, config, iteration, history, overwrite=False):
@@ -179,18 +199,3 @@ class RunFolder:
         labelled pixels), to metrics.json."""
         _write_csv(self.file("eval.csv"), ["iteration"] + METRIC_KEYS, [row], append=True)
         _write_json(self.file("metrics.json"), {**row, "iu": iu, **(shares or {})})
-
-    def figures(self, model, val, history, log_rows, n_examples=4):
-        """loss.png, metrics.png and predictions.png (the first validation images)."""
-        if log_rows:
-            plots.plot_loss([int(r["iteration"]) for r in log_rows],
-                            [float(r["loss"]) for r in log_rows], self.file("loss.png"))
-        if history:
-            plots.plot_metrics(history, self.file("metrics.png"))
-        if val is not None and len(val):
-            samples = [val[i] for i in range(min(n_examples, len(val)))]
-            plots.plot_predictions([im for im, _ in samples], [lab for _, lab in samples],
-                                   [predict(model, im) for im, _ in samples],
-                                   self.file("predictions.png"),
-                                   class_names=getattr(val, "class_names", None),
-                                   palette=label_palette(getattr(val, "class_colors", None)))

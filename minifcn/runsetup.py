@@ -4,11 +4,12 @@ The arguments are checked and the configuration resolved once (``minifcn.config`
 then a resumed checkpoint's saved settings, then the arguments given); the run folder is chosen
 (``minifcn.runfolder``); the data opened and checked; the model built (conv1_1 padded as little
 as the images allow unless told otherwise, ``--init`` copied in), or restored with its optimizer
-from the checkpoint; the loss's class weights computed once. ``prepare`` hands all of it to the
-``Trainer`` in ``minifcn.train``, which only loops.
+from the checkpoint; the loss's class weights computed once. ``setup_run`` hands all of it, as
+a ``Run``, to ``minifcn.train``, which only loops.
 """
 import os
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,23 +17,36 @@ from . import backend, io
 from .config import DEFAULTS, check_resume, resolve, validate
 from .data import default_train_data, load_dataset
 from .data.weights import class_weights
-from .models import MODELS, get_model
+from .models import model_class, model_key
 from .optim import get_optimizer
 from .runfolder import RunFolder
 
 
-def model_class(name):
-    """The FCN class of a model name ('fcn8s' → FCN8s), or get_model's error for a bad name."""
-    key = str(name).strip().lower().replace("_", "-")
-    return MODELS[key] if key in MODELS else get_model(name)    # the latter raises
+@dataclass
+class Run:
+    """What a training run starts from: its settings (``cfg``: the resolved configuration, as
+    config.json holds it), its run folder, the model and its optimizer (restored on resume),
+    the data, and where a resumed run stands (``start``: the checkpoint's iteration, else 0;
+    ``history``: its evaluations; ``log_rows``: log.csv up to ``start``)."""
+    cfg: dict
+    folder: RunFolder
+    model: object
+    optimizer: object
+    train_set: object
+    val_set: object
+    start: int = 0
+    history: list = None
+    log_rows: list = None
+    resumed: bool = False
 
 
 def _model_name(spec):
-    return spec if isinstance(spec, str) else type(spec).__name__.lower()
+    """A model's name in the run's settings: the MODELS key of a name, or a model object's."""
+    return model_key(spec if isinstance(spec, str) else type(spec).__name__)
 
 
 def _settings(kwargs):
-    """(run folder, settings, checkpoint or None): the arguments checked, the run folder chosen,
+    """(run folder, settings, Checkpoint or None): the arguments checked, the run folder chosen,
     and the configuration resolved once (defaults, then a resumed checkpoint's, then these)."""
     validate(kwargs)
     name = _model_name(kwargs.get("model", DEFAULTS["model"]))
@@ -40,11 +54,11 @@ def _settings(kwargs):
                                         kwargs.get("resume"), kwargs.get("overwrite"))
     checkpoint = run_folder.read_checkpoint() if kwargs.get("resume") else None
     if checkpoint:
-        check_resume(kwargs, checkpoint[0], checkpoint[2]["config"], run_folder.checkpoint)
+        check_resume(kwargs, checkpoint.model, checkpoint.config, run_folder.checkpoint)
         if not kwargs.get("out"):
-            print(f"resuming the run in {run_folder.path} (iteration "
-                  f"{checkpoint[2]['iteration']})", file=sys.stderr)
-    cfg = resolve(kwargs, checkpoint[2]["config"] if checkpoint else None)
+            print(f"resuming the run in {run_folder.path} (iteration {checkpoint.iteration})",
+                  file=sys.stderr)
+    cfg = resolve(kwargs, checkpoint.config if checkpoint else None)
     validate(cfg)
     return run_folder, cfg, checkpoint
 
@@ -75,34 +89,33 @@ def smallest_side(*datasets):
 
 
 def _build_model(cfg, train_set, val_set):
+    """The main job's network (``FCN.main_job``) in the run's settings, or the model object
+    given; ``--init`` copied in."""
     if not isinstance(cfg["model"], str):
         return cfg["model"]
-    padding = cfg["conv1_1_padding"]
-    if padding is None:     # as little as these images allow (FCN.smallest_padding)
-        padding = model_class(cfg["model"]).smallest_padding(smallest_side(train_set, val_set),
-                                                             cfg["fc6_padding"])
-    model = get_model(cfg["model"], n_class=train_set.n_class,
-                      base_channels=cfg["base_channels"], fc_channels=cfg["fc_channels"],
-                      seed=cfg["seed"], class_names=list(train_set.class_names),
-                      conv1_1_padding=padding, fc6_padding=cfg["fc6_padding"],
-                      dropout=cfg["dropout"])
+    padding = cfg["conv1_1_padding"]       # None: as little as these images allow
+    model = model_class(cfg["model"]).main_job(
+        train_set.n_class, cfg["base_channels"], cfg["fc_channels"],
+        min_size=smallest_side(train_set, val_set) if padding is None else 1,
+        conv1_1_padding=padding, fc6_padding=cfg["fc6_padding"], dropout=cfg["dropout"],
+        seed=cfg["seed"], class_names=list(train_set.class_names))
     if cfg["init"] is not None:
-        source = io.load(cfg["init"])
-        copy = model.copy_params_from(source)   # VGG16: convolutionize fc6/fc7; else 32s→16s→8s
-        if getattr(copy, "reinitialized", None):        # a source with another class count
+        # VGG16: fc6/fc7 convolutionized; else 32s → 16s → 8s. The source's input convention
+        # comes along (copy_params_from).
+        copy = model.copy_params_from(io.load(cfg["init"]))
+        if copy.reinitialized:                          # a source with another class count
             print(f"--init {cfg['init']}: {copy.summary()}", file=sys.stderr)
-        model.input_convention = getattr(source, "input_convention", model.input_convention)
     return model
 
 
-def prepare(kwargs):
-    """Everything before the first iteration, as the ``Trainer``'s arguments: settings, data,
-    model, optimizer, run folder."""
-    run_folder, cfg, checkpoint = _settings(kwargs)
+def setup_run(kwargs):
+    """Everything before the first iteration, as a ``Run``: settings, data, model, optimizer,
+    run folder (written only now, after every check)."""
+    folder, cfg, checkpoint = _settings(kwargs)
     device = cfg["device"] or backend.default_device()
     backend.to_device(np.zeros(1), device)                     # a clear error if unavailable
     root, train_set, val_set = _open_data(cfg)
-    model = checkpoint[0] if checkpoint else _build_model(cfg, train_set, val_set)
+    model = checkpoint.model if checkpoint else _build_model(cfg, train_set, val_set)
     if not checkpoint and train_set.class_colors is not None:
         model.class_colors = [list(c) for c in train_set.class_colors]  # predict draws them
     n_class = getattr(model, "n_class", train_set.n_class)
@@ -112,21 +125,31 @@ def prepare(kwargs):
     model.to(device)
     model.train()
     optimizer = get_optimizer(cfg["optimizer"], model.named_parameters(), **cfg)
-    start, history = RunFolder.restore(checkpoint, model, optimizer) if checkpoint else (0, [])
-    name = checkpoint[2]["config"]["model"] if checkpoint else _model_name(cfg["model"])
-    config = {k: (v if isinstance(v, (str, int, float, bool, type(None))) else name)
-              for k, v in cfg.items()}
-    config.update(out=run_folder.path, data=os.path.abspath(root), device=device, model=name,
-                  resume=False, overwrite=False,
-                  class_weights=_loss_weights(cfg, kwargs, checkpoint, train_set))
-    if hasattr(model, "conv1_1_padding"):           # the padding chosen, when it was left None
-        config["conv1_1_padding"] = model.conv1_1_padding
-        config["fc6_padding"] = model.fc6_padding   # the model's own (a model object, a resume)
-        config["dropout"] = model.drop6.p
-    log_rows = run_folder.start(config, start, history, overwrite=cfg["overwrite"])
-    return dict(model=model, optimizer=optimizer, cfg=config, run_folder=run_folder,
-                train_set=train_set, val_set=val_set, start=start, history=history,
-                log_rows=log_rows, last_good=start if checkpoint else None)
+    if checkpoint:
+        RunFolder.restore(checkpoint, model, optimizer)
+    start, history = (checkpoint.iteration, checkpoint.history) if checkpoint else (0, [])
+    config = _run_config(cfg, model, checkpoint, folder, root, device,
+                         _loss_weights(cfg, kwargs, checkpoint, train_set))
+    log_rows = folder.start(config, start, history, overwrite=cfg["overwrite"])
+    return Run(config, folder, model, optimizer, train_set, val_set, start, history, log_rows,
+               resumed=checkpoint is not None)
+
+
+def _run_config(cfg, model, checkpoint, folder, root, device, class_weights):
+    """The settings as config.json and the checkpoints keep them, patched here and only here:
+    a model object by its name, paths made absolute, the device and the class weights chosen,
+    and the model's own geometry (the conv1_1 padding chosen when it was left None; a model
+    object's or a resumed model's fc6 padding and dropout)."""
+    name = checkpoint.config["model"] if checkpoint else _model_name(cfg["model"])
+    geometry = {}
+    if hasattr(model, "conv1_1_padding"):
+        geometry = dict(conv1_1_padding=model.conv1_1_padding, fc6_padding=model.fc6_padding,
+                        dropout=model.drop6.p)
+    plain = {k: (v if isinstance(v, (str, int, float, bool, type(None))) else name)
+             for k, v in cfg.items()}
+    return {**plain, "out": folder.path, "data": os.path.abspath(root), "device": device,
+            "model": name, "resume": False, "overwrite": False, "class_weights": class_weights,
+            **geometry}
 
 
 def _loss_weights(cfg, given, checkpoint, train_set):
@@ -134,7 +157,7 @@ def _loss_weights(cfg, given, checkpoint, train_set):
     weights read every training label) and kept in config.json; a resumed run reuses its own
     unless --class-weight is given again."""
     if checkpoint and "class_weight" not in given:
-        return checkpoint[2]["config"].get("class_weights")
+        return checkpoint.config.get("class_weights")
     weights = class_weights(cfg["class_weight"], train_set)
     if weights is not None and "class_weight" in given:     # the default's are in config.json
         print("class weights: " + ", ".join(f"{n} {w:.3g}" for n, w in

@@ -20,8 +20,11 @@ with ``TrainingDiverged``, and the last good checkpoint stays.
 
 The settings and their defaults are ``minifcn.config``; what the run folder holds is
 ``minifcn.runfolder``; everything before the first iteration (settings, data, model, optimizer,
-run folder) is ``minifcn.runsetup``. This module is the loop: ``train`` hands what ``runsetup``
-prepared to a ``Trainer`` and runs it; the ``Trainer`` steps, logs, checkpoints, evaluates.
+run folder) is ``minifcn.runsetup``. ``train`` below is the loop, in plain sight: data, step,
+log, evaluate, checkpoint. The small helpers after it each do one job: ``LossLog`` reads the
+losses back and logs them, ``Guard`` refuses a diverged run and keeps the last good checkpoint,
+``evaluates_at`` is the evaluation and checkpoint cadence, ``Progress`` the progress bar and the
+messages, ``StopOnInterrupt`` Ctrl-C.
 """
 import math
 import signal
@@ -29,22 +32,19 @@ import sys
 import threading
 import time
 import warnings
-
+from contextlib import contextmanager
 
 from . import backend
-from .config import DEFAULTS
+from .config import DEFAULTS, FLOAT_WARNINGS
 from .data.batches import TrainBatches
 from .evaluate import evaluate
 from .nn import SoftmaxCrossEntropy, no_grad
 from .optim import learning_rate
 from .runfolder import METRIC_KEYS
-from .runsetup import prepare
+from .runplots import draw_run
+from .runsetup import setup_run
 
 __all__ = ["train", "learning_rate", "TrainingDiverged", "DEFAULTS"]
-
-
-# NumPy's floating-point warnings ("overflow encountered in matmul", …).
-FLOAT_WARNINGS = r"(overflow|invalid value|divide by zero|underflow) encountered"
 
 
 class TrainingDiverged(FloatingPointError):
@@ -54,7 +54,9 @@ class TrainingDiverged(FloatingPointError):
 def train(**kwargs):
     """Train an FCN; every keyword is also a ``python -m minifcn train`` flag.
 
-    model: 'fcn32s' | 'fcn16s' | 'fcn8s' | 'fcn8s-atonce', or a model object.
+    model: 'fcn32s' | 'fcn16s' | 'fcn8s' | 'fcn8s-atonce', or a model object. A name builds
+        ``FCN.main_job`` in the run's settings (the main job's geometry unless
+        ``conv1_1_padding``/``fc6_padding``/``dropout`` say otherwise).
     data: a VOC-layout folder (real VOC, or the shapes dataset); None: the offline shapes
         dataset at 128×128 (``minifcn.data.default_train_data``), generated on first use.
     iterations: the total count (a resumed run continues up to it). optimizer: 'adam' or
@@ -71,87 +73,90 @@ def train(**kwargs):
 
     Returns a dict: the final metrics (or None), the model, the run folder, the last iteration.
     """
-    trainer = Trainer(**prepare(kwargs))
-    it = trainer.run()
-    trainer.run_folder.figures(trainer.model, trainer.val_set, trainer.history,
-                               trainer.log_rows)
-    metrics = {**trainer.history[-1]} if trainer.history else None
-    return {"metrics": metrics, "model": trainer.model, "out": trainer.run_folder.path,
-            "iteration": it}
-
-
-class Trainer:
-    """The loop: one SGD/Adam step per iteration; every ``log_every`` the losses are read back
-    and logged; every ``eval_every`` a checkpoint and an evaluation; Ctrl-C stops cleanly."""
-
-    def __init__(self, model, optimizer, cfg, run_folder, train_set, val_set, start, history,
-                 log_rows, last_good=None):
-        self.model, self.optimizer, self.cfg, self.run_folder = model, optimizer, cfg, run_folder
-        self.train_set, self.val_set = train_set, val_set
-        self.start, self.history, self.log_rows = start, history, log_rows
-        self.crit = SoftmaxCrossEntropy(train_set.ignore_index, cfg["reduction"],
-                                        check_target=False, weight=cfg.get("class_weights"))
-        self.batches = TrainBatches(train_set, cfg["seed"], cfg["batch_size"], cfg["augment"],
-                                getattr(model, "input_convention", "caffe"), model.dtype)
-        self.pending, self.last_good, self.t0 = [], last_good, time.time()
-        self.bar = None
-        if cfg["progress"]:
-            from tqdm import tqdm
-            self.bar = tqdm(total=cfg["iterations"], initial=start, desc=f"train {cfg['model']}",
-                            unit="it", dynamic_ncols=True)
-
-    def say(self, text):
-        if self.bar is not None:
-            self.bar.write(text)
-
-    def run(self):
-        """Iterate from the start to ``iterations``; return the last iteration done."""
-        try:
-            with warnings.catch_warnings():     # a diverging run's overflows: the error says it
-                warnings.filterwarnings("ignore", FLOAT_WARNINGS, RuntimeWarning)
-                return self._loop()
-        finally:
-            if self.bar is not None:
-                self.bar.close()
-
-    def _loop(self):
-        it, iterations, eval_every = self.start, self.cfg["iterations"], self.cfg["eval_every"]
-        with _StopOnInterrupt() as stop:
-            for it in range(self.start + 1, iterations + 1):
-                self.step(it)
+    run = setup_run(kwargs)
+    model, optimizer, cfg = run.model, run.optimizer, run.cfg
+    loss_fn = SoftmaxCrossEntropy(run.train_set.ignore_index, cfg["reduction"],
+                                  check_target=False, weight=cfg.get("class_weights"))
+    batches = TrainBatches(run.train_set, cfg["seed"], cfg["batch_size"], cfg["augment"],
+                           getattr(model, "input_convention", "caffe"), model.dtype)
+    progress = Progress(cfg, run.start)
+    guard = Guard(run, loss_fn, batches)
+    losses = LossLog(run, guard, progress)
+    it = run.start
+    with progress, quiet_float_warnings():
+        with StopOnInterrupt() as stop:
+            for it in range(run.start + 1, cfg["iterations"] + 1):
+                x, t = (backend.to_device(a, cfg["device"]) for a in batches(it - 1))  # data
+                score = model(x)                                  # N×n_class×H×W
+                loss = loss_fn(score, t)                          # stays on the device
+                model.zero_grad()
+                model.backward(loss_fn.backward(), need_input_grad=False)
+                optimizer.lr = learning_rate(cfg, it)
+                optimizer.step()
+                losses.append(it, loss)
+                progress.update()
                 if stop.requested:
                     break
-                if it % self.cfg["log_every"] == 0:
-                    self.flush()
-                if eval_every and it % eval_every == 0 and it != iterations:
-                    self.checkpoint(it, evaluate_now=True)
+                if it % cfg["log_every"] == 0:
+                    losses.flush()                                # one read-back, then log.csv
+                if evaluates_at(it, cfg):
+                    checkpoint(run, it, losses, guard, progress, evaluate_now=True)
         if stop.requested:
             # Ctrl-C: the iteration in flight was finished first, so the checkpoint is exact.
-            self.checkpoint(it, evaluate_now=False)
-            print(f"interrupted: checkpoint at iteration {it} in {self.run_folder.checkpoint}; "
-                  f"continue with resume=True (--resume)", file=sys.stderr)
+            checkpoint(run, it, losses, guard, progress, evaluate_now=False)
+            progress.say(f"interrupted: checkpoint at iteration {it} in {run.folder.checkpoint}"
+                         f"; continue with resume=True (--resume)", file=sys.stderr)
             raise KeyboardInterrupt
-        if self.last_good is None or it > self.last_good or not self.history:
-            self.checkpoint(it, evaluate_now=bool(eval_every))
-        return it
+        if guard.last_good is None or it > guard.last_good or not run.history:
+            checkpoint(run, it, losses, guard, progress, evaluate_now=bool(cfg["eval_every"]))
+    draw_run(run.folder, model, run.val_set, run.history, run.log_rows)
+    metrics = {**run.history[-1]} if run.history else None
+    return {"metrics": metrics, "model": model, "out": run.folder.path, "iteration": it}
 
-    def step(self, it):
-        """One iteration: forward, loss, backward, update. The loss stays on the device."""
-        x, t = self.batches(it - 1)
-        device = self.cfg["device"]
-        x, t = backend.to_device(x, device), backend.to_device(t, device)
-        score = self.model(x)                                     # N×n_class×H×W
-        loss = self.crit(score, t)
-        self.model.zero_grad()
-        self.model.backward(self.crit.backward(), need_input_grad=False)
-        self.optimizer.lr = learning_rate(self.cfg, it)
-        self.optimizer.step()
-        self.pending.append((it, loss, time.time() - self.t0))   # read back every log_every
-        if self.bar is not None:
-            self.bar.update(1)
+
+def evaluates_at(it, cfg):
+    """The cadence: a checkpoint and an evaluation every ``eval_every`` iterations; the last
+    iteration's are written after the loop."""
+    return bool(cfg["eval_every"]) and it % cfg["eval_every"] == 0 and it != cfg["iterations"]
+
+
+def checkpoint(run, it, losses, guard, progress, evaluate_now):
+    """Save the state after iteration ``it`` if it is good; then evaluate, and save again with
+    the evaluation in the history. An evaluation that fails (a broken validation image) loses
+    no training, and a resumed run never drops an evaluation row."""
+    losses.flush()
+    guard.save_if_good(it)
+    if evaluate_now:
+        evaluate_and_log(run, it, progress)
+        guard.save_if_good(it, checked=True)
+
+
+def evaluate_and_log(run, it, progress):
+    """Score the model on the validation set; log the scores and how the predicted pixels are
+    shared between the classes; warn when the predictions collapsed to one class."""
+    scores = evaluate(run.model, run.val_set, iteration=it, iterations=run.cfg["iterations"])
+    run.history.append({"iteration": it, **{k: scores[k] for k in METRIC_KEYS}})
+    shares = {k: scores[k] for k in ("pred_share", "label_share")}
+    run.folder.log_evaluation(run.history[-1], scores["iu"], shares)
+    predicted = ", ".join(f"{n} {100 * v:.0f}%" for n, v in scores["pred_share"].items())
+    progress.say(f"iteration {it}: mean IU {scores['mean_iu']:.4f}, pixel acc "
+                 f"{scores['acc']:.4f}; predicted {predicted}")
+    if scores["collapse"]:
+        progress.say(scores["collapse"], file=sys.stderr)
+
+
+class LossLog:
+    """The losses of the last iterations, kept on the device and read back together every
+    ``log_every`` (one transfer), checked by the ``Guard`` and appended to log.csv."""
+
+    def __init__(self, run, guard, progress):
+        self.run, self.guard, self.progress = run, guard, progress
+        self.pending, self.t0 = [], time.time()
+
+    def append(self, it, loss):
+        self.pending.append((it, loss, time.time() - self.t0))
 
     def flush(self):
-        """Read the pending losses back (one transfer), check them, log them."""
         if not self.pending:
             return
         xp = backend.get_array_module(self.pending[0][1])
@@ -159,81 +164,113 @@ class Trainer:
         rows = [{"iteration": i, "loss": float(v), "seconds": round(sec, 3)}
                 for (i, _, sec), v in zip(self.pending, values)]
         self.pending = []
+        self.guard.check_losses(rows)
+        self.run.folder.log(rows)
+        self.run.log_rows.extend(rows)
+        self.progress.show_loss(rows[-1]["loss"])
+
+
+class Guard:
+    """The divergence guard. A NaN or infinite loss stops the run with ``TrainingDiverged``; a
+    checkpoint is written only when it is good (finite weights that give a finite loss on the
+    next batch), so the last one written (``last_good``, an iteration) is always good."""
+
+    def __init__(self, run, loss_fn, batches):
+        self.run, self.loss_fn, self.batches = run, loss_fn, batches
+        self.last_good = run.start if run.resumed else None
+
+    def check_losses(self, rows):
         bad = [r for r in rows if not math.isfinite(r["loss"])]
         if bad:
-            self._diverged(f"loss became {bad[0]['loss']} at iteration {bad[0]['iteration']}")
-        self.run_folder.log(rows)
-        self.log_rows.extend(rows)
-        if self.bar is not None:
-            self.bar.set_postfix(loss=f"{rows[-1]['loss']:.4f}")
+            self.diverged(f"loss became {bad[0]['loss']} at iteration {bad[0]['iteration']}")
 
-    def _diverged(self, what):
-        cfg = self.cfg
+    def save_if_good(self, it, checked=False):
+        """Save the run after iteration ``it`` (model, optimizer, settings, evaluations) once
+        its weights pass the check (``checked``: they did, for this iteration, already)."""
+        if not checked:
+            self.check_weights(it)
+        run = self.run
+        run.folder.save_checkpoint(run.model, run.optimizer, it, run.cfg, run.history)
+        self.last_good = it
+
+    def check_weights(self, it):
+        """The weights after iteration ``it`` must be finite and give a finite loss (on the next
+        batch, in eval mode): a step can blow the weights up after the last loss was computed.
+        Checked at checkpoints, not every iteration: one forward pass and one read-back."""
+        model = self.run.model
+        x, t = (backend.to_device(a, self.run.cfg["device"]) for a in self.batches(it))
+        model.eval()
+        try:
+            with no_grad():
+                loss = self.loss_fn(model(x), t)
+        finally:
+            model.train()
+        xp = backend.get_array_module(loss)
+        finite = [xp.isfinite(p.data).all() for p in model.parameters()]
+        weights_ok, loss_ok = backend.to_cpu(xp.stack([xp.stack(finite).all(),
+                                                       xp.isfinite(loss)]))
+        if not weights_ok:
+            self.diverged(f"the weights after iteration {it} are not finite")
+        if not loss_ok:
+            self.diverged(f"the weights after iteration {it} give a loss of "
+                          f"{float(backend.to_cpu(loss))}")
+
+    def diverged(self, what):
+        cfg, folder = self.run.cfg, self.run.folder
         if self.last_good is None:
             kept = "No checkpoint was written: the run diverged before its first one."
         else:
             kept = (f"The last good checkpoint (iteration {self.last_good}) is kept in "
-                    f"{self.run_folder.checkpoint}.")
+                    f"{folder.checkpoint}.")
         raise TrainingDiverged(
             f"{what} (lr {cfg['lr']}, reduction {cfg['reduction']!r}): training stopped. {kept} "
             f"With reduction='sum' the loss grows with the image size, so lr must be tiny (the "
             f"papers use 1e-10); with 'mean', try a smaller lr.")
 
-    def checkpoint(self, it, evaluate_now):
-        """Save the state after iteration ``it`` if it is good; then evaluate, and save again
-        with the evaluation in the history. An evaluation that fails (a broken validation image)
-        loses no training, and a resumed run never drops an evaluation row."""
-        self.flush()
-        self._check_good(it)
-        self._save(it)
-        if evaluate_now:
-            self.evaluate(it)
-            self._save(it)
 
-    def _save(self, it):
-        self.run_folder.save_checkpoint(self.model, self.optimizer, it, self.cfg, self.history)
-        self.last_good = it
+class Progress:
+    """The progress bar (tqdm, when ``progress`` is on) and the run's messages, which print
+    either way: through the bar, so as not to break it, or straight to the stream."""
 
-    def _check_good(self, it):
-        """The weights after iteration ``it`` must be finite and give a finite loss (on the next
-        batch, in eval mode): a step can blow the weights up after the last loss was computed.
-        Checked here, not every iteration: one forward pass and one read-back per checkpoint."""
-        x, t = (backend.to_device(a, self.cfg["device"]) for a in self.batches(it))
-        self.model.eval()
-        try:
-            with no_grad():
-                loss = self.crit(self.model(x), t)
-        finally:
-            self.model.train()
-        xp = backend.get_array_module(loss)
-        finite = [xp.isfinite(p.data).all() for p in self.model.parameters()]
-        weights_ok, loss_ok = backend.to_cpu(xp.stack([xp.stack(finite).all(),
-                                                       xp.isfinite(loss)]))
-        if not weights_ok:
-            self._diverged(f"the weights after iteration {it} are not finite")
-        if not loss_ok:
-            self._diverged(f"the weights after iteration {it} give a loss of "
-                           f"{float(backend.to_cpu(loss))}")
+    def __init__(self, cfg, start):
+        self.bar = None
+        if cfg["progress"]:
+            from tqdm import tqdm
+            self.bar = tqdm(total=cfg["iterations"], initial=start, desc=f"train {cfg['model']}",
+                            unit="it", dynamic_ncols=True)
 
-    def evaluate(self, it):
-        """Score the model on the validation set; log the scores and how the predicted pixels
-        are shared between the classes; warn when the predictions collapsed to one class."""
-        scores = evaluate(self.model, self.val_set, iteration=it,
-                          iterations=self.cfg["iterations"])
-        self.history.append({"iteration": it, **{k: scores[k] for k in METRIC_KEYS}})
-        shares = {k: scores[k] for k in ("pred_share", "label_share")}
-        self.run_folder.log_evaluation(self.history[-1], scores["iu"], shares)
-        predicted = ", ".join(f"{n} {100 * v:.0f}%" for n, v in scores["pred_share"].items())
-        self.say(f"iteration {it}: mean IU {scores['mean_iu']:.4f}, pixel acc "
-                 f"{scores['acc']:.4f}; predicted {predicted}")
-        if scores["collapse"]:
-            if self.bar is not None:
-                self.bar.write(scores["collapse"], file=sys.stderr)
-            else:
-                print(scores["collapse"], file=sys.stderr)
+    def update(self):
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def show_loss(self, loss):
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{loss:.4f}")
+
+    def say(self, text, file=None):
+        if self.bar is not None:
+            self.bar.write(text, file=file)
+        else:
+            print(text, file=file)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+        return False
 
 
-class _StopOnInterrupt:
+@contextmanager
+def quiet_float_warnings():
+    """A diverging run's overflow warnings, silenced: ``TrainingDiverged`` says what happened."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", FLOAT_WARNINGS, RuntimeWarning)
+        yield
+
+
+class StopOnInterrupt:
     """Turn the first Ctrl-C into a request to stop after the current iteration.
 
     Stopping between iterations (never inside an SGD step, which would leave half the weights

@@ -103,7 +103,7 @@ def test_plot_stages_draws_every_stage_with_its_scores(val, tmp_path):
     assert titles[0] == "image" and titles[-1] == "ground truth"
     assert titles[1].startswith("1/32\nmean IU") and "boundary IU" in titles[2]
     assert len(fig.axes) == 2 * 4
-    minifcn.plots._plt().close(fig)
+    minifcn.plots.pyplot().close(fig)
     assert deepjet.plot_stages(model, val, [0], path=str(tmp_path / "jet.png")).endswith(".png")
 
 

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from minifcn import plots
+from minifcn import plots, runplots
 from minifcn.data.palette import colorize, voc_palette
 from minifcn.runfolder import RunFolder
 
@@ -28,7 +28,7 @@ def _assert_readable(fig):
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield
-    plots._plt().close("all")
+    plots.pyplot().close("all")
 
 
 def _label(seed=0, size=12):
@@ -106,7 +106,7 @@ def _write_run(path, with_eval=True):
 def test_training_figure_is_drawn_from_the_run_folder(tmp_path):
     run = str(tmp_path / "run")
     _write_run(run)
-    fig = plots.plot_run(run, title="FCN-8s, 40 iterations")
+    fig = runplots.plot_run(run, title="FCN-8s, 40 iterations")
     loss_ax, metric_ax = fig.axes
     per_iteration = loss_ax.lines[0]
     np.testing.assert_allclose(per_iteration.get_xdata(), np.arange(1, 41))
@@ -119,13 +119,13 @@ def test_training_figure_is_drawn_from_the_run_folder(tmp_path):
     assert loss_ax.get_ylim()[1] < 2.0 and "axis cut" in loss_ax.get_title()
     assert "last mean IU 0.700" in metric_ax.get_title()
     _assert_readable(fig)
-    assert plots.plot_run(run, str(tmp_path / "training.png")).endswith("training.png")
+    assert runplots.plot_run(run, str(tmp_path / "training.png")).endswith("training.png")
 
 
 def test_training_figure_without_evaluations_says_so(tmp_path):
     run = str(tmp_path / "run")
     _write_run(run, with_eval=False)
-    fig = plots.plot_run(run)
+    fig = runplots.plot_run(run)
     assert any("no evaluation" in t.get_text() for t in _texts(fig))
 
 

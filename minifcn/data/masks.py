@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from .palette import VOID_INDEX
-from .voc import _parse_class_line
+from .voc import parse_class_line
 
 VOID_COLOUR = (224, 224, 192)
 
@@ -52,7 +52,7 @@ def read_class_spec(path):
         raise ValueError(f"classes file {path} is not UTF-8 text") from None
     names, colours, voids = [], [], {VOID_COLOUR}
     for n, line in lines:
-        name, colour = _parse_class_line(line)
+        name, colour = parse_class_line(line)
         if colour is not None and max(colour) > 255:
             raise ValueError(f"{path}:{n}: colour {colour} has a value over 255")
         if name.lower() == "void" or colour == VOID_COLOUR:

@@ -202,8 +202,8 @@ def frequency_table(names, pixels, images, void):
 
 def plot_frequency(names, colours, pixels, path):
     """A bar plot of each class's share of the labelled pixels, in the classes' colours."""
-    from ..plots import TITLE_SIZE, _plt, save_figure
-    plt = _plt()
+    from ..plots import TITLE_SIZE, pyplot, save_figure
+    plt = pyplot()
     share = 100 * pixels / max(1, pixels.sum())
     fig, ax = plt.subplots(figsize=(6, 0.4 * len(names) + 1.2))
     y = np.arange(len(names))[::-1]

@@ -66,7 +66,7 @@ def read_image(path):
     return np.asarray(pixels, dtype=np.uint8)
 
 
-def _parse_class_line(line):
+def parse_class_line(line):
     """'name' → (name, None); 'name R G B' → (name, (R, G, B)) (a name may hold spaces)."""
     parts = line.split()
     if len(parts) >= 4 and all(p.isdigit() for p in parts[-3:]):
@@ -86,7 +86,7 @@ def read_classes(path):
         raise ValueError(f"no class names in {path}")
     names, colours = [], []
     for n, line in lines:
-        name, colour = _parse_class_line(line)
+        name, colour = parse_class_line(line)
         if colour is not None and max(colour) > 255:
             raise ValueError(f"{path}:{n}: colour {colour} has a value over 255")
         names.append(name)
@@ -97,11 +97,6 @@ def read_classes(path):
         raise ValueError(f"{path}:{n}: some lines give a colour 'R G B' after the name and others "
                          f"do not; give every class a colour, or none")
     return tuple(names), (tuple(colours) if all(has) else None)
-
-
-def read_class_names(path):
-    """Class names from a classes file (``read_classes``), one per line (blank lines skipped)."""
-    return read_classes(path)[0]
 
 
 def read_split(path):
