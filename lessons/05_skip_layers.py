@@ -51,6 +51,13 @@ say("""
       FCN-8s   … fuse_pool4 ─ upscore_pool4 ×2 ─(+ score_pool3, from pool3 at 1/8, crop 9)─
                upscore8 ×8 ─ crop 31
 
+    The same classes build two geometries, one call each. models.FCN8s() is the paper's:
+    conv1_1 pads by 100, fc6 by 0, dropout 0.5; crops 19; 5, 27; 5, 9, 31. models.FCN8s
+    .main_job() is the main job's, what python -m minifcn train trains: fc6 pads by 3, conv1_1
+    by 0 at 128×128, no dropout, widths / 8; crops 15; −1, 23; −1, −3, 27. Sections 1–4 use the
+    paper's geometry, section 5 nets trained in the main job's (docs/models.md, "Two
+    geometries").
+
     Run the paper's input size, 500×500, through an FCN-8s (with 1 channel per layer instead of
     VGG's 64…4096: the sizes do not depend on the widths) and print every blob, as
     model.forward(x, return_blobs=True) hands them back by name:
@@ -231,10 +238,11 @@ say(f"""
     main job's nets: widths 8…64, fc6/fc7 128 channels, on the 128×128 shapes data, from
     scratch with the main job's recipe (Adam; lesson 06 says why a net trained from scratch
     needs it), FCN-32s for {its['fcn32s']} iterations, then FCN-16s for {its['fcn16s']} and
-    FCN-8s for {its['fcn8s']}. Their geometry differs from sections 1–4: fc6 pads by 3 (a
-    "same" 7×7 convolution), so pool5 needs no minimum size and conv1_1 no padding at all,
-    which makes a training step a quarter as costly at 128×128. The upsampled coarse scores
-    then reach a pool4/pool3 cell or two past the skips' maps (a negative crop offset below);
+    FCN-8s for {its['fcn8s']}. Their geometry is the main job's, not sections 1–4's: fc6
+    pads by 3 (a "same" 7×7 convolution), so pool5 needs no minimum size and conv1_1 no
+    padding at all, which makes a training step a quarter as costly at 128×128. The upsampled
+    coarse scores then reach a pool4/pool3 cell or two past the skips' maps (a negative crop
+    offset below);
     the skip crops fill those cells with zeros, and all of them lie outside the image
     (docs/models.md, *Geometry*).
 """)

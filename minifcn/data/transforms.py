@@ -11,21 +11,8 @@ Data loading happens on the host; the training loop moves a finished batch to th
 """
 import numpy as np
 
-# Per-channel constants are listed in the order of the network input's channels.
-INPUT_CONVENTIONS = {
-    "caffe": {
-        "order": "BGR",
-        "scale": 1.0,
-        "mean": (104.00698793, 116.66876762, 122.67891434),  # B, G, R on 0..255
-        "std": (1.0, 1.0, 1.0),
-    },
-    "torchvision": {
-        "order": "RGB",
-        "scale": 1.0 / 255.0,
-        "mean": (0.485, 0.456, 0.406),  # R, G, B on 0..1
-        "std": (0.229, 0.224, 0.225),
-    },
-}
+from ..conventions import INPUT_CONVENTIONS
+
 # The ImageNet mean colour as uint8 RGB: what an image is padded with, so that padding becomes
 # (close to) zero after preprocess under either convention.
 MEAN_RGB = (123, 117, 104)

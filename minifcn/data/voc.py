@@ -22,13 +22,9 @@ import os
 import numpy as np
 from PIL import Image, ImageOps
 
+from ..conventions import VOC_CLASSES
 from .palette import VOID_INDEX, read_label_png
 
-VOC_CLASSES = (
-    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
-    "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
-    "train", "tvmonitor",
-)
 CLASSES_FILE = "classes.txt"
 SEG11VALID_HELP = (
     "seg11valid is the FCN papers' validation set: the 736 images of the VOC2011 segmentation "

@@ -20,8 +20,7 @@ Pooling uses ceil mode (Caffe's only mode): at 224×224 it gives the same 7×7 p
 torchvision's floor mode, and FCN needs it for odd sizes.
 """
 from .. import nn
-from ..data.transforms import INPUT_CONVENTIONS
-from ..data.voc import VOC_CLASSES
+from ..conventions import INPUT_CONVENTIONS, VOC_CLASSES
 from ..nn.init import he_init, layer_seed
 
 # (block, number of 3×3 convolutions, width in units of base_channels)
