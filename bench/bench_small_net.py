@@ -35,7 +35,7 @@ from minifcn import nn
 from minifcn.models import FCN8s
 
 try:
-    from minifcn.functional import shifted
+    from minifcn.functional.cpu import shifted
 except ImportError:                 # an older minifcn, for before/after comparisons
     shifted = None
 

@@ -35,9 +35,9 @@ x = rng.standard_normal((2, 3, size, size)).astype(np.float32)
 w = rng.standard_normal((16, 3, 3, 3)).astype(np.float32)
 b = rng.standard_normal(16).astype(np.float32)
 naive = F.naive.conv2d_naive(x, w, b, stride=1, padding=1)
-cols = F.im2col(x, 3, stride=1, padding=1)                  # (N, C, kh, kw, oh, ow)
-by_hand = np.stack([w.reshape(16, -1) @ cols[n].reshape(27, -1) for n in range(2)])
-by_hand = by_hand.reshape(naive.shape) + b[None, :, None, None]
+cols = F.im2col(x, 3, stride=1, padding=1)                  # (C·kh·kw, N·oh·ow)
+by_hand = (w.reshape(16, -1) @ cols).reshape(16, 2, size, size).transpose(1, 0, 2, 3)
+by_hand = by_hand + b[None, :, None, None]
 xd, wd, bd = (backend.to_device(a, dev) for a in (x, w, b))
 fast, _ = F.conv2d_forward(xd, wd, bd, stride=1, padding=1)
 fast = backend.to_cpu(fast)
@@ -51,7 +51,7 @@ def run_fast():
 
 t_fast = _common.best_time(run_fast)
 print(f"input {x.shape}, filters {w.shape}, padding 1 → output {naive.shape}")
-print(f"im2col matrix for one image: {cols[0].reshape(27, -1).shape}  (C·kh·kw, oh·ow)")
+print(f"im2col matrix for both images: {cols.shape}  (C·kh·kw, N·oh·ow)")
 print(f"max |naive − W @ cols|           = {np.abs(naive - by_hand).max():.2e}")
 print(f"max |naive − conv2d_forward|     = {np.abs(naive - fast).max():.2e}  ({dev})")
 print(f"largest output value {np.abs(naive).max():.1f}, so the difference is "
@@ -67,7 +67,7 @@ say("""
 # The im2col picture: pixels numbered 0..63 of a 1-channel 8×8 image, 3×3 windows without
 # padding → a 6×6 output, so 9 rows × 36 columns. Output pixel (1, 2) is column 1·6 + 2 = 8.
 small = np.arange(64, dtype=np.float32).reshape(1, 1, 8, 8)
-small_cols = F.im2col(small, 3).reshape(9, 36)
+small_cols = F.im2col(small, 3)                             # (9, 36)
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.4), gridspec_kw={"width_ratios": [1, 3.6]})
 for ax, img in zip(axes, (small[0, 0], small_cols)):
     ax.imshow(img, cmap="Blues", aspect="auto", vmax=100)

@@ -1,11 +1,11 @@
 """The same program on 'cpu' and on 'cuda': same numbers, and only the transfers it needs.
 
 On minifcn's CuPy stand-in (NumPy underneath, NumPy's random generator included) the two
-devices must agree bit for bit: any difference is a code path that differs between them. The
-CPU side runs with its channel threads on (threads.py splits im2col, col2im and pooling over
-channels on the CPU only), so those are checked against the shared path too. On a real GPU the
-sums run in another order and dropout draws from CuPy's generator: there the comparison has a
-tolerance, with dropout off.
+devices must agree bit for bit when the CPU takes the textbook kernels too
+(MINIFCN_CPU_FAST_PATH=0): any difference is then a code path that differs between them. With
+the CPU's fast path (functional/cpu/: bands, channel threads, forced on here however small the
+arrays) they agree to float32 rounding. On a real GPU the sums run in another order and dropout
+draws from CuPy's generator: there the comparison has a tolerance, with dropout off.
 """
 import csv
 import os
@@ -17,7 +17,7 @@ from minifcn import backend, nn
 from minifcn.data import load_dataset
 from minifcn.data.shapes import make_shapes
 from minifcn.evaluate import evaluate
-from minifcn.functional import threads
+from minifcn.functional.cpu import threads
 from minifcn.models import FCN8s
 from minifcn.predict import predict, predict_proba
 from minifcn.testing import count_transfers, fakecupy
@@ -33,19 +33,24 @@ def shapes(tmp_path_factory):
     return str(root)
 
 
-@pytest.fixture
-def cpu_threads(monkeypatch):
-    """Channel threads on for the CPU side, however small the arrays (and checked to be used)."""
+@pytest.fixture(params=["textbook", "fast"])
+def cpu_path(request, monkeypatch):
+    """The CPU side's kernels: the textbook ones (as the device's), or the fast path with its
+    channel threads on however small the arrays (and checked to be used). True for textbook."""
+    if request.param == "textbook":
+        monkeypatch.setenv("MINIFCN_CPU_FAST_PATH", "0")
+        yield True
+        return
     monkeypatch.setenv("MINIFCN_NUM_THREADS", "2")
     monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 1)
     pool, used = threads._pool, []
     monkeypatch.setattr(threads, "_pool", lambda workers: used.append(workers) or pool(workers))
-    yield
+    yield False
     assert used, "the CPU side never split work between threads"
 
 
-def _exact(cuda_xp):
-    return cuda_xp is fakecupy
+def _exact(cuda_xp, same_path):
+    return cuda_xp is fakecupy and same_path
 
 
 def _same(a, b, exact, rtol=1e-3, atol=1e-4):
@@ -69,8 +74,8 @@ def _run(out, device, exact, shapes, **kw):
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_training_agrees_on_both_devices(cuda_xp, cpu_threads, shapes, tmp_path, optimizer):
-    exact = _exact(cuda_xp)
+def test_training_agrees_on_both_devices(cuda_xp, cpu_path, shapes, tmp_path, optimizer):
+    exact = _exact(cuda_xp, cpu_path)
     kw = dict(iterations=4, eval_every=2, log_every=2, optimizer=optimizer, lr=1e-3, seed=3)
     cpu = _run(str(tmp_path / "cpu"), "cpu", exact, shapes, **kw)
     gpu = _run(str(tmp_path / "cuda"), "cuda", exact, shapes, **kw)
@@ -94,8 +99,8 @@ def _random_model():
     return model
 
 
-def test_evaluation_and_prediction_agree_on_both_devices(cuda_xp, cpu_threads, shapes):
-    exact = _exact(cuda_xp)
+def test_evaluation_and_prediction_agree_on_both_devices(cuda_xp, cpu_path, shapes):
+    exact = _exact(cuda_xp, cpu_path)
     val = load_dataset(shapes, "val")
     cpu_model = _random_model()
     gpu_model = _random_model().to("cuda")

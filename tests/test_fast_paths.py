@@ -12,9 +12,11 @@ import pytest
 import minifcn.functional as F
 from minifcn import nn
 from minifcn.backend import to_cpu
-from minifcn.functional import conv as conv_mod
-from minifcn.functional import naive, shifted, workspace
-from minifcn.functional.im2col import col2im_rows, im2col_rows, pad2d
+from minifcn.functional.cpu import conv as conv_mod
+from minifcn.functional import naive
+from minifcn.functional.cpu import shifted, workspace
+from minifcn.functional.cpu.bands import col2im_rows, im2col_rows
+from minifcn.functional.im2col import pad2d
 from minifcn.functional.sizes import conv_geometry
 from minifcn.gradcheck import check_layer
 

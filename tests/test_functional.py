@@ -88,7 +88,7 @@ def test_conv2d_backward_without_input_grad(rng):
 
 def test_conv2d_chunked_bands_equal_one_band(rng, monkeypatch):
     # A tiny band budget forces one output row per im2col band; results must not change.
-    from minifcn.functional import workspace
+    from minifcn.functional.cpu import workspace
     x, w, b = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((4, 3, 3, 3)), \
         rng.standard_normal(4)
     out, cache = F.conv2d_forward(x, w, b, 2, 1)
@@ -110,23 +110,21 @@ def test_col2im_is_the_adjoint_of_im2col(xp, k, s, p, d):
     x = rng.standard_normal((2, 3, 7, 8))
     cols = F.im2col(xp.asarray(x), k, s, p, d)
     c = rng.standard_normal(cols.shape)
-    back = F.col2im(xp.asarray(c), x.shape, s, p, d)
+    back = F.col2im(xp.asarray(c), x.shape, k, s, p, d)
     assert back.shape == x.shape
     np.testing.assert_allclose(float((_np(cols) * c).sum()), float((x * _np(back)).sum()),
                                rtol=1e-10)
 
 
 def test_im2col_layout(rng):
-    # cols[n, c, ky, kx, i, j] is the input pixel under kernel tap (ky, kx) of output (i, j).
-    x = rng.standard_normal((1, 2, 5, 6))
+    # cols[(c, ky, kx), (n, i, j)] is the input pixel under kernel tap (ky, kx) of output (i, j)
+    # of image n: row c·9 + ky·3 + kx, column n·9 + i·3 + j.
+    x = rng.standard_normal((2, 2, 5, 6))
     cols = F.im2col(x, 3, stride=2, padding=1)
     xpad = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    assert cols.shape == (1, 2, 3, 3, 3, 3)
-    for ky in range(3):
-        for kx in range(3):
-            for i in range(3):
-                for j in range(3):
-                    assert cols[0, 1, ky, kx, i, j] == xpad[0, 1, 2 * i + ky, 2 * j + kx]
+    assert cols.shape == (2 * 3 * 3, 2 * 3 * 3)
+    for n, c, ky, kx, i, j in np.ndindex(2, 2, 3, 3, 3, 3):
+        assert cols[c * 9 + ky * 3 + kx, n * 9 + i * 3 + j] == xpad[n, c, 2 * i + ky, 2 * j + kx]
 
 
 def test_conv_too_small_input_names_sizes():

@@ -11,7 +11,8 @@ import pytest
 
 import minifcn.functional as F
 from minifcn.backend import to_cpu
-from minifcn.functional import naive, shifted
+from minifcn.functional import naive
+from minifcn.functional.cpu import shifted
 from minifcn.gradcheck import numerical_gradient, relative_error
 
 CONV_CASES = [  # (N, C, H, W, O, k, stride, pad, dilation)

@@ -1,4 +1,4 @@
-"""The channel-parallel copies (minifcn/functional/threads.py).
+"""The channel-parallel copies (minifcn/functional/cpu/threads.py).
 
 The tests shrink the work threshold to one element so that even small arrays are split, then
 check that the split covers every channel exactly once, that errors in a worker reach the
@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import minifcn.functional as F
-from minifcn.functional import naive, threads
+from minifcn.functional import naive
+from minifcn.functional.cpu import threads
 
 
 @pytest.fixture

@@ -1,146 +1,94 @@
-"""Convolution and transposed convolution, forward and backward, through im2col.
+"""Convolution and transposed convolution, forward and backward: im2col, one GEMM, reshape.
 
-Three products make up everything (per image, on a band of output rows):
+This is the textbook algorithm, whole, and the path a GPU takes (the CPU takes a tuned version
+of it behind one door: ``functional/cpu/``, tested against this file). With W2 = W.reshape(O,
+C·kh·kw) and cols = im2col(x) (C·kh·kw, N·oh·ow), im2col.py:
 
-    apply      y    = W2 @ cols(x)          conv forward               (O, rows·ow)
-    data grad  dcol = W2.T @ dy → col2im    conv backward w.r.t. x
-    weight grad dW2 += dy @ cols(x).T       conv backward w.r.t. W
+    forward       y2  = W2 @ cols                 (O, N·oh·ow) → y (N, O, oh, ow)
+    weight grad   dW2 = dy2 @ colsᵀ               (O, C·kh·kw), dy2 = dy as (O, N·oh·ow)
+    data grad     dx  = the transposed convolution of dy, which is itself a convolution:
+                  of dy spread out by the stride and padded by d(k−1) − p, with the kernel
+                  flipped and its two channel axes swapped (each input pixel collects from
+                  the outputs whose windows held it) — again im2col and one GEMM
 
-with W2 = W.reshape(O, C·kh·kw). A transposed convolution ("deconvolution") is the adjoint of a
-convolution: its forward is the convolution's data gradient and its backward uses the other two
-products. So both layers share these helpers, and their geometry can never drift apart.
+Textbooks write the data grad as dcols = W2ᵀ @ dy2 followed by col2im, which adds kh·kw slices
+back one kernel offset at a time; as a convolution it is the same sum in one copy and one
+product, whatever the kernel size, which is what a GPU wants. A transposed convolution
+("deconvolution") is the adjoint of a convolution: its forward is the data grad above, and its
+backward the forward and the weight grad with x and dy swapped (Chainer and DeZero do the same).
 
-Caches hold the layer input, not the im2col buffer: the buffer is rebuilt band by band in the
-backward pass, which keeps memory at the size of the activations (the trade PyTorch makes too).
-
-Reading order, each step calling down: this file (the three products) → ``im2col.py`` (one band
-of windows, split over threads by ``threads.py``) → ``sizes.py`` (which windows read padding).
-Convolutions with stride 1 and few input channels skip im2col: ``shifted.py``.
-The bands and the buffer they live in come from ``workspace.py``; the geometry ``g`` is a
-``sizes.ConvGeometry``.
+The number of operations per call does not depend on the image size: on a GPU, each is one
+kernel launch. A layer caches its padded input, not the im2col matrix, which is rebuilt in the
+backward (kh·kw times the activations' memory otherwise: PyTorch makes the same trade).
 """
 from ..backend import get_array_module
-from . import shifted, workspace
-from .im2col import col2im_band, im2col_band
-from .sizes import conv_geometry, conv_transpose_output_size, padding_margin, pair
+from .im2col import im2col_padded, pad2d
+from .sizes import conv_geometry, conv_transpose_output_size, pair
 
 
-def _cols_bytes_per_row(ckk, ow, itemsize):
-    """Bytes of one output row of the im2col matrix (C·kh·kw, ow): what a band is counted in."""
-    return ckk * ow * itemsize
+def _to_rows(a):
+    """(N, C, H, W) → (C, N·H·W), GEMM's layout: a view when N = 1, else one copy."""
+    xp = get_array_module(a)
+    return xp.ascontiguousarray(a.transpose(1, 0, 2, 3)).reshape(a.shape[1], -1)
 
 
-def _conv_apply(x, w, g):
-    """y = conv(x, w) without bias.  x (N, C, H, W), w (O, C, kh, kw) → y (N, O, oh, ow).
-
-    Per band of output rows: cols (C·kh·kw, rows·ow) = im2col, then one GEMM
-    (O, C·kh·kw) @ (C·kh·kw, rows·ow) written straight into y's rows [r0, r1) — y[n] is
-    (O, oh·ow) and its band is a strided (O, rows·ow) block that BLAS can write in place.
-    """
-    if shifted.applies(x.shape[1], w.shape[0], g):         # few channels: no im2col at all
-        return shifted.conv_apply(x, w, g)
-    xp = get_array_module(x, w)
-    N, C = x.shape[:2]
-    O, _, kh, kw = w.shape
-    oh, ow = g.out_hw
-    w2 = w.reshape(O, -1)                                  # (O, C·kh·kw)
-    ckk = w2.shape[1]
-    y = xp.empty((N, O, oh, ow), dtype=x.dtype)
-    row_bytes = _cols_bytes_per_row(ckk, ow, x.itemsize)
-    buf = workspace.band_buffer(xp, oh, row_bytes, x.dtype, getattr(x, "device", None))
-    for n in range(N):
-        yn = y[n].reshape(O, oh * ow)
-        for r0, r1 in workspace.bands(oh, row_bytes):
-            cols = workspace.view(buf, (1, C, kh, kw, r1 - r0, ow))
-            im2col_band(x[n:n + 1], cols, g, r0, r1)
-            xp.matmul(w2, cols.reshape(ckk, -1), out=yn[:, r0 * ow:r1 * ow])
-    return y
+def _from_rows(a2, N, hw):
+    """(C, N·H·W) → (N, C, H, W): a view (strided when N > 1)."""
+    return a2.reshape(a2.shape[0], N, *hw).transpose(1, 0, 2, 3)
 
 
-def _conv_data_grad(dy, w, x_shape, g):
-    """dx of y = conv(x, w): dy (N, O, oh, ow) → dx (N, C, H, W).
-
-    With stride 1 the data gradient is itself a convolution: of dy, padded by d(k−1) − p, with
-    the kernel flipped and its two channel axes swapped (each input pixel collects from the
-    outputs whose windows held it). That is one im2col of dy (O·kh·kw rows) and a GEMM written
-    straight into dx, instead of a GEMM into dcols (C·kh·kw rows) and kh·kw col2im passes that
-    read, add and write dx. Measured (CPU time, one thread, AMD EPYC shared with other work):
-    9.8 → 6.8 ms for 8 → 8 channels at 326², 5.3 → 3.2 ms for 16 → 16 at 163², 3.0 → 2.4 ms for
-    32 → 32 at 82²; with O > C the im2col of dy is the larger one (16 → 32 at 82²: 1.5 against
-    1.6 ms), so col2im stays there.
-    """
-    (ph, pw), (dh, dw_), (kh, kw) = g.padding, g.dilation, w.shape[2:]
-    flipped_pad = (dh * (kh - 1) - ph, dw_ * (kw - 1) - pw)
-    if g.stride == (1, 1) and w.shape[0] <= w.shape[1] and min(flipped_pad) >= 0:
-        xp = get_array_module(w)
-        w_flipped = xp.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
-        return _conv_apply(dy, w_flipped,
-                           conv_geometry(dy.shape[2:], (kh, kw), 1, flipped_pad, g.dilation))
-    return _conv_data_grad_col2im(dy, w, x_shape, g)
+def _conv(xpad, w, g):
+    """y = conv(xpad, w) without bias, xpad already padded: im2col, GEMM, reshape."""
+    cols = im2col_padded(xpad, g)                          # (C·kh·kw, N·oh·ow)
+    y2 = w.reshape(w.shape[0], -1) @ cols                  # (O, N·oh·ow)
+    return _from_rows(y2, xpad.shape[0], g.out_hw)
 
 
-def _conv_data_grad_col2im(dy, w, x_shape, g):
-    """dx of y = conv(x, w) through col2im, for any stride.
+def _weight_grad(xpad, dy, w_shape, g):
+    """dW of y = conv(xpad, w): dy2 (O, N·oh·ow) @ colsᵀ (N·oh·ow, C·kh·kw)."""
+    cols = im2col_padded(xpad, g)
+    return (_to_rows(dy) @ cols.T).reshape(w_shape)
 
-    Per band: dcols (C·kh·kw, rows·ow) = W2ᵀ @ dy_band into the reused buffer, then col2im adds
-    the kh·kw slices of dcols into the padded gradient.
-    """
+
+def _data_grad(dy, w, x_hw, g):
+    """dx (N, C, H, W) of y = conv(x, w) with geometry g: a stride-1 convolution of dy spread
+    by the stride (zeros between its pixels) and padded by d(k−1) − p on the leading side,
+    with the kernel flipped and its channel axes swapped. Output row h of dx reads dy rows i
+    with i·s − p + ky·d = h, i.e. the spread, padded dy at h + d(k−1) − ky·d."""
     xp = get_array_module(dy, w)
-    N, C, H, W = x_shape
-    O, _, kh, kw = w.shape
-    oh, ow = g.out_hw
-    w2t = w.reshape(O, -1).T                               # (C·kh·kw, O)
-    ckk = w2t.shape[0]
-    dx = xp.zeros((N, C, H, W), dtype=dy.dtype)
-    row_bytes = _cols_bytes_per_row(ckk, ow, dy.itemsize)
-    buf = workspace.band_buffer(xp, oh, row_bytes, dy.dtype, getattr(dy, "device", None))
-    for n in range(N):
-        dyn = dy[n].reshape(O, oh * ow)
-        for r0, r1 in workspace.bands(oh, row_bytes):
-            dcols = workspace.view(buf, (ckk, (r1 - r0) * ow))
-            xp.matmul(w2t, dyn[:, r0 * ow:r1 * ow], out=dcols)
-            col2im_band(dcols.reshape(1, C, kh, kw, r1 - r0, ow), dx[n:n + 1], g, r0)
-    return dx
+    N, O = dy.shape[:2]
+    (kh, kw), (sy, sx), (ph, pw), (dh, dw), (oh, ow) = g
+    lead = (dh * (kh - 1) - ph, dw * (kw - 1) - pw)        # rows of zeros before dy's first
+    size = (x_hw[0] + dh * (kh - 1), x_hw[1] + dw * (kw - 1))   # so that dx is (H, W)
+    spread = _spread(dy, lead, (sy, sx), size)
+    w_flip = xp.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])   # (C, O, kh, kw)
+    return _conv(spread, w_flip, conv_geometry(size, (kh, kw), 1, 0, (dh, dw)))
 
 
-def _conv_weight_grad(x, dy, w_shape, g):
-    """dW of y = conv(x, w): sums dy_band @ colsᵀ over images and bands → (O, C, kh, kw).
-
-    The orientation of this GEMM matters. Its inner dimension is the number of pixels, up to
-    50k per band, and OpenBLAS is fast on such a product only when the result is *tall*
-    (more rows than columns): for conv1_2, dy @ colsᵀ → (64, 576) runs at 4 GFLOP/s and
-    cols @ dyᵀ → (576, 64) at 100; for conv1_1 it is the other way round ((64, 27) is the fast
-    one). So we accumulate dW2ᵀ (C·kh·kw, O) when C·kh·kw ≥ O and transpose it once at the end
-    (a few MB). fc6 and fc7 have few pixels (192) and a huge dW (100M floats), where the
-    direct product is fast and the final transpose would cost more than the GEMM: direct.
-    """
-    if shifted.applies(x.shape[1], w_shape[0], g):
-        return shifted.conv_weight_grad(x, dy, w_shape, g)
-    xp = get_array_module(x, dy)
-    N, C = x.shape[:2]
-    O, _, kh, kw = w_shape
-    oh, ow = g.out_hw
-    ckk = C * kh * kw
-    row_bytes = _cols_bytes_per_row(ckk, ow, x.itemsize)
-    buf = workspace.band_buffer(xp, oh, row_bytes, x.dtype, getattr(x, "device", None))
-    transposed = ckk >= O and oh * ow >= O
-    acc = None                      # the first product is the accumulator: no zeros, no add
-    for n in range(N):
-        dyn = dy[n].reshape(O, oh * ow)
-        for r0, r1 in workspace.bands(oh, row_bytes):
-            cols = workspace.view(buf, (1, C, kh, kw, r1 - r0, ow))
-            im2col_band(x[n:n + 1], cols, g, r0, r1)
-            cols = cols.reshape(ckk, -1)
-            dyb = dyn[:, r0 * ow:r1 * ow]
-            prod = cols @ dyb.T if transposed else dyb @ cols.T
-            if acc is None:
-                acc = prod
-            else:
-                acc += prod
-    return (xp.ascontiguousarray(acc.T) if transposed else acc).reshape(w_shape)
+def _spread(dy, lead, stride, size):
+    """A zero (N, O, *size) canvas with dy[:, :, i, j] at (lead + i·s): dy itself when that
+    is the identity. Rows that would land outside (windows that saw only padding) are
+    dropped: they send nothing back."""
+    xp = get_array_module(dy)
+    (oh, ow), (ly, lx), (sy, sx) = dy.shape[2:], lead, stride
+    if (ly, lx) == (0, 0) and (sy, sx) == (1, 1) and (oh, ow) == tuple(size):
+        return dy
+    i0, i1 = _inside(ly, sy, oh, size[0])
+    j0, j1 = _inside(lx, sx, ow, size[1])
+    canvas = xp.zeros(dy.shape[:2] + tuple(size), dtype=dy.dtype)
+    canvas[:, :, ly + i0 * sy:ly + (i1 - 1) * sy + 1:sy, lx + j0 * sx:lx + (j1 - 1) * sx + 1:sx] \
+        = dy[:, :, i0:i1, j0:j1]
+    return canvas
 
 
-def _check_conv_args(x, w, b, in_axis, what):
+def _inside(lead, stride, n, size):
+    """The dy rows [i0, i1) whose spread position lead + i·stride lies in [0, size)."""
+    i0 = max(0, -(lead // stride))
+    i1 = min(n, (size - 1 - lead) // stride + 1)
+    return i0, max(i0, i1)
+
+
+def check_conv_args(x, w, b, in_axis, what):
     if x.ndim != 4:
         raise ValueError(f"{what} expects input of shape (N, C, H, W), got {tuple(x.shape)}")
     if w.ndim != 4:
@@ -157,28 +105,15 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     """2-d convolution (cross-correlation, as in every framework).
 
     x (N, C, H, W), w (O, C, kh, kw), b (O,) or None
-    → out (N, O, oh, ow) with oh = floor((H + 2p − d(kh−1) − 1)/s) + 1, and a cache.
+    → out (N, O, oh, ow) with oh = ⌊(H + 2p − d(kh−1) − 1)/s⌋ + 1, and a cache.
     """
-    _check_conv_args(x, w, b, 1, "conv2d")
+    check_conv_args(x, w, b, 1, "conv2d")
     g = conv_geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
-    margin, inner = padding_margin(g, x.shape[2:])
-    if margin == (0, 0):
-        out = _conv_apply(x, w, g)
-        if b is not None:
-            out += b.reshape(1, -1, 1, 1)
-    else:           # windows that see only padding give the bias: compute only the others
-        xp = get_array_module(x, w)
-        out = xp.zeros((x.shape[0], w.shape[0], *g.out_hw), dtype=x.dtype)
-        if b is not None:
-            out[...] = b.reshape(1, -1, 1, 1)
-        out[_inner_block(margin, inner)] += _conv_apply(x, w, inner)
-    return out, (x, w, b is not None, margin, inner)
-
-
-def _inner_block(margin, inner):
-    """The index of the outputs that the trimmed convolution ``inner`` computes."""
-    (mh, mw), (ih, iw) = margin, inner.out_hw
-    return (slice(None), slice(None), slice(mh, mh + ih), slice(mw, mw + iw))
+    xpad = pad2d(x, *g.padding)                            # (N, C, H + 2p, W + 2p)
+    out = _conv(xpad, w, g)
+    if b is not None:
+        out += b.reshape(1, -1, 1, 1)
+    return out, (xpad, x.shape, w, b is not None, g)
 
 
 def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
@@ -187,10 +122,9 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
     ``need_dx=False`` skips the data gradient (the first layer of a network never needs it),
     ``need_dw=False`` the weight gradient (a frozen weight: nothing would use it).
     """
-    x, w, has_bias, margin, g = cache
-    dy = dout if margin == (0, 0) else dout[_inner_block(margin, g)]   # the rest sent nothing
-    dx = _conv_data_grad(dy, w, x.shape, g) if need_dx else None
-    dw = _conv_weight_grad(x, dy, w.shape, g) if need_dw else None
+    xpad, x_shape, w, has_bias, g = cache
+    dx = _data_grad(dout, w, x_shape[2:], g) if need_dx else None
+    dw = _weight_grad(xpad, dout, w.shape, g) if need_dw else None
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     return dx, dw, db
 
@@ -201,10 +135,10 @@ def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0):
     x (N, C_in, H, W), w (C_in, C_out, kh, kw) as in PyTorch and Caffe, b (C_out,) or None
     → out (N, C_out, (H−1)·s − 2p + kh, (W−1)·s − 2p + kw), and a cache.
 
-    It is exactly conv2d's backward-data pass for a convolution with weight w that maps
+    It is exactly conv2d's data grad for a convolution with weight w that maps
     (C_out, OH, OW) to (C_in, H, W): each input pixel stamps a scaled copy of the kernel.
     """
-    _check_conv_args(x, w, b, 0, "conv_transpose2d")
+    check_conv_args(x, w, b, 0, "conv_transpose2d")
     (kh, kw), (sy, sx), (ph, pw) = w.shape[2:], pair(stride, "stride"), pair(padding, "padding")
     OH = conv_transpose_output_size(x.shape[2], kh, sy, ph)
     OW = conv_transpose_output_size(x.shape[3], kw, sx, pw)
@@ -212,7 +146,7 @@ def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0):
         raise ValueError(f"conv_transpose2d: padding {(ph, pw)} leaves no output for input "
                          f"{tuple(x.shape[2:])} and kernel {(kh, kw)}")
     g = conv_geometry((OH, OW), (kh, kw), (sy, sx), (ph, pw))   # the conv it is the adjoint of
-    out = _conv_data_grad(x, w, (x.shape[0], w.shape[1], OH, OW), g)
+    out = _data_grad(x, w, (OH, OW), g)
     if b is not None:
         out += b.reshape(1, -1, 1, 1)
     return out, (x, w, b is not None, g)
@@ -222,7 +156,8 @@ def conv_transpose2d_backward(dout, cache, need_dx=True, need_dw=True):
     """dout (N, C_out, OH, OW) → (dx (N, C_in, H, W) or None, dw (C_in, C_out, kh, kw) or None,
     db); ``need_dx``/``need_dw`` as in conv2d_backward."""
     x, w, has_bias, g = cache
-    dx = _conv_apply(dout, w, g) if need_dx else None          # the adjoint of the adjoint
-    dw = _conv_weight_grad(dout, x, w.shape, g) if need_dw else None   # x and dy swap roles
+    dpad = pad2d(dout, *g.padding) if need_dx or need_dw else None
+    dx = _conv(dpad, w, g) if need_dx else None                  # the adjoint of the adjoint
+    dw = _weight_grad(dpad, x, w.shape, g) if need_dw else None  # x and dy swap roles
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     return dx, dw, db

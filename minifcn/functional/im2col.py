@@ -1,34 +1,28 @@
-"""im2col and col2im: convolution as a matrix product.
+"""im2col: every window of a convolution side by side, so that the convolution is one GEMM.
 
-A convolution with a (O, C, kh, kw) filter looks, for every output pixel, at a C×kh×kw window of
-the (padded) input. im2col copies those windows side by side into a matrix
+A convolution with an (O, C, kh, kw) filter looks, for every output pixel, at the C×kh×kw window
+of the (padded) input under it. im2col copies those windows into the columns of one matrix
 
-    cols (C·kh·kw, oh·ow)          one column per output pixel, rows ordered (c, ky, kx)
+    cols (C·kh·kw, N·oh·ow)      rows ordered (c, ky, kx), one column per output pixel (n, i, j)
 
-so that the convolution is one GEMM, ``W.reshape(O, C·kh·kw) @ cols`` → (O, oh·ow), which is
-already the NCHW layout of one output image (no transpose afterwards).
+and the convolution is ``W.reshape(O, C·kh·kw) @ cols`` (conv.py). The copy is made in one
+operation: ``window_view`` describes all N·C·kh·kw·oh·ow window pixels as a strided *view* of
+the padded input (no data moves: window (i, j) at offset (ky, kx) is just the address
+(i·s + ky·d)·row + (j·s + kx·d)·column), and ``ascontiguousarray`` copies that view into the
+matrix. Both NumPy and CuPy have ``lib.stride_tricks.as_strided``, so the same lines run on the
+CPU and on a GPU, where they are two kernels (padding) and one copy, whatever the kernel size.
 
-The copy is done the Chainer way: a loop over the kh·kw kernel offsets, each a plain strided slice
-of the padded input (ky, kx) → all output pixels at once. No fancy indexing, no scatter/``add.at``,
-so the same lines run on NumPy and CuPy and col2im is deterministic.
-
-Both functions work on a band of output rows ``[r0, r1)`` so that callers can build the (large)
-buffer a few rows at a time: for conv1_2 of FCN on a 500×375 image, cols for the whole image
-would be 576 × 400k floats (0.9 GB); ``workspace.py`` picks the bands and holds the buffer.
-``im2col_band``/``col2im_band`` are what conv.py calls: one band of one image, its channels
-split between CPU threads (see threads.py). The arithmetic of which outputs read real pixels
-and which read padding is ``sizes.valid_range``, shared with max pooling.
+``col2im`` is the adjoint, for the textbooks' backward (dcols = Wᵀ @ dy, then col2im): it adds
+each column back onto the window it came from, one kernel offset at a time. minifcn's own
+backward never needs it: conv.py computes the data gradient as a convolution instead.
 """
 from ..backend import get_array_module
-from . import threads
-from .sizes import conv_geometry, strided, valid_range
+from .sizes import conv_geometry
 
 
 def pad2d(x, ph, pw, value=0):
-    """Pad the last two axes of (N, C, H, W) by ph rows and pw columns on each side.
-
-    Returns ``x`` itself when there is nothing to pad.
-    """
+    """x (N, C, H, W) with ph rows and pw columns of ``value`` on each side: a new array,
+    or ``x`` itself when there is nothing to pad."""
     if ph == 0 and pw == 0:
         return x
     xp = get_array_module(x)
@@ -38,89 +32,44 @@ def pad2d(x, ph, pw, value=0):
     return out
 
 
-def im2col_rows(xpad, kernel, stride, dilation, r0, r1, ow, out=None, padding=(0, 0)):
-    """Windows of output rows [r0, r1).
-
-    xpad: (N, C, Hp, Wp), already padded, or the unpadded input together with ``padding``
-    (ph, pw): then the padding is implicit — each kernel offset copies only the block of the
-    band that reads real pixels and writes zeros around it, so no padded copy of the input is
-    ever made (one fewer pass over 100 MB for FCN's first layers).
-    kernel, stride, dilation: (h, w) pairs.
-    Returns cols (N, C, kh, kw, r1 − r0, ow); ``out`` may be given to reuse a buffer.
-    """
+def window_view(xpad, kernel, stride, dilation, out_hw):
+    """The windows of an already padded xpad (N, C, Hp, Wp), without a copy:
+    a view (N, C, kh, kw, oh, ow) with view[n, c, ky, kx, i, j] = xpad[n, c, i·sy + ky·dy,
+    j·sx + kx·dx]. Write into it only where windows do not overlap (they share memory)."""
     xp = get_array_module(xpad)
-    N, C, H, W = xpad.shape
-    (kh, kw), (sy, sx), (dy, dx), (ph, pw) = kernel, stride, dilation, padding
-    if out is None:
-        out = xp.empty((N, C, kh, kw, r1 - r0, ow), dtype=xpad.dtype)
-    for ky in range(kh):
-        i0, i1, y0 = valid_range(ky * dy, sy, ph, H, r0, r1)     # band rows that see real rows
-        for kx in range(kw):
-            j0, j1, x0 = valid_range(kx * dx, sx, pw, W, 0, ow)
-            dst = out[:, :, ky, kx]                             # (N, C, rows, ow)
-            if i1 == i0 or j1 == j0:
-                dst[...] = 0
-                continue
-            dst[:, :, i0 - r0:i1 - r0, j0:j1] = xpad[:, :, strided(y0, i1 - i0, sy),
-                                                     strided(x0, j1 - j0, sx)]
-            if ph or pw:                                        # the zeros of the padding
-                dst[:, :, :i0 - r0] = 0
-                dst[:, :, i1 - r0:] = 0
-                dst[:, :, i0 - r0:i1 - r0, :j0] = 0
-                dst[:, :, i0 - r0:i1 - r0, j1:] = 0
-    return out
+    (kh, kw), (sy, sx), (dy, dx), (oh, ow) = kernel, stride, dilation, out_hw
+    sN, sC, sH, sW = xpad.strides
+    return xp.lib.stride_tricks.as_strided(
+        xpad, (xpad.shape[0], xpad.shape[1], kh, kw, oh, ow),
+        (sN, sC, sH * dy, sW * dx, sH * sy, sW * sx))
 
 
-def col2im_rows(cols, dxpad, stride, dilation, r0, padding=(0, 0)):
-    """Adjoint of :func:`im2col_rows`: add windows back into a gradient, in place.
-
-    cols: (N, C, kh, kw, rows, ow), the gradient w.r.t. the windows of output rows [r0, r0+rows).
-    dxpad: (N, C, Hp, Wp), accumulated into (overlapping windows add up); with ``padding`` it
-    is the unpadded gradient, and what falls on the padding is dropped (its adjoint of zeros).
-    """
-    N, C, kh, kw, rows, ow = cols.shape
-    H, W = dxpad.shape[2:]
-    (sy, sx), (dy, dx), (ph, pw) = stride, dilation, padding
-    for ky in range(kh):
-        i0, i1, y0 = valid_range(ky * dy, sy, ph, H, r0, r0 + rows)
-        for kx in range(kw):
-            j0, j1, x0 = valid_range(kx * dx, sx, pw, W, 0, ow)
-            if i1 > i0 and j1 > j0:
-                dxpad[:, :, strided(y0, i1 - i0, sy), strided(x0, j1 - j0, sx)] \
-                    += cols[:, :, ky, kx, i0 - r0:i1 - r0, j0:j1]
-    return dxpad
-
-
-def im2col_band(x1, cols, g, r0, r1):
-    """cols (1, C, kh, kw, r1 − r0, ow) ← the windows of output rows [r0, r1) of x1 (1, C, H, W)
-    for the convolution geometry ``g`` (``sizes.ConvGeometry``), split over channels between
-    CPU threads: channel c of cols reads only channel c of x, so each thread writes its own."""
-    threads.over_channels(
-        lambda c0, c1: im2col_rows(x1[:, c0:c1], g.kernel, g.stride, g.dilation, r0, r1,
-                                   g.out_hw[1], out=cols[:, c0:c1], padding=g.padding),
-        x1.shape[1], cols.size, get_array_module(x1))
-
-
-def col2im_band(dcols, dx1, g, r0):
-    """dx1 (1, C, H, W) += the windows dcols (1, C, kh, kw, rows, ow) of output rows from r0,
-    split over channels like ``im2col_band`` (channel c of dx only receives channel c)."""
-    threads.over_channels(
-        lambda c0, c1: col2im_rows(dcols[:, c0:c1], dx1[:, c0:c1], g.stride, g.dilation, r0,
-                                   padding=g.padding),
-        dx1.shape[1], dcols.size, get_array_module(dcols))
+def im2col_padded(xpad, g):
+    """cols (C·kh·kw, N·oh·ow) of an already padded input, for geometry ``g``
+    (``sizes.ConvGeometry``): the window view, reordered (c, ky, kx, n, i, j), copied once."""
+    xp = get_array_module(xpad)
+    win = window_view(xpad, g.kernel, g.stride, g.dilation, g.out_hw)
+    N, C, kh, kw, oh, ow = win.shape
+    return xp.ascontiguousarray(win.transpose(1, 2, 3, 0, 4, 5)).reshape(C * kh * kw, -1)
 
 
 def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
-    """x (N, C, H, W) → cols (N, C, kh, kw, oh, ow), all output rows at once."""
+    """x (N, C, H, W) → cols (C·kh·kw, N·oh·ow), the matrix every convolution multiplies."""
     g = conv_geometry(x.shape[2:], kernel_size, stride, padding, dilation)
-    (oh, ow), (ph, pw) = g.out_hw, g.padding
-    return im2col_rows(pad2d(x, ph, pw), g.kernel, g.stride, g.dilation, 0, oh, ow)
+    return im2col_padded(pad2d(x, *g.padding), g)
 
 
-def col2im(cols, x_shape, stride=1, padding=0, dilation=1):
-    """Adjoint of :func:`im2col`: cols (N, C, kh, kw, oh, ow) → dx (N, C, H, W)."""
+def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
+    """Adjoint of :func:`im2col`: cols (C·kh·kw, N·oh·ow) → dx (N, C, H, W), each column added
+    back onto its window (overlapping windows add up; what falls on the padding is dropped)."""
     xp = get_array_module(cols)
     N, C, H, W = x_shape
-    g = conv_geometry((H, W), cols.shape[2:4], stride, padding, dilation)
-    dx = xp.zeros((N, C, H, W), dtype=cols.dtype)
-    return col2im_rows(cols, dx, g.stride, g.dilation, 0, padding=g.padding)
+    g = conv_geometry((H, W), kernel_size, stride, padding, dilation)
+    (kh, kw), (sy, sx), (ph, pw), (dy, dx), (oh, ow) = g
+    c6 = cols.reshape(C, kh, kw, N, oh, ow)
+    dxpad = xp.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=cols.dtype)
+    for ky in range(kh):
+        for kx in range(kw):        # one offset: distinct pixels, so a plain += is exact
+            dxpad[:, :, ky * dy:ky * dy + sy * oh:sy, kx * dx:kx * dx + sx * ow:sx] += \
+                c6[:, ky, kx].transpose(1, 0, 2, 3)
+    return dxpad[:, :, ph:ph + H, pw:pw + W]

@@ -1,99 +1,86 @@
-"""Max pooling with Caffe/PyTorch ceil mode, forward and backward.
+"""Max pooling with Caffe/PyTorch ceil mode, forward and backward, through one window view.
 
-Like im2col, the kernel loops over the kh·kw window offsets with plain strided slices. The forward
-keeps, for every output pixel, *which* offset won (the "switch", an int8 in 0..kh·kw−1); the
-backward routes each output gradient back to that one input pixel. Ties go to the first offset in
-row-major order, as in Caffe and PyTorch.
+Like im2col, the windows are a strided view of the input (``im2col.window_view``): no copy, and
+the same lines on NumPy and CuPy. The forward is one reduction over the window axes. The
+backward needs, for every output pixel, *which* window pixel won (the "switch", argmax over the
+kh·kw pixels; ties go to the first in row-major order, as in Caffe and PyTorch) and routes the
+gradient back to it. The switch is found in the backward, from the cached input, so that an
+evaluation forward costs one reduction and keeps nothing.
 
 Ceil mode (Caffe's only mode, PyTorch's ``ceil_mode=True``, Chainer's ``cover_all``) rounds the
 output size up so that the last, partial window still counts, which is why a 697-pixel map pools
-to 349 and not 348 in FCN. Both Caffe and PyTorch then drop a last window that would *start* in
-the right/bottom padding. The sizes, and which outputs' windows see real pixels at each offset,
-are ``sizes.py``'s, shared with im2col.
+to 349 and not 348 in FCN. Windows that hang over the edge see −inf there, so only real pixels
+can win. Both Caffe and PyTorch drop a last window that would *start* in the padding
+(``sizes.pool_output_size``).
 """
 from ..backend import get_array_module
-from . import threads
-from .sizes import pair, pool_output_size, strided, valid_range
+from .im2col import pad2d, window_view
+from .sizes import pair, pool_output_size
 
 
-def _offsets(kh, kw, sy, sx, ph, pw, H, W, oh, ow):
-    """Per window offset (ky, kx): its number ky·kw + kx, the output block whose pixel at that
-    offset is real, and the strided input slice that block reads."""
-    for ky in range(kh):
-        i0, i1, y0 = valid_range(ky, sy, ph, H, 0, oh)
-        for kx in range(kw):
-            j0, j1, x0 = valid_range(kx, sx, pw, W, 0, ow)
-            if i1 > i0 and j1 > j0:
-                yield (ky * kw + kx, (slice(i0, i1), slice(j0, j1)),
-                       (strided(y0, i1 - i0, sy), strided(x0, j1 - j0, sx)))
-
-
-def max_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False):
-    """x (N, C, H, W) → out (N, C, oh, ow), cache.
-
-    Windows that hang over the edge (padding, or ceil mode) only see real pixels. Instead of
-    copying x into a −inf-padded array, each offset (ky, kx) updates only the block of outputs
-    whose window pixel at that offset is real (see ``_offsets``), starting from −inf: the same
-    result, without a full copy of the input (102 MB at pool1 of FCN).
-    """
-    if x.ndim != 4:
-        raise ValueError(f"max_pool2d expects input of shape (N, C, H, W), got {tuple(x.shape)}")
-    xp = get_array_module(x)
+def _pool_geometry(x_shape, kernel_size, stride, padding, ceil_mode):
+    """(kh, kw), (sy, sx), (ph, pw), (oh, ow) and the padding after the image (ceil mode's
+    partial windows) that the −inf canvas needs, checked."""
     (kh, kw) = pair(kernel_size, "kernel_size")
     (sy, sx) = pair(stride if stride is not None else kernel_size, "stride")
     (ph, pw) = pair(padding, "padding")
     if ph > kh // 2 or pw > kw // 2:
         raise ValueError(f"max_pool2d: padding {(ph, pw)} should be at most half the kernel "
                          f"{(kh, kw)}")
-    N, C, H, W = x.shape
+    H, W = x_shape[2:]
     oh = pool_output_size(H, kh, sy, ph, ceil_mode)
     ow = pool_output_size(W, kw, sx, pw, ceil_mode)
-    out = xp.empty((N, C, oh, ow), dtype=x.dtype)
-    switch = xp.zeros((N, C, oh, ow), dtype=xp.int8)     # winning offset ky·kw + kx
-    offsets = list(_offsets(kh, kw, sy, sx, ph, pw, H, W, oh, ow))
+    extra = (max(0, (oh - 1) * sy + kh - H - 2 * ph), max(0, (ow - 1) * sx + kw - W - 2 * pw))
+    return (kh, kw), (sy, sx), (ph, pw), (oh, ow), extra
 
-    def pool_channels(c0, c1):                            # channels [c0, c1) of out and switch
-        xc, outc, switchc = x[:, c0:c1], out[:, c0:c1], switch[:, c0:c1]
-        for i, (k, (oi, oj), (yi, xj)) in enumerate(offsets):
-            win, o = xc[:, :, yi, xj], outc[:, :, oi, oj]
-            if i == 0 and o.shape == outc.shape:
-                o[...] = win                              # offset 0 covers every window
-                continue
-            if i == 0:                                    # padding: some windows start outside
-                outc[...] = -xp.inf
-            better = win > o                              # strict: ties keep the first offset
-            xp.copyto(o, win, where=better)
-            xp.copyto(switchc[:, :, oi, oj], k, where=better)
 
-    threads.over_channels(pool_channels, C, x.size, xp)  # channels apart: see threads.py
-    cache = (x.shape, (kh, kw), (sy, sx), (ph, pw), switch)
-    return out, cache
+def _neg_inf_canvas(x, pad, extra):
+    """x with pad rows/columns of −inf before it and pad + extra after: every window inside."""
+    (ph, pw), (ey, ex) = pad, extra
+    if ey == 0 and ex == 0:
+        return pad2d(x, ph, pw, value=-float("inf"))
+    xp = get_array_module(x)
+    N, C, H, W = x.shape
+    out = xp.full((N, C, H + 2 * ph + ey, W + 2 * pw + ex), -xp.inf, dtype=x.dtype)
+    out[:, :, ph:ph + H, pw:pw + W] = x
+    return out
+
+
+def max_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """x (N, C, H, W) → out (N, C, oh, ow), cache: the maximum of each window."""
+    if x.ndim != 4:
+        raise ValueError(f"max_pool2d expects input of shape (N, C, H, W), got {tuple(x.shape)}")
+    k, s, p, out_hw, extra = _pool_geometry(x.shape, kernel_size, stride, padding, ceil_mode)
+    xpad = _neg_inf_canvas(x, p, extra)
+    win = window_view(xpad, k, s, (1, 1), out_hw)          # (N, C, kh, kw, oh, ow)
+    out = win.max(axis=(2, 3))
+    return out, (xpad, x.shape, k, s, p)
 
 
 def max_pool2d_backward(dout, cache):
     """dout (N, C, oh, ow) → dx (N, C, H, W): each gradient goes to its window's argmax.
 
-    Written straight into dx, offset by offset, over the same blocks as the forward. When the
-    windows do not overlap (stride ≥ kernel, FCN's 2×2/2 pools) the slices of different offsets
-    are disjoint, so each is written once with ``multiply(..., out=)``, no temporary.
+    switch = argmax over the window's kh·kw pixels (N, C, oh, ow); the gradient of each window,
+    dout at its switch and 0 elsewhere, (N, C, oh, ow, kh, kw), is then laid back over the
+    input. Windows that do not overlap (stride ≥ kernel: FCN's 2×2/2) tile the input, so that
+    is one copy; overlapping ones add up, one kernel offset at a time.
     """
     xp = get_array_module(dout)
-    x_shape, (kh, kw), (sy, sx), (ph, pw), switch = cache
-    N, C, H, W = x_shape
-    oh, ow = dout.shape[2:]
-    dx = xp.zeros(x_shape, dtype=dout.dtype)
-    disjoint = sy >= kh and sx >= kw
-    offsets = list(_offsets(kh, kw, sy, sx, ph, pw, H, W, oh, ow))
-
-    def unpool_channels(c0, c1):                          # channels [c0, c1) of dx
-        doutc, switchc, dxc = dout[:, c0:c1], switch[:, c0:c1], dx[:, c0:c1]
-        for k, (oi, oj), (yi, xj) in offsets:
-            hit = switchc[:, :, oi, oj] == k
-            if disjoint:
-                xp.multiply(doutc[:, :, oi, oj], hit, out=dxc[:, :, yi, xj])
-            else:
-                # Overlapping windows: within one offset the pixels are distinct, so += is exact.
-                dxc[:, :, yi, xj] += doutc[:, :, oi, oj] * hit
-
-    threads.over_channels(unpool_channels, C, dx.size, xp)
-    return dx
+    xpad, x_shape, (kh, kw), (sy, sx), (ph, pw) = cache
+    N, C, oh, ow = dout.shape
+    win = window_view(xpad, (kh, kw), (sy, sx), (1, 1), (oh, ow))
+    flat = xp.ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3)).reshape(N, C, oh, ow, -1)
+    switch = flat.argmax(axis=-1)[..., None]               # (N, C, oh, ow, 1)
+    hit = xp.arange(kh * kw).reshape(1, 1, 1, 1, -1) == switch
+    dwin = (hit * dout[..., None]).reshape(N, C, oh, ow, kh, kw)
+    dxpad = xp.zeros(xpad.shape, dtype=dout.dtype)
+    if sy >= kh and sx >= kw:
+        tiles = dwin.transpose(0, 1, 2, 4, 3, 5)           # (N, C, oh, kh, ow, kw)
+        view = window_view(dxpad, (kh, kw), (sy, sx), (1, 1), (oh, ow)).transpose(0, 1, 4, 2, 5, 3)
+        view[...] = tiles
+    else:
+        for ky in range(kh):
+            for kx in range(kw):
+                dxpad[:, :, ky:ky + sy * oh:sy, kx:kx + sx * ow:sx] += dwin[:, :, :, :, ky, kx]
+    H, W = x_shape[2:]
+    return dxpad[:, :, ph:ph + H, pw:pw + W]

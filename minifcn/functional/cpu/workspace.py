@@ -4,13 +4,13 @@ A convolution's im2col matrix for a whole image can be huge: for conv1_2 of FCN 
 image it is 576 rows × 400k pixels (0.9 GB). So conv.py builds it a band of output rows at a
 time, each band within ``CHUNK_BYTES``, in one flat buffer kept between calls.
 
-Measured (conv forward + both gradients, against PyTorch, interleaved): 8 MiB bands are 2× slower
-than 64 MiB at conv1_2 — OpenBLAS pays a thread synchronisation per GEMM call and small-N
-products run poorly — and 128 MiB is a few percent faster again, so 128 MiB.
+Small bands are slow at conv1_2 — OpenBLAS pays a thread synchronisation per GEMM call and
+small-N products run poorly — so bands are large (bench/RESULTS.md, "Figures that were in code
+comments").
 
-Allocating a fresh 64 MiB array per band (or per call) costs a page fault and the kernel's
-zeroing for each 4 KiB page on first touch — large blocks are mmap'ed and handed back to the OS
-on free — measured 30–100 ms per 100 MB, a second or more per FCN training step. So one buffer
+Allocating a fresh buffer per band (or per call) costs a page fault and the kernel's zeroing for
+each 4 KiB page on first touch — large blocks are mmap'ed and handed back to the OS on free —
+which adds up to a large share of an FCN training step at VGG16's widths. So one buffer
 per (library, dtype, device) is kept and grown when a layer needs more. Only one band is alive at
 a time: no kernel holds the buffer while calling another kernel that uses it.
 """

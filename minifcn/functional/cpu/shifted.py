@@ -10,18 +10,15 @@ Wp − ow columns are junk, thrown away):
 
 Each slice is a BLAS matrix as it is (row stride Hp·Wp), so nothing is copied kh·kw times: the
 im2col matrix, kh·kw times the input, is never written and never read back. With few channels
-im2col's copies, not the arithmetic, are what a convolution costs; measured (CPU time, one thread,
-AMD EPYC shared with other work), 8 → 8 channels at 326² (the small FCN's conv1_2): forward 6.3 →
-4.8 ms, weight gradient 7.4 → 5.0 ms; 16 → 16 at 163²: 3.5 → 3.0 and 4.0 → 3.0 ms. From 32 channels
-on the GEMMs are large enough and im2col is as fast, and with fewer than 8 input channels (conv1_1's
-3) the (O, C) taps are too thin for BLAS: 3 → 8 at 130² forward 0.5 → 0.7 ms, 3 → 64 at 379×504 35.6
-→ 68.0 ms. So conv.py uses this only for 8–16 input channels and at most 16 output channels, and
-only when minifcn runs on one thread (see ``applies``). Output rows go in bands of at most
-``BAND_BYTES``; 16 MiB holds every layer of the small FCN in one band, so each product is one BLAS
-call per tap (1 MiB bands were as fast on one thread, but with two BLAS threads each call is a
-hand-off between them).
+im2col's copies, not the arithmetic, are what a convolution costs, and this path is faster for
+8–16 input channels and at most 16 output channels; from 32 channels on the GEMMs are large enough
+and im2col is as fast, and with fewer than 8 input channels (conv1_1's 3) the (O, C) taps are too
+thin for BLAS (bench/RESULTS.md, "Figures that were in code comments"). It runs only when minifcn
+runs on one thread (see ``applies``). Output rows go in bands of at most ``BAND_BYTES``, which
+holds every layer of the small FCN in one band, so each product is one BLAS call per tap (with two
+BLAS threads each call is a hand-off between them).
 """
-from ..backend import get_array_module
+from ...backend import get_array_module
 from . import threads, workspace
 
 MIN_CHANNELS, MAX_CHANNELS = 8, 16
@@ -33,8 +30,8 @@ def applies(in_channels, out_channels, g):
     channels, at most MAX_CHANNELS output channels, and minifcn's copies on one thread.
 
     The last condition because the padding copy and the kh·kw partial sums here run on one core,
-    while im2col's copies are split between threads (threads.py); the gains above were measured
-    on one thread, and on the shared 2-core machine two threads could not be measured reliably.
+    while im2col's copies are split between threads (threads.py); the gains were measured on one
+    thread only.
     """
     return (g.stride == (1, 1) and MIN_CHANNELS <= in_channels <= MAX_CHANNELS
             and out_channels <= MAX_CHANNELS and threads.num_threads() == 1)

@@ -8,15 +8,14 @@ the GIL, so plain Python threads run them in parallel. Channels never mix in the
 channel c), so a split along the channel axis gives each thread its own disjoint slice of the
 output: no locks, no races, and the result is bitwise the same as with one thread.
 
-Measured on the 2-core machine, FCN's conv1_2 at 375×500 (im2col of 64 channels into a
-576 × 400k buffer): one thread 115 ms, two 57 ms (bench/RESULTS.md).
+On two cores, the im2col of FCN's conv1_2 at 375×500 takes half the time on two threads that it
+takes on one (bench/RESULTS.md, "Figures that were in code comments").
 
-That gain needs free cores. After a GEMM, OpenBLAS's threads spin for about 0.1 s (2^28 cycles)
-waiting for the next one, and a copy thread that lands on a spinning core gains nothing: the
-same im2col run between GEMMs took 123 ms with two threads. So minifcn/__init__.py sets
-``OPENBLAS_THREAD_TIMEOUT=10`` (2^10 cycles) before NumPy loads OpenBLAS, unless the user set it:
-then the same im2col takes 65 ms, and the GEMMs are as fast (their threads wake in microseconds,
-their work takes milliseconds).
+That gain needs free cores. After a GEMM, OpenBLAS's threads spin for about 2^28 cycles waiting
+for the next one, and a copy thread that lands on a spinning core gains nothing. So
+minifcn/__init__.py sets ``OPENBLAS_THREAD_TIMEOUT=10`` (2^10 cycles) before NumPy loads OpenBLAS,
+unless the user set it: then the copies split again, and the GEMMs are as fast (their threads
+wake in microseconds, their work takes far longer).
 
 ``MINIFCN_NUM_THREADS`` sets the number of threads (default: the CPUs this process may use);
 1 turns the splitting off. CuPy arrays are never split: a GPU kernel is already parallel.
@@ -24,11 +23,10 @@ their work takes milliseconds).
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-# Below this many elements per thread, starting the threads costs more than they save. A
-# hand-off is ~10–50 µs, but the second thread also lands on a core that OpenBLAS's threads and
-# the caches were using: at 256k the main job's loop took 59 ms an iteration, at 1M 55–56 ms
-# (FCN-8s base 8 at 128×128, default threads, two runs each, "Intel(R) Xeon(R) Processor").
-# The VGG16-width layers split as before: their copies are tens of millions of elements.
+# Below this many elements per thread, starting the threads costs more than they save: the
+# second thread lands on a core that OpenBLAS's threads and the caches were using, and the main
+# job's loop was slower with 256k than with 1M (bench/RESULTS.md). The VGG16-width layers
+# split either way: their copies are tens of millions of elements.
 MIN_ELEMENTS_PER_THREAD = 1024 * 1024
 
 _executor, _executor_pid = None, None

@@ -1,0 +1,214 @@
+"""The CPU's convolution and transposed convolution: functional/conv.py's, in bands of rows.
+
+Three products make up everything (per image, on a band of output rows):
+
+    apply      y    = W2 @ cols(x)          conv forward               (O, rows·ow)
+    data grad  dcol = W2.T @ dy → col2im    conv backward w.r.t. x
+    weight grad dW2 += dy @ cols(x).T       conv backward w.r.t. W
+
+with W2 = W.reshape(O, C·kh·kw). A transposed convolution ("deconvolution") is the adjoint of a
+convolution: its forward is the convolution's data gradient and its backward uses the other two
+products. So both layers share these helpers, and their geometry can never drift apart.
+
+Caches hold the layer input, not the im2col buffer: the buffer is rebuilt band by band in the
+backward pass, which keeps memory at the size of the activations (the trade PyTorch makes too).
+
+Reading order, each step calling down: this file (the three products) → ``bands.py`` (one band
+of windows, split over threads by ``threads.py``) → ``..sizes`` (which windows read padding).
+Convolutions with stride 1 and few input channels skip im2col: ``shifted.py``.
+The bands and the buffer they live in come from ``workspace.py``; the geometry ``g`` is a
+``sizes.ConvGeometry``.
+"""
+from ...backend import get_array_module
+from ..conv import check_conv_args
+from ..sizes import conv_geometry, conv_transpose_output_size, padding_margin, pair
+from . import shifted, workspace
+from .bands import col2im_band, im2col_band
+
+
+def _cols_bytes_per_row(ckk, ow, itemsize):
+    """Bytes of one output row of the im2col matrix (C·kh·kw, ow): what a band is counted in."""
+    return ckk * ow * itemsize
+
+
+def _conv_apply(x, w, g):
+    """y = conv(x, w) without bias.  x (N, C, H, W), w (O, C, kh, kw) → y (N, O, oh, ow).
+
+    Per band of output rows: cols (C·kh·kw, rows·ow) = im2col, then one GEMM
+    (O, C·kh·kw) @ (C·kh·kw, rows·ow) written straight into y's rows [r0, r1) — y[n] is
+    (O, oh·ow) and its band is a strided (O, rows·ow) block that BLAS can write in place.
+    """
+    if shifted.applies(x.shape[1], w.shape[0], g):         # few channels: no im2col at all
+        return shifted.conv_apply(x, w, g)
+    xp = get_array_module(x, w)
+    N, C = x.shape[:2]
+    O, _, kh, kw = w.shape
+    oh, ow = g.out_hw
+    w2 = w.reshape(O, -1)                                  # (O, C·kh·kw)
+    ckk = w2.shape[1]
+    y = xp.empty((N, O, oh, ow), dtype=x.dtype)
+    row_bytes = _cols_bytes_per_row(ckk, ow, x.itemsize)
+    buf = workspace.band_buffer(xp, oh, row_bytes, x.dtype, getattr(x, "device", None))
+    for n in range(N):
+        yn = y[n].reshape(O, oh * ow)
+        for r0, r1 in workspace.bands(oh, row_bytes):
+            cols = workspace.view(buf, (1, C, kh, kw, r1 - r0, ow))
+            im2col_band(x[n:n + 1], cols, g, r0, r1)
+            xp.matmul(w2, cols.reshape(ckk, -1), out=yn[:, r0 * ow:r1 * ow])
+    return y
+
+
+def _conv_data_grad(dy, w, x_shape, g):
+    """dx of y = conv(x, w): dy (N, O, oh, ow) → dx (N, C, H, W).
+
+    With stride 1 the data gradient is itself a convolution: of dy, padded by d(k−1) − p, with
+    the kernel flipped and its two channel axes swapped (each input pixel collects from the
+    outputs whose windows held it). That is one im2col of dy (O·kh·kw rows) and a GEMM written
+    straight into dx, instead of a GEMM into dcols (C·kh·kw rows) and kh·kw col2im passes that
+    read, add and write dx. It is faster where O ≤ C; with O > C the im2col of dy is the larger
+    one, so col2im stays there (bench/RESULTS.md, "Figures that were in code comments").
+    """
+    (ph, pw), (dh, dw_), (kh, kw) = g.padding, g.dilation, w.shape[2:]
+    flipped_pad = (dh * (kh - 1) - ph, dw_ * (kw - 1) - pw)
+    if g.stride == (1, 1) and w.shape[0] <= w.shape[1] and min(flipped_pad) >= 0:
+        xp = get_array_module(w)
+        w_flipped = xp.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+        return _conv_apply(dy, w_flipped,
+                           conv_geometry(dy.shape[2:], (kh, kw), 1, flipped_pad, g.dilation))
+    return _conv_data_grad_col2im(dy, w, x_shape, g)
+
+
+def _conv_data_grad_col2im(dy, w, x_shape, g):
+    """dx of y = conv(x, w) through col2im, for any stride.
+
+    Per band: dcols (C·kh·kw, rows·ow) = W2ᵀ @ dy_band into the reused buffer, then col2im adds
+    the kh·kw slices of dcols into the padded gradient.
+    """
+    xp = get_array_module(dy, w)
+    N, C, H, W = x_shape
+    O, _, kh, kw = w.shape
+    oh, ow = g.out_hw
+    w2t = w.reshape(O, -1).T                               # (C·kh·kw, O)
+    ckk = w2t.shape[0]
+    dx = xp.zeros((N, C, H, W), dtype=dy.dtype)
+    row_bytes = _cols_bytes_per_row(ckk, ow, dy.itemsize)
+    buf = workspace.band_buffer(xp, oh, row_bytes, dy.dtype, getattr(dy, "device", None))
+    for n in range(N):
+        dyn = dy[n].reshape(O, oh * ow)
+        for r0, r1 in workspace.bands(oh, row_bytes):
+            dcols = workspace.view(buf, (ckk, (r1 - r0) * ow))
+            xp.matmul(w2t, dyn[:, r0 * ow:r1 * ow], out=dcols)
+            col2im_band(dcols.reshape(1, C, kh, kw, r1 - r0, ow), dx[n:n + 1], g, r0)
+    return dx
+
+
+def _conv_weight_grad(x, dy, w_shape, g):
+    """dW of y = conv(x, w): sums dy_band @ colsᵀ over images and bands → (O, C, kh, kw).
+
+    The orientation of this GEMM matters. Its inner dimension is the number of pixels, up to
+    50k per band, and OpenBLAS is fast on such a product only when the result is *tall*
+    (more rows than columns): for conv1_2, cols @ dyᵀ → (576, 64) runs many times faster than
+    dy @ colsᵀ → (64, 576) (bench/RESULTS.md); for conv1_1 it is the other way round ((64, 27)
+    is the fast one). So we accumulate dW2ᵀ (C·kh·kw, O) when C·kh·kw ≥ O and transpose it once
+    at the end (a few MB). fc6 and fc7 have few pixels (192) and a huge dW (100M floats), where the
+    direct product is fast and the final transpose would cost more than the GEMM: direct.
+    """
+    if shifted.applies(x.shape[1], w_shape[0], g):
+        return shifted.conv_weight_grad(x, dy, w_shape, g)
+    xp = get_array_module(x, dy)
+    N, C = x.shape[:2]
+    O, _, kh, kw = w_shape
+    oh, ow = g.out_hw
+    ckk = C * kh * kw
+    row_bytes = _cols_bytes_per_row(ckk, ow, x.itemsize)
+    buf = workspace.band_buffer(xp, oh, row_bytes, x.dtype, getattr(x, "device", None))
+    transposed = ckk >= O and oh * ow >= O
+    acc = None                      # the first product is the accumulator: no zeros, no add
+    for n in range(N):
+        dyn = dy[n].reshape(O, oh * ow)
+        for r0, r1 in workspace.bands(oh, row_bytes):
+            cols = workspace.view(buf, (1, C, kh, kw, r1 - r0, ow))
+            im2col_band(x[n:n + 1], cols, g, r0, r1)
+            cols = cols.reshape(ckk, -1)
+            dyb = dyn[:, r0 * ow:r1 * ow]
+            prod = cols @ dyb.T if transposed else dyb @ cols.T
+            if acc is None:
+                acc = prod
+            else:
+                acc += prod
+    return (xp.ascontiguousarray(acc.T) if transposed else acc).reshape(w_shape)
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+    """2-d convolution (cross-correlation, as in every framework).
+
+    x (N, C, H, W), w (O, C, kh, kw), b (O,) or None
+    → out (N, O, oh, ow) with oh = floor((H + 2p − d(kh−1) − 1)/s) + 1, and a cache.
+    """
+    check_conv_args(x, w, b, 1, "conv2d")
+    g = conv_geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
+    margin, inner = padding_margin(g, x.shape[2:])
+    if margin == (0, 0):
+        out = _conv_apply(x, w, g)
+        if b is not None:
+            out += b.reshape(1, -1, 1, 1)
+    else:           # windows that see only padding give the bias: compute only the others
+        xp = get_array_module(x, w)
+        out = xp.zeros((x.shape[0], w.shape[0], *g.out_hw), dtype=x.dtype)
+        if b is not None:
+            out[...] = b.reshape(1, -1, 1, 1)
+        out[_inner_block(margin, inner)] += _conv_apply(x, w, inner)
+    return out, (x, w, b is not None, margin, inner)
+
+
+def _inner_block(margin, inner):
+    """The index of the outputs that the trimmed convolution ``inner`` computes."""
+    (mh, mw), (ih, iw) = margin, inner.out_hw
+    return (slice(None), slice(None), slice(mh, mh + ih), slice(mw, mw + iw))
+
+
+def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
+    """dout (N, O, oh, ow) → (dx (N, C, H, W) or None, dw (O, C, kh, kw) or None, db (O,) or None).
+
+    ``need_dx=False`` skips the data gradient (the first layer of a network never needs it),
+    ``need_dw=False`` the weight gradient (a frozen weight: nothing would use it).
+    """
+    x, w, has_bias, margin, g = cache
+    dy = dout if margin == (0, 0) else dout[_inner_block(margin, g)]   # the rest sent nothing
+    dx = _conv_data_grad(dy, w, x.shape, g) if need_dx else None
+    dw = _conv_weight_grad(x, dy, w.shape, g) if need_dw else None
+    db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    return dx, dw, db
+
+
+def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0):
+    """Transposed convolution ("deconvolution"), the adjoint of conv2d.
+
+    x (N, C_in, H, W), w (C_in, C_out, kh, kw) as in PyTorch and Caffe, b (C_out,) or None
+    → out (N, C_out, (H−1)·s − 2p + kh, (W−1)·s − 2p + kw), and a cache.
+
+    It is exactly conv2d's backward-data pass for a convolution with weight w that maps
+    (C_out, OH, OW) to (C_in, H, W): each input pixel stamps a scaled copy of the kernel.
+    """
+    check_conv_args(x, w, b, 0, "conv_transpose2d")
+    (kh, kw), (sy, sx), (ph, pw) = w.shape[2:], pair(stride, "stride"), pair(padding, "padding")
+    OH = conv_transpose_output_size(x.shape[2], kh, sy, ph)
+    OW = conv_transpose_output_size(x.shape[3], kw, sx, pw)
+    if OH < 1 or OW < 1:
+        raise ValueError(f"conv_transpose2d: padding {(ph, pw)} leaves no output for input "
+                         f"{tuple(x.shape[2:])} and kernel {(kh, kw)}")
+    g = conv_geometry((OH, OW), (kh, kw), (sy, sx), (ph, pw))   # the conv it is the adjoint of
+    out = _conv_data_grad(x, w, (x.shape[0], w.shape[1], OH, OW), g)
+    if b is not None:
+        out += b.reshape(1, -1, 1, 1)
+    return out, (x, w, b is not None, g)
+
+
+def conv_transpose2d_backward(dout, cache, need_dx=True, need_dw=True):
+    """dout (N, C_out, OH, OW) → (dx (N, C_in, H, W) or None, dw (C_in, C_out, kh, kw) or None,
+    db); ``need_dx``/``need_dw`` as in conv2d_backward."""
+    x, w, has_bias, g = cache
+    dx = _conv_apply(dout, w, g) if need_dx else None          # the adjoint of the adjoint
+    dw = _conv_weight_grad(dout, x, w.shape, g) if need_dw else None   # x and dy swap roles
+    db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    return dx, dw, db
