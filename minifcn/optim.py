@@ -24,7 +24,7 @@ from .backend import device_of, get_array_module, to_cpu, to_device
 
 # The optimizer's buffers (momentum, Adam's moments) slide into the subnormal range more slowly
 # than they matter, so they are flushed every FLUSH_EVERY steps; the weights, which every GEMM
-# reads, on every step (flush_subnormals).
+# reads, on every step (flush_subnormals). On the CPU only: GPUs flush subnormals in hardware.
 FLUSH_EVERY = 10
 
 
@@ -39,9 +39,9 @@ def flush_subnormals(a, buf):
     Weight decay shrinks the weights of a unit that gets no gradient (a ReLU that never fires)
     geometrically, so they sink into the subnormal range and stay there for thousands of steps.
     x86 CPUs compute with subnormals up to 100 times slower, and every GEMM that reads them
-    does: a trained FCN-16s of the main job had 56% of fc6's weights subnormal, and its step took
-    80 ms instead of 44 ms until they were set to 0 (bench/RESULTS.md). They are zero for every
-    other purpose: 1e-38 times any activation is nothing.
+    does: a trained FCN-16s of the main job had over half of fc6's weights subnormal, and its
+    step took nearly twice as long until they were set to 0 (bench/RESULTS.md). They are zero
+    for every other purpose: 1e-38 times any activation is nothing.
     """
     get_array_module(a).abs(a, out=buf)
     a *= buf >= a.dtype.type(np.finfo(a.dtype).tiny)
@@ -49,11 +49,18 @@ def flush_subnormals(a, buf):
 
 class Optimizer:
     """What SGD and Adam share: the trained parameters, FCN's bias multipliers, the step count,
-    and the state a checkpoint stores.
+    the flat buffers the updates run on, and the state a checkpoint stores.
 
     ``buffers`` names the per-parameter arrays (each a dict {parameter name: array}) that a
     resumed run needs; ``hyperparameters`` the constructor arguments that ``train`` fills from
     its configuration (``OPTIMIZERS[name](params, **{k: cfg[k] for k in cls.hyperparameters})``).
+
+    The update is the same few operations for every parameter, so it runs on all of them at
+    once: on the first step the parameters are copied into one flat array (weights first, then
+    biases) and each ``p.data`` becomes a view of its slice; so do the buffers. A step is then a
+    dozen whole-buffer operations instead of a dozen per parameter (on a GPU each operation is a
+    kernel launch). Parameters whose arrays were replaced since (``load_state_dict``, ``to``)
+    are laid out again on the next step.
     """
     buffers = ()
     hyperparameters = ("lr",)
@@ -68,26 +75,49 @@ class Optimizer:
         for b in self.buffers:
             setattr(self, b, {})
         self.t = 0                                  # steps taken
+        self._flat = None                           # FlatLayout, made by the first step
 
     def _mults(self, name):
         if is_bias(name):
             return self.bias_lr_mult, self.bias_decay_mult
         return 1.0, 1.0
 
-    def _scratch(self, like):
-        """A scratch array shaped and typed like ``like``: a view of one flat buffer that the
-        largest parameter fits (kept across steps, never saved)."""
-        xp = get_array_module(like)
-        flat = getattr(self, "_flat", None)
-        if flat is None or flat.size < like.size or flat.dtype != like.dtype \
-                or get_array_module(flat) is not xp:
-            size = max(p.data.size for _, p in self.params)
-            flat = self._flat = xp.empty(size, like.dtype)
-        return flat[:like.size].reshape(like.shape)
-
     def zero_grad(self):
         for _, p in self.params:
             p.grad = None
+
+    def step(self):
+        """One update of every parameter that has a gradient."""
+        self.t += 1
+        if not self.params:
+            return
+        flat = self._layout()
+        if all(p.grad is not None for _, p in self.params):
+            xp = get_array_module(flat.data)
+            grad = xp.concatenate([p.grad.reshape(-1) for _, p in self.params_in_order()])
+            self.update(flat.data, grad, flat.buffers, flat.segments, flat.scratch)
+        else:                   # some parameter got no gradient: update the others one by one
+            for name, p, sl in flat.slots:
+                if p.grad is not None:
+                    self.update(flat.data[sl], p.grad.reshape(-1).copy(),
+                                {b: a[sl] for b, a in flat.buffers.items()},
+                                [(slice(None), *self._mults(name))], flat.scratch[sl])
+
+    def update(self, w, g, buffers, segments, buf):
+        """Update the flat weights w in place from the flat gradient g (which it may overwrite);
+        ``segments``: (slice, lr_mult, decay_mult) covering w; ``buf``: scratch like w."""
+        raise NotImplementedError
+
+    def params_in_order(self):
+        return [(n, p) for n, p, _ in self._flat.slots]
+
+    def _layout(self):
+        if self._flat is None or not self._flat.holds(self.params):
+            self._flat = FlatLayout(self.params, self._mults,
+                                    {b: getattr(self, b) for b in self.buffers})
+            for b in self.buffers:
+                setattr(self, b, self._flat.views(b))
+        return self._flat
 
     # --- checkpoints ----------------------------------------------------------------------------
     # The state is what a resumed run needs to continue exactly: the buffers (host copies, keyed
@@ -112,6 +142,56 @@ class Optimizer:
                                  f"parameter {tuple(p.data.shape)}")
             getattr(self, b)[n] = to_device(v, device_of(p.data)).astype(p.data.dtype, copy=True)
         self.t = (info or {}).get("step", 0)
+        self._flat = None                           # laid out again, with these, on the next step
+
+
+class FlatLayout:
+    """The trained parameters and the optimizer's buffers as one flat array each.
+
+    Parameters are ordered by their (lr_mult, decay_mult), weights before biases, so that each
+    setting is one contiguous ``segment``. ``slots``: (name, parameter, slice) in that order.
+    """
+
+    def __init__(self, params, mults, buffers):
+        xp = get_array_module(params[0][1].data)
+        dtypes = {p.data.dtype for _, p in params}
+        devices = {device_of(p.data) for _, p in params}
+        if len(dtypes) > 1 or len(devices) > 1:
+            raise ValueError(f"an optimizer's parameters must share one dtype and one device, "
+                             f"got {sorted(map(str, dtypes))} on {sorted(devices)}: move the "
+                             f"model with .to(device, dtype) first")
+        keys = list(dict.fromkeys(mults(n) for n, _ in params))
+        ordered = [(n, p) for k in keys for n, p in params if mults(n) == k]
+        self.slots, self.segments, offset = [], [], 0
+        for k in keys:
+            start = offset
+            for n, p in ordered:
+                if mults(n) == k:
+                    self.slots.append((n, p, slice(offset, offset + p.data.size)))
+                    offset += p.data.size
+            self.segments.append((slice(start, offset), *k))
+        dtype = dtypes.pop()
+        self.data = xp.empty(offset, dtype=dtype)
+        self.scratch = xp.empty(offset, dtype=dtype)
+        for _, p, sl in self.slots:                 # the parameters move into the flat array
+            self.data[sl] = p.data.reshape(-1)
+            p.data = self.data[sl].reshape(p.data.shape)
+        self._arrays = {id(p): p.data for _, p, _ in self.slots}
+        self.buffers = {}
+        for b, arrays in buffers.items():           # zeros, or the state loaded or kept so far
+            flat = self.buffers[b] = xp.zeros(offset, dtype=dtype)
+            for n, p, sl in self.slots:
+                if n in arrays:
+                    flat[sl] = to_device(arrays[n], device_of(p.data)).reshape(-1)
+
+    def holds(self, params):
+        """Whether every parameter's array is still the view of ``data`` it was given."""
+        return (len(params) == len(self.slots)
+                and all(self._arrays.get(id(p)) is p.data for _, p in params))
+
+    def views(self, b):
+        """{name: view of buffer b} in each parameter's shape."""
+        return {n: self.buffers[b][sl].reshape(p.data.shape) for n, p, sl in self.slots}
 
 
 class SGD(Optimizer):
@@ -130,25 +210,18 @@ class SGD(Optimizer):
         super().__init__(named_parameters, lr, weight_decay, bias_lr_mult, bias_decay_mult)
         self.momentum = momentum
 
-    def step(self):
-        self.t += 1
-        for name, p in self.params:
-            if p.grad is None:
-                continue
-            lr_mult, decay_mult = self._mults(name)
-            xp = get_array_module(p.data)
-            g = p.grad
-            decay = self.weight_decay * decay_mult
-            if decay:
-                g = g + p.data.dtype.type(decay) * p.data
-            v = self.velocity.get(name)
-            if v is None:
-                v = self.velocity[name] = xp.zeros_like(p.data)
-            v *= p.data.dtype.type(self.momentum)
-            v += p.data.dtype.type(self.lr * lr_mult) * g
-            p.data -= v
-            buf = self._scratch(p.data)
-            for a in (p.data, v) if self.t % FLUSH_EVERY == 0 else (p.data,):
+    def update(self, w, g, buffers, segments, buf):
+        xp, t = get_array_module(w), w.dtype.type
+        v = buffers["velocity"]
+        for sl, lr_mult, decay_mult in segments:
+            if self.weight_decay * decay_mult:
+                g[sl] += t(self.weight_decay * decay_mult) * w[sl]       # g = grad + decay·w
+            xp.multiply(g[sl], t(self.lr * lr_mult), out=buf[sl])       # lr_p · g
+        v *= t(self.momentum)
+        v += buf
+        w -= v
+        if xp is np:                        # x86's slow subnormals: see flush_subnormals
+            for a in (w, v) if self.t % FLUSH_EVERY == 0 else (w,):
                 flush_subnormals(a, buf)
 
 
@@ -162,7 +235,7 @@ class Adam(Optimizer):
     """
     buffers = ("exp_avg", "exp_avg_sq")
     hyperparameters = ("lr", "weight_decay")
-    # minifcn 0.1.0 up to 2026-11-29 subclassed SGD and stored m as "velocity", v as "second".
+    # Older minifcn 0.1.0 subclassed SGD and stored m as "velocity", v as "second".
     legacy_buffers = {"velocity": "exp_avg", "second": "exp_avg_sq"}
 
     def __init__(self, named_parameters, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
@@ -170,44 +243,34 @@ class Adam(Optimizer):
         super().__init__(named_parameters, lr, weight_decay, bias_lr_mult, bias_decay_mult)
         self.betas, self.eps = tuple(betas), eps
 
-    def step(self):
-        self.t += 1
+    def update(self, w, g, buffers, segments, buf):
+        xp, t = get_array_module(w), w.dtype.type
         b1, b2 = self.betas
         c1, c2 = 1 - b1 ** self.t, 1 - b2 ** self.t           # bias corrections
-        for name, p in self.params:
-            if p.grad is None:
-                continue
-            lr_mult, decay_mult = self._mults(name)
-            xp = get_array_module(p.data)
-            t = p.data.dtype.type
-            if name not in self.exp_avg:
-                self.exp_avg[name] = xp.zeros_like(p.data)
-                self.exp_avg_sq[name] = xp.zeros_like(p.data)
-            m, v = self.exp_avg[name], self.exp_avg_sq[name]
-            # Every operation writes into m, v or one scratch array: the formula with temporaries
-            # allocated and filled six parameter-sized arrays per parameter per step, which for
-            # the main job's 0.6 M parameters cost more than all its ReLUs together.
-            buf, decay = self._scratch(p.data), self.weight_decay * decay_mult
-            if decay:
-                xp.multiply(p.data, t(decay), out=buf)
-                buf += p.grad                                     # g = grad + decay·w
-                buf *= t(1 - b1)
-            else:
-                xp.multiply(p.grad, t(1 - b1), out=buf)
-            m *= t(b1)
-            m += buf                                              # buf = (1 − β1)·g
-            xp.square(buf, out=buf)
-            buf *= t((1 - b2) / (1 - b1) ** 2)                    # (1 − β2)·g²
-            v *= t(b2)
-            v += buf
-            xp.divide(v, t(c2), out=buf)                          # v̂
-            xp.sqrt(buf, out=buf)
-            buf += t(self.eps)
-            xp.divide(m, buf, out=buf)
-            buf *= t(self.lr * lr_mult / c1)                      # lr_p · m̂ / (√v̂ + ε)
-            p.data -= buf
-            for a in (p.data, m, v) if self.t % FLUSH_EVERY == 0 else (p.data,):
+        m, v = buffers["exp_avg"], buffers["exp_avg_sq"]
+        # Every operation writes into g, m, v or the scratch buf: no temporaries.
+        for sl, _, decay_mult in segments:
+            if self.weight_decay * decay_mult:
+                xp.multiply(w[sl], t(self.weight_decay * decay_mult), out=buf[sl])
+                g[sl] += buf[sl]                                  # g = grad + decay·w
+        g *= t(1 - b1)
+        m *= t(b1)
+        m += g                                                    # g = (1 − β1)·g
+        xp.square(g, out=g)
+        g *= t((1 - b2) / (1 - b1) ** 2)                          # (1 − β2)·g²
+        v *= t(b2)
+        v += g
+        xp.divide(v, t(c2), out=buf)                              # v̂
+        xp.sqrt(buf, out=buf)
+        buf += t(self.eps)
+        xp.divide(m, buf, out=buf)
+        for sl, lr_mult, _ in segments:
+            buf[sl] *= t(self.lr * lr_mult / c1)                  # lr_p · m̂ / (√v̂ + ε)
+        w -= buf
+        if xp is np:                        # x86's slow subnormals: see flush_subnormals
+            for a in (w, m, v) if self.t % FLUSH_EVERY == 0 else (w,):
                 flush_subnormals(a, buf)
+
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 LR_POLICIES = ("fixed", "poly")

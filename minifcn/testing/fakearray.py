@@ -18,10 +18,11 @@ _SCALARS = (bool, int, float, complex, _np.generic)
 HINT = " (CuPy accepts its own arrays and scalars here: move host data with cupy.asarray)"
 
 
+MODULE = []        # the stand-in module (fakecupy), whose ufuncs the operators call; set there
+
+
 def _module():
-    """The stand-in module (``fakecupy``), whose ufuncs the operators call."""
-    from . import fakecupy
-    return fakecupy
+    return MODULE[0]
 
 
 def _lookup(name):
@@ -315,31 +316,3 @@ for _name in ("all", "any", "argmax", "argmin", "argpartition", "argsort", "asty
 
 def _from_numpy(a):
     return ndarray._of(a)
-
-
-class ufunc:
-    """A NumPy ufunc whose operands must be device arrays or scalars; one operation per call."""
-
-    def __init__(self, f):
-        self._f, self.__name__, self.nin, self.nout = f, f.__name__, f.nin, f.nout
-
-    def __call__(self, *args, out=None, **kwargs):
-        ins = [operand(a) for a in args[:self.nin]]
-        if len(args) > self.nin:
-            out = args[self.nin]
-        if isinstance(out, tuple) and len(out) == 1:       # as NumPy hands it to __array_ufunc__
-            out = out[0]
-        if out is not None and not isinstance(out, ndarray):
-            raise TypeError(f"output must be a device array, got {type(out)}" + HINT)
-        r = self._f(*ins, out=None if out is None else out._a,
-                    **{k: arg(v) for k, v in kwargs.items()})
-        count("matmul" if self.__name__ == "matmul" else "ufunc", self.__name__)
-        return out if out is not None else wrap(r)
-
-    def reduce(self, a, axis=0, dtype=None, out=None, keepdims=False):
-        r = self._f.reduce(operand(a), axis, dtype, None, keepdims)
-        count("reduction", f"{self.__name__}.reduce")
-        return wrap(r)
-
-    def __repr__(self):
-        return f"<ufunc '{self.__name__}'>"

@@ -24,6 +24,8 @@ bit the same numbers on 'cpu' and on this 'cuda': any difference is a code path 
 between the devices. ``cuda.runtime``, ``cuda.Device`` and the memory pools are stubs
 (``fakecuda.py``).
 """
+import sys as _sys
+
 import numpy as _np
 
 from . import UndefinedOnGPUError as _Undefined
@@ -32,7 +34,8 @@ from .counters import record as _record
 from .fakearray import HINT as _HINT
 from .fakearray import arg as _arg
 from .fakearray import count as _count
-from .fakearray import ndarray, ufunc  # noqa: F401
+from . import fakearray as _fakearray
+from .fakearray import ndarray
 from .fakearray import operand as _operand
 from .fakearray import unsupported as _unsupported
 from .fakearray import WRAPS as _WRAPS
@@ -40,6 +43,35 @@ from .fakearray import wrap as _wrap
 from .fakecuda import cuda, get_default_memory_pool, get_default_pinned_memory_pool  # noqa: F401
 
 __version__ = _names.CUPY_VERSION + "+minifcn.fake"
+_fakearray.MODULE.append(_sys.modules[__name__])     # the operators' ufuncs are ours
+
+
+class ufunc:
+    """A NumPy ufunc whose operands must be device arrays or scalars; one operation per call."""
+
+    def __init__(self, f):
+        self._f, self.__name__, self.nin, self.nout = f, f.__name__, f.nin, f.nout
+
+    def __call__(self, *args, out=None, **kwargs):
+        ins = [_operand(a) for a in args[:self.nin]]
+        if len(args) > self.nin:
+            out = args[self.nin]
+        if isinstance(out, tuple) and len(out) == 1:       # as NumPy hands it to __array_ufunc__
+            out = out[0]
+        if out is not None and not isinstance(out, ndarray):
+            raise TypeError(f"output must be a device array, got {type(out)}" + _HINT)
+        r = self._f(*ins, out=None if out is None else out._a,
+                    **{k: _arg(v) for k, v in kwargs.items()})
+        _count("matmul" if self.__name__ == "matmul" else "ufunc", self.__name__)
+        return out if out is not None else _wrap(r)
+
+    def reduce(self, a, axis=0, dtype=None, out=None, keepdims=False):
+        r = self._f.reduce(_operand(a), axis, dtype, None, keepdims)
+        _count("reduction", f"{self.__name__}.reduce")
+        return _wrap(r)
+
+    def __repr__(self):
+        return f"<ufunc '{self.__name__}'>"
 
 
 # --- module functions -------------------------------------------------------------------------
