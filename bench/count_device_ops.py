@@ -26,14 +26,8 @@ from minifcn.testing.opcount import batch_on, eval_forward_ops, training_step_op
 N_CLASS = 5
 
 
-def main_job_net(base_channels, fc_channels):
-    """The main job's FCN-8s geometry (fc6 padded by 3, conv1_1 by 0, no dropout) on 'cuda'."""
-    return FCN8s(N_CLASS, base_channels, fc_channels, conv1_1_padding=0,
-                 fc6_padding=DEFAULTS["fc6_padding"], dropout=DEFAULTS["dropout"]).to("cuda")
-
-
 def count(widths, size, optimizer, top=0):
-    model = main_job_net(*widths)
+    model = FCN8s.main_job(N_CLASS, *widths).to("cuda")
     opt = get_optimizer(optimizer, model.named_parameters(), **DEFAULTS)
     crit = nn.SoftmaxCrossEntropy(check_target=False,
                                   weight=np.linspace(0.5, 2, N_CLASS).astype(np.float32))

@@ -7,7 +7,7 @@
 # numpy, pillow, matplotlib, tqdm and pytest (PyTorch with CUDA optional: the benchmark's
 # reference). It installs nothing and needs no network: minifcn runs from this checkout
 # (PYTHONPATH). Meant to take under 4 minutes on one H200 (not yet measured: no GPU so far);
-# every stage has its own time limit (45 + 150 + 60 + 60 s at most), and a stage that fails or
+# every stage has its own time limit (45 + 150 + 60 + 60 + 60 s at most), and a stage that fails or
 # runs out of time is reported and the next one still runs. Exit status 0 only if all passed.
 #
 #   1. the environment: versions, the GPU, and that minifcn's 'cuda' is real CuPy
@@ -15,7 +15,9 @@
 #      that is not slow (the slow ones are CPU-only lessons 01-08 and gradient checks)
 #   3. bench/bench_gpu.py: FCN-8s forward and training step, CuPy against PyTorch CUDA
 #   4. the main job trained briefly on the GPU (300 iterations, one evaluation)
-#   5. the summary, also written to $OUT/summary.txt
+#   5. the device operations of one training step, counted on the CuPy stand-in
+#      (bench/count_device_ops.py: the count a GPU pays ~10-20 us of host time each for)
+#   6. the summary, also written to $OUT/summary.txt
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -94,7 +96,11 @@ EOF
 )
 fi
 
-# 5. summary ----------------------------------------------------------------------------------
+# 5. device operations per step (the stand-in, whatever the GPU) ------------------------------
+stage "device operations per step" 60 "$OUT_DIR/device_ops.log" \
+    env MINIFCN_FAKE_CUPY=1 python bench/count_device_ops.py --size 128 512 --top 0
+
+# 6. summary ----------------------------------------------------------------------------------
 {
     echo
     echo "=== minifcn GPU check: summary ($(date -u '+%Y-%m-%d %H:%M UTC'), $(( $(date +%s) - start_all )) s) ==="
@@ -105,6 +111,7 @@ fi
     grep -E "^FAILED|^ERROR|^SKIPPED" "$OUT_DIR/pytest.log" 2>/dev/null | head -n 20
     grep -E "^  (minifcn|torch|ratio)" "$OUT_DIR/bench_gpu.log" 2>/dev/null
     [ -n "${train_line:-}" ] && echo "main job: $train_line"
+    grep -E "^main job|^VGG16" "$OUT_DIR/device_ops.log" 2>/dev/null | sed 's/^/device ops: /'
     echo "logs: $OUT_DIR"
 } | tee "$OUT_DIR/summary.txt"
 grep -qE "FAILED|TIMED OUT" "$OUT_DIR/summary.txt" && exit 1
