@@ -23,11 +23,12 @@ import csv
 import json
 import os
 import sys
-
+from io import StringIO
 from typing import NamedTuple
 
 from . import io
 from .nn import Dropout
+from .textfile import read_text
 
 CHECKPOINT = "checkpoint.npz"
 LOG_FIELDS = ["iteration", "loss", "seconds"]
@@ -47,11 +48,35 @@ def _write_csv(path, fields, rows, append):
         w.writerows(rows)
 
 
-def _read_csv(path, upto):
+def _read_csv(path, upto, fields):
+    """The rows of a log minifcn wrote (log.csv, eval.csv) up to iteration ``upto``, as dicts
+    of ``fields``: 'iteration' an int, the others floats. Read as a spreadsheet may have saved
+    it again (a byte-order mark, CRLF, ';' or tabs between the fields, blank rows); a file
+    without these columns, or a value that is not a number, is a ValueError naming the file
+    and the line."""
     if not os.path.exists(path):
         return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return [r for r in csv.DictReader(f) if int(r["iteration"]) <= upto]
+    text = read_text(path, "run log")
+    header = text.split("\n", 1)[0]
+    reader = csv.DictReader(StringIO(text), delimiter=max(",;\t", key=header.count))
+    missing = [k for k in fields if k not in (reader.fieldnames or [])]
+    if missing:
+        raise ValueError(f"{path} is not the log minifcn writes: no column {missing[0]!r} in "
+                         f"its header {header[:80]!r} (expected {','.join(fields)}); move it "
+                         f"away, or start a new run in another --out")
+    rows = []
+    for r in reader:
+        if not any((v or "").strip() for v in r.values() if isinstance(v, str)):
+            continue                                        # a blank row
+        try:
+            row = {k: float(r[k]) for k in fields}
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}:{reader.line_num}: {', '.join(str(r[k]) for k in fields)} "
+                             f"are not the numbers {', '.join(fields)}") from None
+        row["iteration"] = int(row["iteration"])
+        if row["iteration"] <= upto:
+            rows.append(row)
+    return rows
 
 
 def _write_json(path, obj):
@@ -122,8 +147,8 @@ class RunFolder:
         if any(os.path.exists(self.file(n)) for n in (CHECKPOINT, "eval.csv", "metrics.json")):
             return True
         try:
-            return bool(_read_csv(self.file("log.csv"), float("inf")))
-        except (ValueError, KeyError, TypeError):          # a log.csv minifcn did not write
+            return bool(_read_csv(self.file("log.csv"), float("inf"), LOG_FIELDS))
+        except ValueError:                                  # a log.csv minifcn did not write
             return True
 
     # --- checkpoints ----------------------------------------------------------------------------
@@ -156,6 +181,8 @@ class RunFolder:
         """Create the folder (``overwrite``: remove the run files there), write config.json, cut
         log.csv back to ``iteration`` and eval.csv to ``history``; return the log rows kept.
         The first write into the folder: every argument has been checked before."""
+        # log.csv is read first: one that cannot be read stops the run before anything is written
+        rows = [] if overwrite else _read_csv(self.file("log.csv"), iteration, LOG_FIELDS)
         os.makedirs(self.path, exist_ok=True)
         self._remove_stale()
         if overwrite:
@@ -163,7 +190,6 @@ class RunFolder:
                 if os.path.exists(self.file(name)):
                     os.remove(self.file(name))
         _write_json(self.file("config.json"), config)
-        rows = _read_csv(self.file("log.csv"), iteration)       # rows past the checkpoint go
         _write_csv(self.file("log.csv"), LOG_FIELDS, rows, append=False)
         if history:
             _write_csv(self.file("eval.csv"), ["iteration"] + METRIC_KEYS, history, append=False)
@@ -180,15 +206,12 @@ class RunFolder:
 
     def read_log(self):
         """log.csv as dicts {'iteration': int, 'loss': float, 'seconds': float}."""
-        return [{"iteration": int(r["iteration"]), "loss": float(r["loss"]),
-                 "seconds": float(r["seconds"])}
-                for r in _read_csv(self.file("log.csv"), float("inf"))]
+        return _read_csv(self.file("log.csv"), float("inf"), LOG_FIELDS)
 
     def read_evaluations(self):
         """eval.csv as dicts {'iteration': int, 'acc': float, …} (METRIC_KEYS), one per
         evaluation in iteration order."""
-        return [{"iteration": int(r["iteration"]), **{k: float(r[k]) for k in METRIC_KEYS}}
-                for r in _read_csv(self.file("eval.csv"), float("inf"))]
+        return _read_csv(self.file("eval.csv"), float("inf"), ["iteration"] + METRIC_KEYS)
 
     def log(self, rows):
         _write_csv(self.file("log.csv"), LOG_FIELDS, rows, append=True)

@@ -23,7 +23,8 @@ import numpy as np
 from PIL import Image
 
 from .palette import VOID_INDEX
-from .voc import parse_class_line
+from ..textfile import read_lines
+from .voc import drop_index_column, first_repeat, parse_class_line
 
 VOID_COLOUR = (224, 224, 192)
 
@@ -37,34 +38,35 @@ class ClassSpec(NamedTuple):
 
 
 def read_class_spec(path):
-    """Parse a classes file of ``name R G B`` lines (blank lines and ``#`` comments skipped).
+    """Parse a classes file of ``name R G B`` lines (blank lines and ``#`` comments skipped; a
+    byte-order mark and CRLF line ends are read; lines may open with their index, ``0 name``).
 
     Lines with a name only are allowed when no line has a colour (for index masks). Raises
-    FileNotFoundError or ValueError naming the file and the line.
+    FileNotFoundError or ValueError naming the file and the line; a name or a colour used twice
+    (a void line's included: its pixels would silently become void) names both lines.
     """
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = [(n, ln.strip()) for n, ln in enumerate(f, 1) if ln.strip()
-                     and not ln.lstrip().startswith("#")]
-    except FileNotFoundError:
-        raise FileNotFoundError(f"classes file not found: {path}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"classes file {path} is not UTF-8 text") from None
+    lines = drop_index_column(read_lines(path, "classes file"), path, void_allowed=True)
     names, colours, voids = [], [], {VOID_COLOUR}
+    seen_names, seen_colours = [], []                # [(line, key)], void lines' colours too
     for n, line in lines:
         name, colour = parse_class_line(line)
         if colour is not None and max(colour) > 255:
             raise ValueError(f"{path}:{n}: colour {colour} has a value over 255")
+        if colour is not None:
+            seen_colours.append((n, colour))
         if name.lower() == "void" or colour == VOID_COLOUR:
             voids.add(colour or VOID_COLOUR)
             continue
-        if name in names:
-            raise ValueError(f"{path}:{n}: class {name!r} is named twice")
-        if colour is not None and colour in colours:
-            raise ValueError(f"{path}:{n}: colour {colour} is given to both "
-                             f"{names[colours.index(colour)]!r} and {name!r}")
+        seen_names.append((n, name))
         names.append(name)
         colours.append(colour)
+    for entries, what, why in ((seen_names, "class", "a class needs one name"),
+                               (seen_colours, "colour", "its pixels could not tell them apart")):
+        repeat = first_repeat(entries)
+        if repeat:
+            key, first, second = repeat
+            raise ValueError(f"{path}:{second}: {what} {key!r} is also on line {first}: {why}; "
+                             f"give each line its own {'name' if what == 'class' else 'colour'}")
     if not names:
         raise ValueError(f"classes file {path} names no class (expected lines 'name R G B')")
     if len(names) > 255:

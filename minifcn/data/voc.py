@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..conventions import VOC_CLASSES
+from ..textfile import read_lines
 from .palette import VOID_INDEX, read_label_png
 
 CLASSES_FILE = "classes.txt"
@@ -70,37 +71,91 @@ def parse_class_line(line):
     return line.strip(), None
 
 
-def read_classes(path):
-    """(names, colours) from a classes file: one class per line, ``name`` or ``name R G B``.
+def first_repeat(entries):
+    """The first key given twice in ``entries`` [(line number, key)], as (key, first line,
+    second line); None when every key is used once."""
+    seen = {}
+    for n, key in entries:
+        if key in seen:
+            return key, seen[key], n
+        seen[key] = n
+    return None
 
-    colours is None when no line has one, else a tuple of (R, G, B); a file where only some
-    lines have a colour, or with a value over 255, is a ValueError naming the line.
+
+def drop_index_column(lines, path, void_allowed=False):
+    """Lines ``index name …`` (every line opening with a number, as some tools write label
+    lists) → the lines without it, in index order; other lists are returned as they are.
+    An index used twice, or past the list (the indices must be 0..n-1), is a ValueError naming
+    the lines. ``void_allowed``: a line ``255 void …`` is void's, not a class's."""
+    split = [(n, line.split(None, 1)) for n, line in lines]
+    if not split or not all(len(p) == 2 and p[0].isdigit() for _, p in split):
+        return lines
+    entries = [(n, int(p[0]), p[1]) for n, p in split]
+    if void_allowed:
+        void = [(n, i, rest) for n, i, rest in entries if i == VOID_INDEX]
+        entries = [e for e in entries if e[1] != VOID_INDEX]
+    else:
+        void = []
+    repeat = first_repeat([(n, i) for n, i, _ in entries])
+    if repeat:
+        raise ValueError(f"{path}:{repeat[2]}: index {repeat[0]} is also given on line "
+                         f"{repeat[1]}; each class needs its own index")
+    for n, i, _ in entries:
+        if i >= len(entries):
+            raise ValueError(f"{path}:{n}: index {i} is past the list: {len(entries)} classes "
+                             f"take the indices 0..{len(entries) - 1}")
+    return [(n, rest) for n, _, rest in sorted(entries, key=lambda e: e[1])] + \
+        [(n, rest) for n, _, rest in void]
+
+
+def read_classes(path):
+    """(names, colours) from a classes file: one class per line, ``name`` or ``name R G B``
+    (optionally opened by its index, ``0 background``); blank lines and ``#`` comments skipped.
+
+    colours is None when no line has one, else a tuple of (R, G, B). A file that contradicts
+    itself is a ValueError naming the lines: only some lines with a colour, a value over 255, a
+    name or a colour used twice (void's (224, 224, 192) included: it draws label 255), a line
+    for void (255 is void's label, not a class), an index used twice or past the list.
     """
-    with open(path, encoding="utf-8") as f:
-        lines = [(n, line) for n, line in enumerate(f, 1) if line.strip()]
+    from .palette import voc_palette
+    lines = drop_index_column(read_lines(path, "classes file"), path)
     if not lines:
         raise ValueError(f"no class names in {path}")
     names, colours = [], []
+    void_colour = tuple(int(v) for v in voc_palette(256)[VOID_INDEX])
     for n, line in lines:
         name, colour = parse_class_line(line)
         if colour is not None and max(colour) > 255:
             raise ValueError(f"{path}:{n}: colour {colour} has a value over 255")
-        names.append(name)
-        colours.append(colour)
-    has = [c is not None for c in colours]
+        if name.lower() == "void":
+            raise ValueError(f"{path}:{n}: void is not a class (it is label {VOID_INDEX}, "
+                             f"ignored by the loss); remove the line")
+        if colour == void_colour:
+            raise ValueError(f"{path}:{n}: colour {colour} is void's (label {VOID_INDEX} is "
+                             f"drawn in it); give {name!r} another colour")
+        names.append((n, name))
+        colours.append((n, colour))
+    has = [c is not None for _, c in colours]
     if any(has) and not all(has):
         n = lines[has.index(not has[0])][0]
         raise ValueError(f"{path}:{n}: some lines give a colour 'R G B' after the name and others "
                          f"do not; give every class a colour, or none")
-    return tuple(names), (tuple(colours) if all(has) else None)
+    for entries, what in ((names, "class"), (colours if all(has) else [], "colour")):
+        repeat = first_repeat(entries)
+        if repeat:
+            key, first, second = repeat
+            raise ValueError(f"{path}:{second}: {what} {key!r} is also on line {first}; each "
+                             f"class needs its own {'name' if what == 'class' else what}")
+    return (tuple(name for _, name in names),
+            tuple(c for _, c in colours) if all(has) else None)
 
 
 def read_split(path):
-    """Image ids from a split list, one per line (VOC's lists hold only the id)."""
+    """Image ids from a split list, one per line (VOC's lists hold only the id; blank lines and
+    ``#`` comments skipped)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"split list not found: {path}")
-    with open(path, encoding="utf-8") as f:
-        return [line.split()[0] for line in f if line.strip()]
+    return [line.split()[0] for _, line in read_lines(path, "split list")]
 
 
 def resolve_voc_root(root):

@@ -9,9 +9,11 @@ so a class as common as the median weighs 1, a rare one more, background less. V
 count for nothing. A class absent from the training set gets weight 1: it has no pixel to weigh.
 """
 import math
+import re
 
 import numpy as np
 
+from ..textfile import read_lines
 from .palette import VOID_INDEX
 
 
@@ -47,13 +49,10 @@ def median_frequency_weights(pixels, image_pixels):
 
 def read_class_weights(path, class_names):
     """One weight per class from a text file: lines ``weight`` or ``name weight``, in class
-    order (blank lines and ``#`` comments skipped). Names, when given, must match the classes."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = [(n, ln.split()) for n, ln in enumerate(f, 1)
-                     if ln.strip() and not ln.lstrip().startswith("#")]
-    except FileNotFoundError:
-        raise FileNotFoundError(f"class-weight file not found: {path}") from None
+    order (blank lines and ``#`` comments skipped; a byte-order mark and CRLF are read).
+    Names, when given, must match the classes."""
+    # spaces, or the commas, semicolons and tabs of a file saved by a spreadsheet
+    lines = [(n, re.split(r"[\s,;]+", line)) for n, line in read_lines(path, "class-weight file")]
     if len(lines) != len(class_names):
         raise ValueError(f"class-weight file {path} gives {len(lines)} weights for "
                          f"{len(class_names)} classes ({', '.join(class_names)})")
