@@ -82,6 +82,14 @@ def _add_eval(sub, parents):
     p.add_argument("--subset", type=int, default=None,
                    help="score a deterministic subset of this many images")
     p.add_argument("--device", choices=DEVICES, default=None, help=DEVICE_HELP)
+    p.add_argument("--allow-other-names", action="store_true",
+                   help="score a model whose class names differ from the dataset's")
+    _add_allow_nonfinite(p)
+
+
+def _add_allow_nonfinite(p):
+    p.add_argument("--allow-nonfinite", action="store_true",
+                   help="load weights that hold NaN or Inf (refused otherwise; for debugging)")
 
 
 def _run_eval(args):
@@ -89,9 +97,9 @@ def _run_eval(args):
     from .data import default_train_data, load_dataset
     from .evaluate import evaluate
     data = default_train_data() if args.data is None else args.data
-    model = io.load(args.checkpoint, device=args.device)
+    model = io.load(args.checkpoint, device=args.device, allow_nonfinite=args.allow_nonfinite)
     dataset = load_dataset(data, args.split, args.subset)
-    scores = evaluate(model, dataset, progress=True)
+    scores = evaluate(model, dataset, progress=True, same_names=not args.allow_other_names)
     print(json.dumps(scores, indent=1))
     if scores["collapse"]:
         print(scores["collapse"], file=sys.stderr)
@@ -117,6 +125,7 @@ def _add_predict(sub, parents):
                    help="px shared by neighbouring tiles (default 128; ≥ 490 gives exactly the "
                         "whole-image labels)")
     p.add_argument("--device", choices=DEVICES, default=None, help=DEVICE_HELP)
+    _add_allow_nonfinite(p)
 
 
 def _check_large(args):
@@ -145,7 +154,7 @@ def _run_predict(args):
         raise ValueError(f"--alpha must be in 0..1, got {args.alpha}")
     _check_large(args)
     targets = _predict_targets(args.images, args.out, args.overlay, args.overwrite)
-    model = io.load(args.checkpoint, device=args.device)
+    model = io.load(args.checkpoint, device=args.device, allow_nonfinite=args.allow_nonfinite)
     palette = label_palette(getattr(model, "class_colors", None))   # the dataset's colours
     os.makedirs(args.out, exist_ok=True)
     for path, (target, over) in zip(args.images, targets):

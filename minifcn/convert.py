@@ -22,7 +22,9 @@ with ``--model fcn8s-atonce``). torch is needed only to read ``.pth`` files, and
 ``weights_only=True`` (no arbitrary unpickling).
 """
 import os
+import re
 import warnings
+import zipfile
 
 import numpy as np
 
@@ -46,7 +48,10 @@ def load_torch_state_dict(path):
                           "pip install torch") from None
     with warnings.catch_warnings():    # torch's notes on pickle protocols: nothing to act on
         warnings.simplefilter("ignore", UserWarning)
-        obj = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+        try:
+            obj = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+        except Exception as e:         # torch raises several types, with a page of advice
+            raise ValueError(f"cannot convert {os.fspath(path)}: {_torch_reason(e)}") from None
     for key in ("model_state_dict", "state_dict"):       # torchfcn / common checkpoint layouts
         if isinstance(obj, dict) and key in obj:
             obj = obj[key]
@@ -58,6 +63,26 @@ def load_torch_state_dict(path):
             name = name[len("module."):] if name.startswith("module.") else name  # DataParallel
             state[name] = value.detach().cpu().numpy()
     return state
+
+
+ANSI_CODE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _torch_reason(e):
+    """Why torch.load refused a file, in one line, without its terminal colour codes."""
+    text = ANSI_CODE.sub("", str(e))
+    imported = re.search(r"unsupported GLOBAL ([\w.]+)", text)
+    if imported:
+        return (f"it is a pickle that would import {imported.group(1)} when loaded, which can "
+                f"run any code; minifcn reads only tensors (torch.load with weights_only=True), "
+                f"so it refused the file. Convert only weights from a source you trust")
+    if "Weights only load failed" in text:
+        detail = re.search(r"WeightsUnpickler error:\s*(.+?)(\n\n|$)", text, re.S)
+        why = " ".join(detail.group(1).split()) if detail else "not a plain state dict"
+        return (f"PyTorch's safe loader (weights_only=True) cannot read it ({why}): not a "
+                f"PyTorch weights file, or one that holds more than tensors")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return f"{type(e).__name__}: {lines[0] if lines else 'unreadable'} (not a PyTorch .pth file?)"
 
 
 def _fcn_name(keys, model):
@@ -138,7 +163,19 @@ def load_source(path, source="auto"):
         raise FileNotFoundError(f"no weights file at {path!r}")
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}: expected one of {SOURCES}")
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            ours = io.META_KEY + ".npy" in zf.namelist()
+        if ours:
+            meta = io.read_metadata(path).get("meta", {})
+            kind = "a training run's checkpoint" if "optimizer" in meta else "a model file"
+            raise ValueError(f"{path} is already minifcn's ({kind}): minifcn.load, eval, predict "
+                             f"and --init read it as it is; there is nothing to convert")
     if source == "chainer" or (source == "auto" and path.endswith(".npz")):
+        try:
+            io.check_archive(path)
+        except (ValueError, zipfile.BadZipFile) as e:
+            raise ValueError(f"cannot convert {path}: {e}") from None
         with np.load(path, allow_pickle=False) as data:
             return "chainer", chainer_to_state_dict({k: data[k] for k in data.files})
     state = load_torch_state_dict(path)

@@ -13,13 +13,17 @@ holding
 
 so it is read with ``np.load(path, allow_pickle=False)``: loading a file cannot run code. Pickled
 content (PyTorch .pth files, object arrays) is refused with a ValueError; convert .pth files with
-``python -m minifcn convert`` (``minifcn.convert``).
+``python -m minifcn convert`` (``minifcn.convert``). Every array's header (its dtype and shape)
+is read first, from the archive, and checked against the bytes the archive holds for it: a
+damaged file that claims a huge array is refused before anything is allocated. Weights that are
+not finite (a run that diverged) are refused too, unless ``allow_nonfinite=True``.
 
 Writing is atomic: the archive goes to a temporary file in the target's folder, is flushed to
 disk, and replaces the target in one ``os.replace``; a crash leaves the old file or the new one,
 never half of one.
 """
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -112,16 +116,88 @@ def _corrupt(path, e):
                       f"copy, or save it again")
 
 
-def _first_byte(path):
+def _first_bytes(path, n=1):
     with open(path, "rb") as f:
-        return f.read(1)
+        return f.read(n)
+
+
+# The most a deflated member can expand (zlib's limit is about 1032:1); a member that claims more
+# is damaged.
+MAX_DEFLATE_RATIO = 1100
+
+
+def _size(n):
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def _npy_header(f):
+    """(shape, dtype) from the header of the .npy file open in ``f`` (nothing else read)."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise ValueError(f".npy format version {version}, which minifcn never writes")
+    return shape, dtype
+
+
+def check_archive(path):
+    """Read every array's header in the .npz archive ``path``, and no array: ValueError when an
+    array claims more (or fewer) bytes than the archive holds for it, or holds Python objects.
+    So a damaged header is refused before its array is allocated."""
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            key = info.filename.removesuffix(".npy")
+            stored = info.compress_type == zipfile.ZIP_STORED
+            if (info.file_size != info.compress_size if stored
+                    else info.file_size > MAX_DEFLATE_RATIO * (info.compress_size + 1)):
+                raise ValueError(f"the archive's entry for {key!r} claims "
+                                 f"{_size(info.file_size)} in {_size(info.compress_size)}")
+            with zf.open(info) as f:
+                try:
+                    shape, dtype = _npy_header(f)
+                except ValueError as e:
+                    raise ValueError(f"the header of {key!r} does not read ({e})") from None
+                held = info.file_size - f.tell()
+            if dtype.hasobject:
+                raise _ObjectArray(f"{key!r} holds Python objects, which only unpickling (which "
+                                   f"can run code) reads: refused")
+            claimed = math.prod(shape) * dtype.itemsize
+            if claimed != held:
+                raise ValueError(f"its header says {key!r} is a {dtype} array of shape "
+                                 f"{tuple(shape)} ({_size(claimed)}), but the file holds "
+                                 f"{_size(held)} for it")
+
+
+class _ObjectArray(ValueError):
+    """An archive member that holds Python objects (it would need pickle)."""
 
 
 def _read_arrays(path):
-    """(header, {key: array}) of a weights file, read with np.load(allow_pickle=False)."""
+    """(header, {key: array}) of a weights file, read with np.load(allow_pickle=False), after
+    ``check_archive`` has read every array's header."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no minifcn weights file at {path!r}")
+    if zipfile.is_zipfile(path):
+        try:
+            check_archive(path)
+        except _ObjectArray:
+            raise _pickle_refused(path) from None
+        except (ValueError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+            raise ValueError(f"{path!r} is damaged and was not loaded: {e}; use an earlier "
+                             f"copy, or save it again") from None
+    elif _first_bytes(path, 6) == b"\x93NUMPY":          # a bare .npy: its header only
+        try:
+            with open(path, "rb") as f:
+                pickled = _npy_header(f)[1].hasobject
+        except ValueError:
+            pickled = False
+        raise _pickle_refused(path) if pickled else _not_minifcn(path, "a single .npy array")
     try:
         data = np.load(path, allow_pickle=False)
         if not hasattr(data, "files"):                 # a bare .npy array
@@ -137,7 +213,7 @@ def _read_arrays(path):
             raise _corrupt(path, e) from None
         # NumPy's words for an object array, or for a file that is neither .npy nor .npz: only
         # call the latter a pickle when it starts like one (protocol ≥ 2 opens with 0x80).
-        if "object arrays" in str(e).lower() or _first_byte(path) == b"\x80":
+        if "object arrays" in str(e).lower() or _first_bytes(path) == b"\x80":
             raise _pickle_refused(path) from None
         raise _not_minifcn(path, "not a NumPy .npz archive") from None
     except (zipfile.BadZipFile, zlib.error, EOFError) as e:      # cut short, or damaged
@@ -161,21 +237,24 @@ def read_metadata(path):
     return _read_arrays(path)[0]
 
 
-def read(path, device=None, classes=None):
+def read(path, device=None, classes=None, allow_nonfinite=False):
     """(model, extra, meta): the model rebuilt with its weights, the extra arrays (NumPy) and the
     caller's metadata, as given to ``save``. What a trainer needs to resume.
 
     ``classes``: {class name: class} for models of the caller's own (built as
     ``cls(**config)``), beside minifcn.models'. Only classes named here or in minifcn.models are
-    ever built: the file names a class, it does not bring code."""
+    ever built: the file names a class, it does not bring code. Weights that are not finite are
+    a ValueError unless ``allow_nonfinite`` (for looking into a run that diverged)."""
     from .models import model_class
     header, arrays = _read_arrays(path)
+    state = {k[len(PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(PARAM_PREFIX)}
+    if not allow_nonfinite:
+        _check_finite(path, state)
     try:
         name = header["class"]
         cls = classes[name] if classes and name in classes else model_class(name)
         model = cls(**header["config"])
         model.to(dtype=np.dtype(header.get("dtype", "float32")))
-        state = {k[len(PARAM_PREFIX):]: v for k, v in arrays.items() if k.startswith(PARAM_PREFIX)}
         model.load_state_dict(state, strict=True)
     except (KeyError, TypeError, ValueError) as e:          # a damaged or hand-edited header
         raise ValueError(f"{os.fspath(path)!r} does not hold a model minifcn can rebuild: "
@@ -188,7 +267,23 @@ def read(path, device=None, classes=None):
     return model, extra, header.get("meta", {})
 
 
-def load(path, device=None, classes=None):
+def _check_finite(path, state):
+    """ValueError naming the arrays of ``state`` that hold NaN or infinite values."""
+    bad = []
+    for name, value in state.items():
+        if value.dtype.kind in "fc" and not np.isfinite(value).all():
+            bad.append(f"{name} ({int(np.isnan(value).sum())} NaN, "
+                       f"{int(np.isinf(value).sum())} infinite of {value.size})")
+    if bad:
+        more = f" and {len(bad) - 2} more" if len(bad) > 2 else ""
+        raise ValueError(f"{os.fspath(path)!r} holds weights that are not finite: "
+                         f"{', '.join(bad[:2])}{more}. A model that diverged predicts nothing "
+                         f"useful; to look into it anyway, load it with allow_nonfinite=True "
+                         f"(--allow-nonfinite)")
+
+
+def load(path, device=None, classes=None, allow_nonfinite=False):
     """The model saved at ``path`` (weights loaded strictly), on ``device`` ('cpu'/'cuda';
-    None keeps it on the host). ``classes``: the caller's own model classes, as for ``read``."""
-    return read(path, device, classes)[0]
+    None keeps it on the host). ``classes``: the caller's own model classes, as for ``read``.
+    ``allow_nonfinite``: load weights that hold NaN or Inf (refused otherwise)."""
+    return read(path, device, classes, allow_nonfinite)[0]

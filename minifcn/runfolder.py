@@ -165,7 +165,17 @@ class RunFolder:
         """The run's ``Checkpoint``, for ``resume``."""
         if not os.path.exists(self.checkpoint):
             raise FileNotFoundError(f"resume: no checkpoint at {self.checkpoint}")
-        return Checkpoint(*io.read(self.checkpoint))
+        checkpoint = Checkpoint(*io.read(self.checkpoint))
+        missing = [k for k in ("iteration", "config", "optimizer", "dropout_steps")
+                   if k not in checkpoint.meta]
+        if missing:
+            source = checkpoint.meta.get("converted_from")
+            made = f"converted from {source}" if source else "saved by minifcn.save"
+            raise ValueError(f"resume: {self.checkpoint} is a model file ({made}), not a "
+                             f"training run's checkpoint: it holds weights but no "
+                             f"{' or '.join(missing[:2])}. Start a new run from it with --init "
+                             f"{self.checkpoint} (and another --out)")
+        return checkpoint
 
     @staticmethod
     def restore(checkpoint, model, optimizer):

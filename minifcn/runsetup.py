@@ -17,6 +17,7 @@ from . import backend, io
 from .config import DEFAULTS, check_resume, resolve, validate
 from .data import default_train_data, load_dataset
 from .data.weights import class_weights
+from .evaluate import check_classes
 from .models import model_class, model_key
 from .optim import get_optimizer
 from .runfolder import RunFolder
@@ -60,6 +61,11 @@ def _settings(kwargs):
                   file=sys.stderr)
     cfg = resolve(kwargs, checkpoint.config if checkpoint else None)
     validate(cfg)
+    if checkpoint and cfg["iterations"] < checkpoint.iteration:
+        raise ValueError(f"resume: the run in {run_folder.path} is at iteration "
+                         f"{checkpoint.iteration}, past --iterations {cfg['iterations']}; nothing "
+                         f"was changed. Give --iterations above {checkpoint.iteration} to "
+                         f"continue it")
     return run_folder, cfg, checkpoint
 
 
@@ -102,7 +108,13 @@ def _build_model(cfg, train_set, val_set):
     if cfg["init"] is not None:
         # VGG16: fc6/fc7 convolutionized; else 32s → 16s → 8s. The source's input convention
         # comes along (copy_params_from).
-        copy = model.copy_params_from(io.load(cfg["init"]))
+        try:
+            copy = model.copy_params_from(io.load(cfg["init"]))
+        except (ValueError, KeyError, TypeError) as e:
+            widths = {k: model.config.get(k) for k in ("base_channels", "fc_channels")}
+            raise ValueError(f"--init {cfg['init']}: {e.args[0] if e.args else e} (this run "
+                             f"builds {type(model).__name__} with {widths}: give --base-channels "
+                             f"and --fc-channels as the file's)") from None
         if copy.reinitialized:                          # a source with another class count
             print(f"--init {cfg['init']}: {copy.summary()}", file=sys.stderr)
     return model
@@ -118,10 +130,7 @@ def setup_run(kwargs):
     model = checkpoint.model if checkpoint else _build_model(cfg, train_set, val_set)
     if not checkpoint and train_set.class_colors is not None:
         model.class_colors = [list(c) for c in train_set.class_colors]  # predict draws them
-    n_class = getattr(model, "n_class", train_set.n_class)
-    if n_class != train_set.n_class:
-        raise ValueError(f"the model predicts {n_class} classes but {root} has "
-                         f"{train_set.n_class}")
+    check_classes(model, train_set)        # a resumed model, or a model object, against --data
     model.to(device)
     model.train()
     optimizer = get_optimizer(cfg["optimizer"], model.named_parameters(), **cfg)
