@@ -5,12 +5,14 @@ flags and ``_run_<command>(args)`` calls the Python API. ``train``'s flags are `
 keywords with dashes (``--base-channels`` → ``base_channels``), read from ``minifcn.config``.
 
 ``main`` is the one error boundary: a mistake (a bad value, a missing or broken file) prints one
-line, ``error: …``, and exits with status 2 (1 for a diverged training run, 130 for Ctrl-C);
+line, ``error: …``, and exits with status 2 (1 for a diverged training run, 128 + the signal for
+one that stopped on Ctrl-C (130), SIGTERM (143) or SIGHUP (129));
 ``--debug`` prints the traceback instead.
 """
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -332,9 +334,11 @@ def main(argv=None):
         with warnings.catch_warnings():     # overflow during a divergence: the error says it
             warnings.filterwarnings("ignore", FLOAT_WARNINGS, RuntimeWarning)
             return command(argparse.Namespace(**kwargs))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:         # Ctrl-C, or train's Stopped (SIGTERM, SIGHUP)
+        signum = getattr(e, "signum", signal.SIGINT)
+        print("interrupted" if signum == signal.SIGINT else
+              f"stopped by {signal.Signals(signum).name}", file=sys.stderr)
+        return 128 + signum
     except Exception as e:
         if debug:
             traceback.print_exc()

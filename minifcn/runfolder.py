@@ -10,6 +10,7 @@
     loss.png, metrics.png, predictions.png    the figures, drawn at the end by
                       ``minifcn.runplots`` (``runplots.plot_run(folder)``: loss and scores
                       side by side); this module only stores and reads files
+    train.lock        while a training runs there: its process id and host (``lock``)
 
 Every file is replaced atomically (written beside, then renamed): a crash leaves the old version
 or the new one, and a ``*.tmp`` left by a kill -9 is removed when the folder is next used. A
@@ -17,11 +18,14 @@ resumed run cuts ``log.csv`` and ``eval.csv`` back to the checkpoint's iteration
 iterations that are computed again are not listed twice.
 
 A folder that holds a run (a checkpoint, an evaluation or logged iterations) is never replaced
-silently: a new run there needs ``overwrite``, which removes only the files above.
+silently: a new run there needs ``overwrite``, which removes only the files above. Two trainings
+never share a folder: the second is refused at once, naming the first's process, and the lock
+of a training that was killed is reclaimed.
 """
 import csv
 import json
 import os
+import socket
 import sys
 from io import StringIO
 from typing import NamedTuple
@@ -31,6 +35,7 @@ from .nn import Dropout
 from .textfile import read_text
 
 CHECKPOINT = "checkpoint.npz"
+LOCK = "train.lock"
 LOG_FIELDS = ["iteration", "loss", "seconds"]
 METRIC_KEYS = ["acc", "acc_cls", "mean_iu", "fwavacc"]
 OPTIM_PREFIX = "optim/"
@@ -51,7 +56,8 @@ def _write_csv(path, fields, rows, append):
 def _read_csv(path, upto, fields):
     """The rows of a log minifcn wrote (log.csv, eval.csv) up to iteration ``upto``, as dicts
     of ``fields``: 'iteration' an int, the others floats. Read as a spreadsheet may have saved
-    it again (a byte-order mark, CRLF, ';' or tabs between the fields, blank rows); a file
+    it again (a byte-order mark, CRLF, ';' or tabs between the fields, blank rows; a last row
+    cut short by a full disk is left out); a file
     without these columns, or a value that is not a number, is a ValueError naming the file
     and the line."""
     if not os.path.exists(path):
@@ -71,6 +77,8 @@ def _read_csv(path, upto, fields):
         try:
             row = {k: float(r[k]) for k in fields}
         except (TypeError, ValueError):
+            if not text.endswith("\n") and reader.line_num == text.count("\n") + 1:
+                continue                            # a last row cut short (a full disk)
             raise ValueError(f"{path}:{reader.line_num}: {', '.join(str(r[k]) for k in fields)} "
                              f"are not the numbers {', '.join(fields)}") from None
         row["iteration"] = int(row["iteration"])
@@ -81,9 +89,28 @@ def _read_csv(path, upto, fields):
 
 def _write_json(path, obj):
     tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)                      # atomic: a reader never sees half a file
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=1)
+        os.replace(tmp, path)                  # atomic: a reader never sees half a file
+    except BaseException:                      # a full disk: the old file stays, whole
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:                            # it exists, under another user
+        return True
+    return True
+
+
+class FolderInUse(RuntimeError):
+    """Another training holds the run folder (its lock file names the process)."""
 
 
 class Checkpoint(NamedTuple):
@@ -107,6 +134,29 @@ class Checkpoint(NamedTuple):
         return self.meta.get("history", [])
 
 
+def _create_with(path, text):
+    """Create ``path`` holding ``text``, atomically: False if it exists. (The text is written
+    beside and linked in, so a reader never sees the file empty.)"""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:                            # a file system without hard links
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        return True
+    finally:
+        os.remove(tmp)
+
+
 def dropout_layers(model):
     return [(name, m) for name, m in model.named_modules() if isinstance(m, Dropout)]
 
@@ -117,6 +167,7 @@ class RunFolder:
     def __init__(self, path):
         self.path = os.path.abspath(path)
         self.checkpoint = os.path.join(self.path, CHECKPOINT)
+        self._made = False
 
     def file(self, name):
         return os.path.join(self.path, name)
@@ -150,6 +201,52 @@ class RunFolder:
             return bool(_read_csv(self.file("log.csv"), float("inf"), LOG_FIELDS))
         except ValueError:                                  # a log.csv minifcn did not write
             return True
+
+    # --- the lock: one training at a time -------------------------------------------------------
+    def lock(self):
+        """Hold the folder for this process: ``train.lock`` holds its pid and host, and is
+        removed by ``unlock``. Another live training's lock is a ``FolderInUse`` naming it; the
+        lock of a process that is gone (killed) is reclaimed, with a message. The folder is made
+        if needed (``unlock(remove_folder=True)`` removes it again if it is still empty)."""
+        self._made = not os.path.isdir(self.path)
+        os.makedirs(self.path, exist_ok=True)
+        lock, mine = self.file(LOCK), f"{os.getpid()} {socket.gethostname()}\n"
+        for _ in range(3):
+            if _create_with(lock, mine):
+                return
+            pid, host = self._lock_holder()
+            here = host == socket.gethostname()
+            if pid is None or not here or _pid_alive(pid):
+                who = (f"process {pid}" + ("" if here else f" on {host}") if pid is not None
+                       else "a process that wrote no pid")
+                raise FolderInUse(f"{self.path} is in use by another training ({who}; lock file "
+                                  f"{lock}): wait for it to end, or choose another --out. If no "
+                                  f"training runs there, remove the lock file")
+            try:
+                os.remove(lock)
+            except FileNotFoundError:          # another process reclaimed it first
+                pass
+            print(f"reclaimed the lock of process {pid}, which has ended (killed?): {lock}",
+                  file=sys.stderr)
+        raise FolderInUse(f"{self.path}: could not take the lock {lock}; try again")
+
+    def _lock_holder(self):
+        """(pid, host) from the lock file; (None, host) when it holds no pid."""
+        try:
+            with open(self.file(LOCK), encoding="utf-8", errors="replace") as f:
+                parts = f.read().split()
+        except FileNotFoundError:
+            return None, socket.gethostname()
+        pid = int(parts[0]) if parts and parts[0].isdigit() else None
+        return pid, parts[1] if len(parts) > 1 else socket.gethostname()
+
+    def unlock(self, remove_folder=False):
+        """Remove this process's lock (another's stays); ``remove_folder``: the folder too, if
+        ``lock`` made it and it is empty."""
+        if self._lock_holder()[0] == os.getpid():
+            os.remove(self.file(LOCK))
+        if remove_folder and self._made and not os.listdir(self.path):
+            os.rmdir(self.path)
 
     # --- checkpoints ----------------------------------------------------------------------------
     def save_checkpoint(self, model, optimizer, iteration, config, history):

@@ -53,6 +53,17 @@ def _settings(kwargs):
     name = _model_name(kwargs.get("model", DEFAULTS["model"]))
     run_folder = RunFolder.for_training(kwargs.get("out"), os.path.join("runs", name),
                                         kwargs.get("resume"), kwargs.get("overwrite"))
+    run_folder.lock()                       # before the checkpoint is read: one run at a time
+    try:
+        return _resolved(kwargs, run_folder)
+    except BaseException:
+        run_folder.unlock(remove_folder=True)
+        raise
+
+
+def _resolved(kwargs, run_folder):
+    """``_settings``' second half, in the locked folder: the checkpoint read, the settings
+    resolved and checked against it."""
     checkpoint = run_folder.read_checkpoint() if kwargs.get("resume") else None
     if checkpoint:
         check_resume(kwargs, checkpoint.model, checkpoint.config, run_folder.checkpoint)
@@ -122,8 +133,17 @@ def _build_model(cfg, train_set, val_set):
 
 def setup_run(kwargs):
     """Everything before the first iteration, as a ``Run``: settings, data, model, optimizer,
-    run folder (written only now, after every check)."""
+    run folder (locked for this process, which ``train`` unlocks at its end; written only after
+    every check)."""
     folder, cfg, checkpoint = _settings(kwargs)
+    try:
+        return _setup(kwargs, folder, cfg, checkpoint)
+    except BaseException:
+        folder.unlock(remove_folder=True)
+        raise
+
+
+def _setup(kwargs, folder, cfg, checkpoint):
     device = cfg["device"] or backend.default_device()
     backend.to_device(np.zeros(1), device)                     # a clear error if unavailable
     root, train_set, val_set = _open_data(cfg)

@@ -16,7 +16,9 @@ Nothing is lost: every argument is checked before the run folder is touched; a c
 written before the evaluation that follows it (and again after it, with the evaluation in its
 history); and a checkpoint is written only when it is good: its weights are finite and give a
 finite loss on the next batch. A NaN loss, or a checkpoint that fails that check, stops the run
-with ``TrainingDiverged``, and the last good checkpoint stays.
+with ``TrainingDiverged``, and the last good checkpoint stays; so does a write that fails (a full
+disk: ``CheckpointNotWritten`` says which checkpoint was kept). The run folder is locked while
+the run lasts (``RunFolder.lock``): a second training into it is refused.
 
 The settings and their defaults are ``minifcn.config``; what the run folder holds is
 ``minifcn.runfolder``; everything before the first iteration (settings, data, model, optimizer,
@@ -24,7 +26,7 @@ run folder) is ``minifcn.runsetup``. ``train`` below is the loop, in plain sight
 log, evaluate, checkpoint. The small helpers after it each do one job: ``LossLog`` reads the
 losses back and logs them, ``Guard`` refuses a diverged run and keeps the last good checkpoint,
 ``evaluates_at`` is the evaluation and checkpoint cadence, ``Progress`` the progress bar and the
-messages, ``StopOnInterrupt`` Ctrl-C.
+messages, ``StopOnInterrupt`` Ctrl-C, SIGTERM and SIGHUP.
 """
 import math
 import signal
@@ -44,11 +46,25 @@ from .runfolder import METRIC_KEYS
 from .runplots import draw_run
 from .runsetup import setup_run
 
-__all__ = ["train", "learning_rate", "TrainingDiverged", "DEFAULTS"]
+__all__ = ["train", "learning_rate", "TrainingDiverged", "Stopped", "CheckpointNotWritten",
+           "DEFAULTS"]
 
 
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or Inf; the last good checkpoint was kept."""
+
+
+class Stopped(KeyboardInterrupt):
+    """Training stopped on a signal (``signum``: Ctrl-C's SIGINT, SIGTERM, SIGHUP) after the
+    iteration in flight, with its checkpoint written."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class CheckpointNotWritten(OSError):
+    """A write into the run folder failed (a full disk); the last checkpoint was kept."""
 
 
 def train(**kwargs):
@@ -73,7 +89,14 @@ def train(**kwargs):
 
     Returns a dict: the final metrics (or None), the model, the run folder, the last iteration.
     """
-    run = setup_run(kwargs)
+    run = setup_run(kwargs)                    # the run folder is locked from here
+    try:
+        return _loop(run)
+    finally:
+        run.folder.unlock()
+
+
+def _loop(run):
     model, optimizer, cfg = run.model, run.optimizer, run.cfg
     loss_fn = SoftmaxCrossEntropy(run.train_set.ignore_index, cfg["reduction"],
                                   check_target=False, weight=cfg.get("class_weights"))
@@ -102,11 +125,13 @@ def train(**kwargs):
                 if evaluates_at(it, cfg):
                     checkpoint(run, it, losses, guard, progress, evaluate_now=True)
         if stop.requested:
-            # Ctrl-C: the iteration in flight was finished first, so the checkpoint is exact.
+            # Ctrl-C or SIGTERM: the iteration in flight was finished first, so the checkpoint
+            # is exact.
             checkpoint(run, it, losses, guard, progress, evaluate_now=False)
-            progress.say(f"interrupted: checkpoint at iteration {it} in {run.folder.checkpoint}"
-                         f"; continue with resume=True (--resume)", file=sys.stderr)
-            raise KeyboardInterrupt
+            progress.say(f"{stop.name}: checkpoint at iteration {it} in "
+                         f"{run.folder.checkpoint}; continue with resume=True (--resume)",
+                         file=sys.stderr)
+            raise Stopped(stop.signum)
         if guard.last_good is None or it > guard.last_good or not run.history:
             checkpoint(run, it, losses, guard, progress, evaluate_now=bool(cfg["eval_every"]))
     draw_run(run.folder, model, run.val_set, run.history, run.log_rows)
@@ -127,17 +152,18 @@ def checkpoint(run, it, losses, guard, progress, evaluate_now):
     losses.flush()
     guard.save_if_good(it)
     if evaluate_now:
-        evaluate_and_log(run, it, progress)
+        evaluate_and_log(run, it, progress, guard)
         guard.save_if_good(it, checked=True)
 
 
-def evaluate_and_log(run, it, progress):
+def evaluate_and_log(run, it, progress, guard):
     """Score the model on the validation set; log the scores and how the predicted pixels are
     shared between the classes; warn when the predictions collapsed to one class."""
     scores = evaluate(run.model, run.val_set, iteration=it, iterations=run.cfg["iterations"])
     run.history.append({"iteration": it, **{k: scores[k] for k in METRIC_KEYS}})
     shares = {k: scores[k] for k in ("pred_share", "label_share")}
-    run.folder.log_evaluation(run.history[-1], scores["iu"], shares)
+    with guard.keeping("the evaluation's eval.csv and metrics.json"):
+        run.folder.log_evaluation(run.history[-1], scores["iu"], shares)
     predicted = ", ".join(f"{n} {100 * v:.0f}%" for n, v in scores["pred_share"].items())
     progress.say(f"iteration {it}: mean IU {scores['mean_iu']:.4f}, pixel acc "
                  f"{scores['acc']:.4f}; predicted {predicted}")
@@ -165,7 +191,8 @@ class LossLog:
                 for (i, _, sec), v in zip(self.pending, values)]
         self.pending = []
         self.guard.check_losses(rows)
-        self.run.folder.log(rows)
+        with self.guard.keeping("log.csv"):
+            self.run.folder.log(rows)
         self.run.log_rows.extend(rows)
         self.progress.show_loss(rows[-1]["loss"])
 
@@ -190,8 +217,25 @@ class Guard:
         if not checked:
             self.check_weights(it)
         run = self.run
-        run.folder.save_checkpoint(run.model, run.optimizer, it, run.cfg, run.history)
+        with self.keeping(f"the checkpoint of iteration {it}"):
+            run.folder.save_checkpoint(run.model, run.optimizer, it, run.cfg, run.history)
         self.last_good = it
+
+    @contextmanager
+    def keeping(self, what):
+        """A failed write (a full disk, a file too large) into the run folder becomes a
+        ``CheckpointNotWritten`` that says which checkpoint was kept, and where."""
+        try:
+            yield
+        except OSError as e:
+            folder = self.run.folder
+            if self.last_good is None:
+                kept = "No checkpoint had been written yet."
+            else:
+                kept = (f"The checkpoint of iteration {self.last_good} is kept, whole, in "
+                        f"{folder.checkpoint}; free some space and continue with --resume.")
+            raise CheckpointNotWritten(f"could not write {what} in {folder.path} "
+                                       f"({e.strerror or e}). {kept}") from e
 
     def check_weights(self, it):
         """The weights after iteration ``it`` must be finite and give a finite loss (on the next
@@ -271,27 +315,38 @@ def quiet_float_warnings():
 
 
 class StopOnInterrupt:
-    """Turn the first Ctrl-C into a request to stop after the current iteration.
+    """Turn the first Ctrl-C, SIGTERM or SIGHUP into a request to stop after the current
+    iteration.
 
-    Stopping between iterations (never inside an SGD step, which would leave half the weights
-    updated) is what makes the checkpoint written on Ctrl-C exact. A second Ctrl-C interrupts
-    at once. Outside the main thread signals cannot be caught, and Ctrl-C acts as usual.
+    SIGTERM is what ``timeout``, Slurm, ``docker stop`` and systemd send, SIGHUP what a closed
+    terminal sends. Stopping between iterations (never inside an SGD step, which would leave
+    half the weights updated) is what makes the checkpoint written then exact. A second signal
+    interrupts at once. Outside the main thread signals cannot be caught, and they act as usual.
     """
 
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                    if hasattr(signal, name))
+
     def __init__(self):
-        self.requested, self._previous = False, None
+        self.requested, self.signum, self._previous = False, None, {}
+
+    @property
+    def name(self):
+        return "interrupted" if self.signum == signal.SIGINT else \
+            f"stopped by {signal.Signals(self.signum).name}"
 
     def _handler(self, signum, frame):
         if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
+            raise Stopped(signum)
+        self.requested, self.signum = True, signum
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handler)
         return self
 
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
         return False
