@@ -164,11 +164,11 @@ def _run_predict(args):
         label = predict(model, image, max_size=args.max_size, tile=args.tile,
                         overlap=args.overlap)
         save_label_png(target, label, palette)
-        print(f"{path} → {target}")
+        print(printable(f"{path} → {target}"))
         if over:
             blend = (1 - args.alpha) * image + args.alpha * colorize(label, palette)
             Image.fromarray(blend.round().astype("uint8")).save(over, quality=92)
-            print(f"{path} → {over}")
+            print(printable(f"{path} → {over}"))
     return 0
 
 
@@ -343,13 +343,19 @@ def main(argv=None):
         if debug:
             traceback.print_exc()
         else:
-            print(f"error: {_one_line(e)}", file=sys.stderr)
+            print(f"error: {printable(_one_line(e))}", file=sys.stderr)
         return 1 if type(e).__name__ == "TrainingDiverged" else 2
 
 
 # Exceptions whose message is the whole story; others get their type and a pointer to --debug.
 USER_ERRORS = (ValueError, OSError, TypeError, KeyError, ImportError, RuntimeError,
                FloatingPointError)
+
+
+def printable(text):
+    """``text`` with the bytes of a file name that is not UTF-8 shown as ``\\xe9``: printing
+    it as it is would fail."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _one_line(e):

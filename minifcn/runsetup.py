@@ -16,6 +16,7 @@ import numpy as np
 from . import backend, io
 from .config import DEFAULTS, check_resume, resolve, validate
 from .data import default_train_data, load_dataset
+from .data.voc import unnamed_classes_note
 from .data.weights import class_weights
 from .evaluate import check_classes
 from .models import model_class, model_key
@@ -92,14 +93,17 @@ def _open_data(cfg):
 def smallest_side(*datasets):
     """The smallest image side in these datasets (read from the image headers, not decoded).
 
-    An unreadable image is skipped here: the loader reports it, by name, where it is read."""
-    from PIL import Image
+    An unreadable image is skipped here: the loader reports it, by name, where it is read. An
+    image over Pillow's size limit stops the run now, by name, rather than when it is drawn."""
+    from .data.imagefile import ImageTooLarge, open_image
     side = None
     for ds in datasets:
         for image_id in ds.ids:
             try:
-                with Image.open(ds.image_path(image_id)) as im:
+                with open_image(ds.image_path(image_id)) as im:
                     side = min(im.size) if side is None else min(side, *im.size)
+            except ImageTooLarge:
+                raise
             except (OSError, ValueError):
                 continue
     return 1 if side is None else side
@@ -147,6 +151,10 @@ def _setup(kwargs, folder, cfg, checkpoint):
     device = cfg["device"] or backend.default_device()
     backend.to_device(np.zeros(1), device)                     # a clear error if unavailable
     root, train_set, val_set = _open_data(cfg)
+    if not checkpoint:
+        note = unnamed_classes_note(train_set)
+        if note:
+            print(note, file=sys.stderr)
     model = checkpoint.model if checkpoint else _build_model(cfg, train_set, val_set)
     if not checkpoint and train_set.class_colors is not None:
         model.class_colors = [list(c) for c in train_set.class_colors]  # predict draws them

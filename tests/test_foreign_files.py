@@ -3,14 +3,17 @@ classes files that contradict themselves are refused naming both lines. Where a 
 at risk, its hash is checked before and after."""
 import os
 import shutil
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from minifcn import io
 from minifcn.data import load_dataset, prepare, read_class_spec, read_classes
 from minifcn.data.shapes import make_shapes
 from minifcn.data.weights import read_class_weights
+from minifcn.models import FCN8s
 from minifcn.runfolder import RunFolder
 from minifcn.textfile import read_lines, read_text
 from minifcn.train import train
@@ -192,3 +195,82 @@ def test_a_prepare_classes_file_that_contradicts_itself(capsys, tmp_path, text, 
     assert read_class_spec(classes).names == ("background", "thing")
     prepare(images, masks, tmp_path / "out", classes, verbose=False)
     assert load_dataset(tmp_path / "out").class_names == ("background", "thing")
+
+
+# --- images over Pillow's size limit, file names that are not UTF-8 -----------------------------
+@pytest.mark.parametrize("limit", [600, 1000], ids=["over twice the limit", "over the limit"])
+def test_an_image_over_pillows_limit_is_named(capsys, own, tmp_path, monkeypatch, limit):
+    # the training images are 32×32 = 1024 px: Pillow refuses over 2×limit and warns over limit
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit // 2 if limit == 600 else limit)
+    before = hashes(own)
+    code, _, err = cli(capsys, "train", "--data", own, "--out", tmp_path / "run", *TINY)
+    line = one_error_line(err)
+    assert code == 2 and "JPEGImages" in line and "is too large (1,024 pixels): over " \
+                                                  "Pillow's limit" in line, line
+    assert hashes(own) == before and not os.path.exists(tmp_path / "run")
+    model = tmp_path / "model.npz"
+    io.save(FCN8s(n_class=5, base_channels=2, fc_channels=8), model)
+    image = os.path.join(own, "JPEGImages", sorted(os.listdir(os.path.join(own, "JPEGImages")))[0])
+    code, _, err = cli(capsys, "predict", "--checkpoint", model, image, "--out", tmp_path / "p")
+    line = one_error_line(err)
+    assert code == 2 and f"image {image} is too large" in line, line
+    assert hashes(own) == before and not os.listdir(tmp_path / "p")
+
+
+def test_a_mask_over_pillows_limit_is_named_by_prepare(capsys, tmp_path, monkeypatch):
+    images, masks = tmp_path / "photos", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(images / f"p{i}.png")
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(masks / f"p{i}.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 20)
+    code, _, err = cli(capsys, "prepare", "--images", images, "--masks", masks, "--out",
+                       tmp_path / "out")
+    line = one_error_line(err)
+    assert code == 2 and "p0.png is too large (64 pixels)" in line, line
+    assert not os.path.exists(tmp_path / "out")
+
+
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"),
+                    reason="file systems that store only Unicode names")
+def test_a_file_name_that_is_not_utf8_is_named(capsys, tmp_path):
+    images, masks = tmp_path / "photos", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for stem in (b"caf\xe9", b"tea"):                        # Latin-1 'café'
+        name = stem + b".png"
+        Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(
+            os.fsdecode(os.path.join(os.fsencode(str(images)), name)))
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(
+            os.fsdecode(os.path.join(os.fsencode(str(masks)), name)))
+    before = hashes(tmp_path)
+    code, _, err = cli(capsys, "prepare", "--images", images, "--masks", masks, "--out",
+                       tmp_path / "out")
+    line = one_error_line(err)
+    assert code == 2 and "file name 'caf\\\\xe9.png' in" in line and "not UTF-8" in line, line
+    assert hashes(tmp_path) == before and not os.path.exists(tmp_path / "out")
+
+
+# --- a VOC-layout folder without class names ----------------------------------------------------
+def test_data_without_class_names_says_so_once(capsys, own, tmp_path):
+    os.remove(os.path.join(own, "classes.txt"))
+    before = hashes(own)
+    code, _, err = cli(capsys, "train", "--data", own, "--out", tmp_path / "run",
+                       "--iterations", "2", "--eval-every", "0", *TINY)
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1, err
+    highest = max(int(np.max(np.where(label == 255, 0, label))) for _, label in
+                  load_dataset(own, "train"))
+    names = ", ".join(["background", "aeroplane", "bicycle", "bird", "boat"][:highest + 1])
+    assert (f"{own} has no classes.txt, so its classes are taken to be VOC's 21, but its train "
+            f"labels use only the values 0..{highest} ({names})" in notes[0]), notes[0]
+    assert os.path.join(own, "classes.txt") in notes[0]
+    assert hashes(own) == before
+    # with its classes named there is no note
+    with open(os.path.join(own, "classes.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(NAMES) + "\n")
+    code, _, err = cli(capsys, "train", "--data", own, "--out", tmp_path / "run2",
+                       "--iterations", "2", "--eval-every", "0", *TINY)
+    assert code == 0 and "note:" not in err

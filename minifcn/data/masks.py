@@ -20,8 +20,8 @@ colours, and those are reported (file, colour, pixel count) rather than guessed.
 from typing import NamedTuple
 
 import numpy as np
-from PIL import Image
 
+from .imagefile import ImageTooLarge, open_image
 from .palette import VOID_INDEX
 from ..textfile import read_lines
 from .voc import drop_index_column, first_repeat, parse_class_line
@@ -85,8 +85,10 @@ def open_mask(path):
     Raises ValueError naming the file if it cannot be read or is not 8-bit label data.
     """
     try:
-        with Image.open(path) as image:
+        with open_image(path, "mask") as image:
             image.load()
+    except ImageTooLarge:
+        raise
     except Exception as e:  # PIL raises several types for a broken file
         raise ValueError(f"cannot read mask {path}: {e}") from None
     if image.mode in ("LA", "RGBA", "PA"):

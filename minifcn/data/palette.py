@@ -11,6 +11,8 @@ import tempfile
 import numpy as np
 from PIL import Image
 
+from .imagefile import ImageTooLarge, open_image
+
 VOID_INDEX = 255  # VOC's "void": object borders and unlabelled regions, ignored by loss and metrics
 
 
@@ -99,8 +101,10 @@ def read_label_png(path):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"label file not found: {path}")
     try:
-        with Image.open(path) as image:
+        with open_image(path, "label image") as image:
             image.load()
+    except ImageTooLarge:
+        raise
     except Exception as e:  # PIL raises several types for a broken file
         raise ValueError(f"cannot read label image {path}: {e}") from e
     if image.mode not in ("P", "L"):  # 16-bit ('I;16'), RGB, …: never scaled or matched

@@ -26,6 +26,7 @@ import tempfile
 import numpy as np
 from PIL import Image, ImageOps
 
+from .imagefile import ImageTooLarge, open_image
 from .masks import is_binary, mask_to_label, open_mask, read_class_spec
 from .palette import VOID_INDEX, label_palette, save_label_png, voc_palette
 from .voc import read_image
@@ -46,6 +47,13 @@ def _list_files(folder, exts, what):
         path = os.path.join(folder, name)
         if name.startswith(".") or not os.path.isfile(path):
             continue
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:             # bytes that are not UTF-8, kept by os.listdir
+            shown = os.fsencode(name).decode("utf-8", "backslashreplace")
+            raise ValueError(f"{what} file name {shown!r} in {folder} is not UTF-8 (saved "
+                             f"on a system with another encoding?): the split lists could not "
+                             f"name it; rename it") from None
         if what == "mask" and ext.lower() in LOSSY_MASK_EXTS:
             raise ValueError(f"mask {path} is lossy ({ext}): its colours are smeared between "
                              f"classes; export masks as PNG")
@@ -85,10 +93,12 @@ def store_image(src, folder, image_id):
     image is written upright as an 8-bit RGB PNG, without loss.
     """
     try:
-        with Image.open(src) as image:
+        with open_image(src) as image:
             image.load()
             fmt, raw = image.format, (image.height, image.width)
             upright = ImageOps.exif_transpose(image)
+    except ImageTooLarge:
+        raise
     except Exception as e:                  # PIL raises several types for broken files
         raise ValueError(f"cannot read image {src}: {e}") from None
     size = (upright.height, upright.width)

@@ -20,10 +20,11 @@ VOC's extra split ``seg11valid``; the offline shapes dataset (``minifcn.data.sha
 import os
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import ImageOps
 
 from ..conventions import VOC_CLASSES
 from ..textfile import read_lines
+from .imagefile import ImageTooLarge, open_image
 from .palette import VOID_INDEX, read_label_png
 
 CLASSES_FILE = "classes.txt"
@@ -46,12 +47,14 @@ def read_image(path):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image file not found: {path}")
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             image.load()
             image = ImageOps.exif_transpose(image)
             if image.mode not in SIXTEEN_BIT_MODES + ("RGB", "F"):
                 image = image.convert("RGB")
             mode, pixels = image.mode, np.asarray(image)
+    except ImageTooLarge:
+        raise
     except Exception as e:  # PIL raises several types for a broken file
         raise ValueError(f"cannot read image {path}: {e}") from e
     if mode == "F" or (mode == "I" and pixels.size and (pixels.min() < 0 or pixels.max() > 65535)):
@@ -295,6 +298,29 @@ class VOCSegmentation(SegmentationDataset):
         if split == "seg11valid" and not os.path.isfile(path):
             raise FileNotFoundError(f"split list not found: {path}. {SEG11VALID_HELP}")
         return path
+
+
+def unnamed_classes_note(dataset):
+    """A note for a VOC-layout folder without ``classes.txt`` (so read with VOC's 21 classes)
+    whose labels use only the values 0..k of fewer classes, saying how to name its own; None
+    when the folder names its classes or its labels reach VOC's last class. Reads the labels
+    until one holds that class."""
+    if os.path.isfile(os.path.join(dataset.root, CLASSES_FILE)):
+        return None
+    highest = -1
+    for image_id in dataset.ids:
+        label = dataset.read_label(dataset.label_path(image_id))
+        counted = label[label != dataset.ignore_index]
+        highest = max(highest, int(counted.max(initial=-1)))
+        if highest >= dataset.n_class - 1:
+            return None
+    names = ", ".join(dataset.class_names[:highest + 1])
+    return (f"note: {dataset.root} has no {CLASSES_FILE}, so its classes are taken to be "
+            f"VOC's {dataset.n_class}, but its {dataset.split} labels use only the values "
+            f"0..{highest} ({names}): the model learns {dataset.n_class} classes and its "
+            f"reports use VOC's names. If these are classes of your own, name them in "
+            f"{os.path.join(dataset.root, CLASSES_FILE)}, one a line in index order ('name', or "
+            f"'name R G B' with its colour), and train again")
 
 
 def load_dataset(root, split="train", subset=None, seed=0):
