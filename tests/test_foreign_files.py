@@ -274,3 +274,13 @@ def test_data_without_class_names_says_so_once(capsys, own, tmp_path):
     code, _, err = cli(capsys, "train", "--data", own, "--out", tmp_path / "run2",
                        "--iterations", "2", "--eval-every", "0", *TINY)
     assert code == 0 and "note:" not in err
+
+
+def test_a_classes_file_saved_by_a_spreadsheet(tmp_path):
+    f = tmp_path / "classes.csv"
+    f.write_bytes(notepad("background,0,0,0\npotted plant;0;128;0\nsky\t30\t144\t255\n"))
+    assert read_class_spec(f).colours == ((0, 0, 0), (0, 128, 0), (30, 144, 255))
+    assert read_classes(f)[0] == ("background", "potted plant", "sky")
+    f.write_bytes(notepad("name,R,G,B\nbackground,0,0,0\n"))      # a header row
+    with pytest.raises(ValueError, match="classes.csv:2: some lines give a colour"):
+        read_classes(f)

@@ -18,6 +18,7 @@ VOC's extra split ``seg11valid``; the offline shapes dataset (``minifcn.data.sha
 255 ("void") for pixels that the loss and the metrics ignore.
 """
 import os
+import re
 
 import numpy as np
 from PIL import ImageOps
@@ -67,11 +68,12 @@ def read_image(path):
 
 
 def parse_class_line(line):
-    """'name' → (name, None); 'name R G B' → (name, (R, G, B)) (a name may hold spaces)."""
-    parts = line.split()
+    """'name' → (name, None); 'name R G B' → (name, (R, G, B)) (a name may hold spaces). The
+    fields may be parted by the commas, semicolons or tabs of a file saved by a spreadsheet."""
+    parts = re.split(r"[\s,;]+", line.strip().strip(",;"))
     if len(parts) >= 4 and all(p.isdigit() for p in parts[-3:]):
         return " ".join(parts[:-3]), tuple(int(p) for p in parts[-3:])
-    return line.strip(), None
+    return " ".join(parts), None
 
 
 def first_repeat(entries):
