@@ -1,445 +1,387 @@
-"""Grade the exercises: python lessons/exercises/check.py [N ...] [--answers DIR]
+"""Grade the exercises: python lessons/exercises/check.py [N ...] [--answers DIR] [--mine]
 
-Each exercise function is run on small float64 inputs with odd sizes, strides and paddings, and
-compared with minifcn's own code: the loop references in minifcn.functional.naive (forward and
-backward), the fast kernels, minifcn.geometry and minifcn.metrics, and numerical gradients
-(minifcn.gradcheck) for the backward passes. For every comparison the grader prints the
-relative error max |yours − reference| / max(|yours| + |reference|); an answer passes when every
-error is below 1e-8 (1e-6 against numerical gradients). A wrong answer gets a hint. The exit
-status is 0 only when every exercise asked for passes.
+Each exercise function is called on the small float64 cases stored in ``expected/exNN.npz``
+(made once from minifcn's own code by ``make_expected.py``) and its answer is compared with the
+stored one. For every comparison the grader prints the relative error
+max |yours − expected| / max(|yours| + |expected|); an answer passes when every error is below
+1e-8. A wrong answer gets a hint: where to look, not the line to write. The exit status is 0
+only when every exercise asked for passes.
+
+Your files may use NumPy and Python's standard library, not minifcn: a file that imports
+minifcn (its kernels, loop references, geometry, loss, metrics or layers), or a function that
+calls into it, is refused with the reason, since it would grade minifcn instead of you.
+
+Lesson 06 ends with CS231n's sanity check, once lessons 01, 02, 04, 05 and 06 pass: a small FCN
+assembled from *your* functions must overfit four images. ``--mine`` is the capstone: the same
+assembly trained on the shapes data, scored with your lesson-07 metrics (capstone.py).
 
 ``grade(lessons, answers)`` does the same from Python, with ``answers`` mapping a lesson number
 to any object whose attributes are the answer functions (the tests use it).
 """
 import argparse
+import ast
 import importlib.util
+import json
 import os
 import sys
 import traceback
+import types
 from fractions import Fraction
 
+import numpy as np
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-try:
-    import minifcn  # noqa: F401
-except ImportError:                 # a plain checkout: the repository root is two folders up
-    sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
-
-import numpy as np  # noqa: E402
-
-from minifcn import geometry, gradcheck, metrics, nn  # noqa: E402
-from minifcn import functional as F  # noqa: E402
-
+if HERE not in sys.path:            # capstone.py, beside this file
+    sys.path.insert(0, HERE)
+EXPECTED = os.path.join(HERE, "expected")
 FILES = {1: "ex01_conv_and_pooling.py", 2: "ex02_backprop.py", 3: "ex03_convolutionization.py",
          4: "ex04_upsampling.py", 5: "ex05_skip_layers.py", 6: "ex06_training.py",
          7: "ex07_evaluation.py", 8: "ex08_other_upsampling.py"}
-TOL, TOL_NUMERIC = 1e-8, 1e-6
-CHECKS = {}                         # lesson → [(function name, hint, checker)]
+TOL = 1e-8
+CHECKS = {}                         # lesson → [(function name, hint, prepare, compare)]
+FORBIDDEN = "minifcn"               # the package whose code the exercises ask you to write
 
 
 class Mismatch(Exception):
     """An answer of the wrong shape or type: no error can be computed."""
 
 
-def exercise(lesson, name, hint):
-    """Register ``checker(fn, answers)``, which yields (what, relative error, tolerance)."""
-    def register(checker):
-        CHECKS.setdefault(lesson, []).append((name, hint, checker))
-        return checker
-    return register
+class Refused(Exception):
+    """An answer that calls minifcn instead of computing."""
+
+
+def exercise(lesson, name, hint, prepare=None, compare=None):
+    """Register an exercise: ``prepare(args)`` turns a stored case's arguments into the call's
+    (default: as stored); ``compare(got, want)`` cuts the answer to what is compared."""
+    CHECKS.setdefault(lesson, []).append((name, hint, prepare, compare))
 
 
 def rel(got, want, what):
-    """Relative error of an answer against a reference, after checking its shape."""
-    got = np.asarray(got)
-    want = np.asarray(want)
+    """Relative error of an answer against the expected one, after checking its shape."""
+    if isinstance(got, Fraction):
+        got = float(got)
+    try:
+        got = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise Mismatch(f"{what}: expected numbers, got {type(got).__name__}") from None
+    want = np.asarray(want, dtype=np.float64)
     if got.shape != want.shape:
         raise Mismatch(f"{what}: shape {got.shape}, expected {want.shape}")
     if not np.all(np.isnan(got) == np.isnan(want)):
-        raise Mismatch(f"{what}: nan at {np.argwhere(np.isnan(got) != np.isnan(want))[:3].tolist()}"
-                       " … where the reference has a number, or the other way round")
+        where = np.argwhere(np.isnan(got) != np.isnan(want))[:3].tolist()
+        raise Mismatch(f"{what}: nan at {where} … where the expected answer has a number, or "
+                       "the other way round")
     keep = ~np.isnan(want)
-    return gradcheck.relative_error(np.asarray(got[keep], np.float64), want[keep])
+    g, w = got[keep], want[keep]
+    if g.size == 0:
+        return 0.0
+    if not np.all(np.isfinite(g)):
+        return float("inf")
+    scale = np.max(np.abs(g) + np.abs(w))
+    return 0.0 if scale == 0 else float(np.max(np.abs(g - w)) / scale)
 
 
-def numeric(f, arr, dout):
-    """Numerical gradient of Σ dout · f() with respect to ``arr`` (perturbed in place)."""
-    return gradcheck.numerical_gradient(f, arr, dout)
+# ---------------------------------------------------------------------------------------------
+# The stored cases
+
+_loaded = {}
 
 
-def rng_for(seed):
-    return np.random.default_rng(seed)
+def load_cases(lesson, folder=EXPECTED):
+    """{function name: [(argument names, {name: value}, [expected values])]} of one lesson."""
+    key = (lesson, folder)
+    if key not in _loaded:
+        path = os.path.join(folder, f"ex{lesson:02d}.npz")
+        if not os.path.exists(path):
+            sys.exit(f"{path} is missing: run python lessons/exercises/make_expected.py")
+        found = {}
+        with np.load(path, allow_pickle=False) as data:
+            names = sorted({k.split("/")[0] for k in data.files})
+            for name in names:
+                k, rows = 0, []
+                while f"{name}/{k}/order" in data.files:
+                    order = json.loads(str(data[f"{name}/{k}/order"]))
+                    args = {}
+                    for a in order:
+                        v = data[f"{name}/{k}/arg/{a}"]
+                        args[a] = json.loads(str(v)) if v.dtype.kind == "U" else v
+                    want, i = [], 0
+                    while f"{name}/{k}/want/{i}" in data.files:
+                        want.append(data[f"{name}/{k}/want/{i}"])
+                        i += 1
+                    rows.append((order, args, want))
+                    k += 1
+                found[name] = rows
+        _loaded[key] = found
+    return _loaded[key]
+
+
+def describe(args):
+    """A case in one line: the arrays' shapes and the other arguments."""
+    parts = []
+    for a, v in args.items():
+        if isinstance(v, np.ndarray):
+            parts.append(f"{a} {tuple(v.shape)}")
+        elif isinstance(v, list) and len(v) > 4:
+            parts.append(f"{a} [{len(v)} layers]")
+        else:
+            parts.append(f"{a} {v}")
+    text = ", ".join(parts)
+    return text if len(text) <= 70 else text[:67] + "…"
 
 
 # ---------------------------------------------------------------------------------------------
 # Lesson 01: convolution and pooling as loops
 
-CONV_CASES = [((2, 3, 7, 6), (4, 3, 3, 3), 2, 1), ((1, 2, 5, 8), (3, 2, 2, 3), 1, 0),
-              ((2, 1, 6, 6), (2, 1, 3, 3), 3, 2)]
-
-
-@exercise(1, "conv2d_loops",
-          "out[n, o, i, j] = b[o] + Σ w[o] · (window of the zero-padded x starting at "
-          "(i·stride, j·stride)); oh = (H + 2p − kh)//s + 1. No flipping of the kernel: "
-          "frameworks compute a cross-correlation.")
-def _(fn, answers):
-    for k, (xs, ws, s, p) in enumerate(CONV_CASES):
-        rng = rng_for(k)
-        x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
-        got = fn(x, w, b, stride=s, padding=p)
-        case = f"x {xs}, w {ws}, stride {s}, padding {p}"
-        yield f"vs naive.conv2d_naive, {case}", rel(got, F.naive.conv2d_naive(x, w, b, s, p),
-                                                    case), TOL
-        yield f"vs conv2d_forward,     {case}", rel(got, F.conv2d_forward(x, w, b, s, p)[0],
-                                                    case), TOL
-
-
-POOL_CASES = [((2, 3, 7, 7), 2, 2, False), ((2, 3, 7, 7), 2, 2, True), ((1, 2, 8, 9), 3, 2, True),
-              ((1, 2, 6, 5), 3, 1, False)]
-
-
-@exercise(1, "max_pool2d_loops",
-          "oh = (H − k)//s + 1, or ceil((H − k)/s) + 1 with ceil_mode; a window that hangs "
-          "over the edge takes the max of the real pixels only.")
-def _(fn, answers):
-    for k, (xs, ks, s, ceil) in enumerate(POOL_CASES):
-        x = rng_for(10 + k).standard_normal(xs)
-        got = fn(x, ks, s, ceil_mode=ceil)
-        case = f"x {xs}, kernel {ks}, stride {s}, ceil_mode {ceil}"
-        yield f"vs naive.max_pool2d_naive, {case}", rel(
-            got, F.naive.max_pool2d_naive(x, ks, s, 0, ceil), case), TOL
-        yield f"vs max_pool2d_forward,     {case}", rel(
-            got, F.max_pool2d_forward(x, ks, s, 0, ceil)[0], case), TOL
-
+exercise(1, "conv2d_loops",
+         "compare the output size you allocate with the formula in the docstring first; then "
+         "check that the window for output (i, j) starts at (i·stride, j·stride) of the padded "
+         "input, and that the kernel is used as it is (frameworks do not flip it).")
+exercise(1, "max_pool2d_loops",
+         "the failing cases tell you which rounding of the output size is off; with ceil_mode "
+         "the last window may stick out of the image: only the real pixels it covers count.")
 
 # ---------------------------------------------------------------------------------------------
 # Lesson 02: backward passes as loops
 
-@exercise(2, "conv2d_backward_loops",
-          "dw[o] += dout[n, o, i, j] · window(n, i, j); dxpad[n, :, window] += "
-          "Σ_o dout[n, o, i, j] · w[o]; db = dout summed over n, i, j; finally cut the "
-          "padding off dxpad.")
-def _(fn, answers):
-    for k, (xs, ws, s, p) in enumerate(CONV_CASES[:2]):
-        rng = rng_for(20 + k)
-        x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
-        dout = rng.standard_normal(F.conv2d_forward(x, w, b, s, p)[0].shape)
-        got = fn(dout, x, w, stride=s, padding=p)
-        if not (isinstance(got, tuple) and len(got) == 3):
-            raise Mismatch("return the tuple (dx, dw, db)")
-        want = F.naive.conv2d_backward_naive(dout, x, w, s, p)
-        case = f"x {xs}, w {ws}, stride {s}, padding {p}"
-
-        def f():
-            return F.conv2d_forward(x, w, b, s, p)[0]
-
-        for name, g, ref, arr in zip(("dx", "dw", "db"), got, want, (x, w, b)):
-            yield f"{name} vs naive.conv2d_backward_naive, {case}", rel(g, ref, name), TOL
-            yield f"{name} vs numerical gradient,          {case}", rel(
-                g, numeric(f, arr, dout), name), TOL_NUMERIC
-
-
-@exercise(2, "max_pool2d_backward_loops",
-          "each output's gradient goes to the argmax of its window only; with overlapping "
-          "windows (stride < kernel) add the gradients of every window a pixel wins.")
-def _(fn, answers):
-    for k, (xs, ks, s) in enumerate([((2, 2, 6, 7), 2, 2), ((1, 2, 7, 7), 3, 2),
-                                     ((1, 1, 5, 6), 2, 1)]):
-        rng = rng_for(30 + k)
-        x = rng.standard_normal(xs)
-        dout = rng.standard_normal(F.max_pool2d_forward(x, ks, s)[0].shape)
-        got = fn(dout, x, ks, s)
-        case = f"x {xs}, kernel {ks}, stride {s}"
-        yield f"vs naive.max_pool2d_backward_naive, {case}", rel(
-            got, F.naive.max_pool2d_backward_naive(dout, x, ks, s), case), TOL
-        yield f"vs numerical gradient,              {case}", rel(
-            got, numeric(lambda: F.max_pool2d_forward(x, ks, s)[0], x, dout), case), TOL_NUMERIC
-
+exercise(2, "conv2d_backward_loops",
+         "ask, for each of x, w and b, which outputs it touched in the forward pass: its "
+         "gradient is the sum of their gradients, each weighted by what multiplied it. "
+         "Windows overlap when the stride is below the kernel size, and the bias touched every "
+         "output of its channel, in every image of the batch.")
+exercise(2, "max_pool2d_backward_loops",
+         "only the winner of a window influenced that window's output; the stride-1 case has "
+         "overlapping windows: can a pixel win more than once, and what then?")
 
 # ---------------------------------------------------------------------------------------------
 # Lesson 03: convolutionization
 
-@exercise(3, "convolutionize",
-          "the Linear reads the map flattened in (C, H, W) order, so weight.reshape(out, C, H, "
-          "W) is the filter bank, and the bias stays as it is.")
-def _(fn, answers):
-    for k, (out_features, shape) in enumerate([(6, (4, 3, 3)), (5, (2, 3, 4)), (3, (6, 1, 1))]):
-        rng = rng_for(40 + k)
-        linear = nn.Linear(int(np.prod(shape)), out_features, seed=k, dtype=np.float64)
-        got = fn(linear.weight.data.copy(), linear.bias.data.copy(), shape)
-        if not (isinstance(got, tuple) and len(got) == 2):
-            raise Mismatch("return the tuple (conv_weight, conv_bias)")
-        ref = nn.convolutionize(linear, shape)
-        yield f"weight vs nn.convolutionize, input {shape}", rel(
-            got[0], ref.weight.data, "conv_weight"), TOL
-        yield f"bias vs nn.convolutionize,   input {shape}", rel(
-            got[1], ref.bias.data, "conv_bias"), TOL
-        maps = rng.standard_normal((2,) + shape)
-        as_conv = F.conv2d_forward(maps, np.asarray(got[0]), np.asarray(got[1]))[0]
-        as_linear = linear(maps.reshape(2, -1))[:, :, None, None]
-        yield f"conv2d_forward of a {shape} map vs the Linear", rel(as_conv, as_linear,
-                                                                     "output"), TOL
-
+exercise(3, "convolutionize",
+         "in which order did the Linear layer read the C×H×W map when it was flattened? The "
+         "filter bank must read it in the same order; the bias does not depend on position.",
+         prepare=lambda a: {**a, "input_shape": tuple(a["input_shape"])})
 
 # ---------------------------------------------------------------------------------------------
 # Lesson 04: upsampling
 
-@exercise(4, "bilinear_kernel",
-          "factor f = (k + 1)//2, centre c = f − 1 for odd k and f − 0.5 for even k; the "
-          "profile 1 − |i − c|/f for i = 0 … k−1, and w = outer(profile, profile).")
-def _(fn, answers):
-    for k in (1, 2, 3, 4, 5, 8, 16, 64):
-        yield f"vs upsample_filter({k})", rel(fn(k), F.upsample_filter(k, np.float64),
-                                             f"kernel {k}"), TOL
-
-
-@exercise(4, "conv_transpose2d_stamps",
-          "full size (H − 1)·s + kh; input pixel (i, j) adds Σ_c x[n, c, i, j]·w[c] at rows "
-          "i·s … i·s + kh − 1; overlapping stamps add; then drop `padding` rows and columns "
-          "on every side.")
-def _(fn, answers):
-    for k, (xs, ws, s, p) in enumerate([((2, 3, 4, 5), (3, 2, 4, 4), 2, 0),
-                                        ((1, 2, 3, 3), (2, 2, 3, 3), 2, 1),
-                                        ((1, 2, 3, 4), (2, 1, 16, 16), 8, 4)]):
-        rng = rng_for(50 + k)
-        x, w = rng.standard_normal(xs), rng.standard_normal(ws)
-        got = fn(x, w, s, padding=p)
-        case = f"x {xs}, w {ws}, stride {s}, padding {p}"
-        yield f"vs naive.conv_transpose2d_naive, {case}", rel(
-            got, F.naive.conv_transpose2d_naive(x, w, None, s, p), case), TOL
-        yield f"vs conv_transpose2d_forward,     {case}", rel(
-            got, F.conv_transpose2d_forward(x, w, None, s, p)[0], case), TOL
-
+exercise(4, "bilinear_kernel",
+         "check the even and the odd kernel sizes separately: the centre lies on a pixel for "
+         "one and between two pixels for the other. A 2-d bilinear kernel is separable.")
+exercise(4, "conv_transpose2d_stamps",
+         "work out the full map's size before the padding is cut, and where input pixel "
+         "(i, j)'s stamp lands in it; where stamps overlap they add up.")
+exercise(4, "conv_transpose2d_backward",
+         "the forward wrote stamps; each input pixel's gradient reads back the region of the "
+         "(uncut) output gradient its stamp covered. The rows and columns the padding cut off "
+         "never reached the loss.")
 
 # ---------------------------------------------------------------------------------------------
-# Lesson 05: crop offsets from coordinate maps
+# Lesson 05: crop offsets, and the skip fusion
 
-def _trunk(pad1=100):
-    """VGG16's trunk up to each pool, as spec lists: {'pool3': [...], 'pool4': ..., 'pool5'}."""
-    specs, ends = [("conv", 3, 1, pad1), ("conv", 3, 1, 1), ("pool", 2, 2, 0)], {}
-    for block, n_conv in ((2, 2), (3, 3), (4, 3), (5, 3)):
-        specs += [("conv", 3, 1, 1)] * n_conv + [("pool", 2, 2, 0)]
-        ends[f"pool{block}"] = list(specs)
-    return ends
-
-
-def fcn_crops(pad1=100):
-    """(description, path, like) of every crop of FCN-32s, 16s and 8s."""
-    t = _trunk(pad1)
-    score_fr = t["pool5"] + [("conv", 7, 1, 0), ("conv", 1, 1, 0), ("conv", 1, 1, 0)]
-    upscore2 = score_fr + [("deconv", 4, 2, 0)]
-    upscore_pool4 = upscore2 + [("deconv", 4, 2, 0)]
-    return [(f"FCN-32s final crop (conv1_1 pad {pad1})", score_fr + [("deconv", 64, 32, 0)], ()),
-            ("FCN-16s score_pool4", t["pool4"] + [("conv", 1, 1, 0)], upscore2),
-            (f"FCN-16s final crop (conv1_1 pad {pad1})", upscore2 + [("deconv", 32, 16, 0)], ()),
-            ("FCN-8s score_pool3", t["pool3"] + [("conv", 1, 1, 0)], upscore_pool4),
-            (f"FCN-8s final crop (conv1_1 pad {pad1})", upscore_pool4 + [("deconv", 16, 8, 0)],
-             ())]
-
-
-@exercise(5, "coord_map",
-          "conv and pool: a = s, b = (k − 1)/2 − pad (the window's centre for o = 0); deconv: "
-          "invert o = s·i + (k − 1)/2 − pad, so a = 1/s and b = −((k − 1)/2 − pad)/s.")
-def _(fn, answers):
-    for spec in [("conv", 3, 1, 100), ("conv", 3, 1, 1), ("pool", 2, 2, 0), ("conv", 7, 1, 0),
-                 ("deconv", 64, 32, 0), ("deconv", 4, 2, 1), ("conv", 3, 2, 1)]:
-        got = fn(*spec)
-        if not (isinstance(got, tuple) and len(got) == 2):
-            raise Mismatch("return the pair (a, b)")
-        want = geometry.coord_map(*spec)
-        yield f"vs geometry.coord_map{spec}", rel(np.array(got, np.float64), np.array(
-            [float(want.scale), float(want.shift)]), str(spec)), TOL
-
-
-@exercise(5, "crop_offset",
-          "compose from the blob down to the image (the last layer's map is applied first: "
-          "(a, b) ← (a·a_l, a·b_l + b) walking the path upwards), then "
-          "offset = (b_like − b_path) / a.")
-def _(fn, answers):
-    for pad1 in (100, 96, 132):
-        for what, path, like in fcn_crops(pad1):      # the pad moves the final crops only
-            want = geometry.crop_offset(path, like)
-            got = fn(path, like)
-            if isinstance(got, Fraction) and got.denominator == 1:
-                got = int(got)
-            if not isinstance(got, (int, np.integer)):
-                raise Mismatch(f"{what}: return an int, got {type(got).__name__} {got!r}")
-            yield f"{what}: {got}, geometry.crop_offset says {want}", rel(
-                float(got), float(want), what), TOL
-
+exercise(5, "coord_map",
+         "for conv and pool, where in the input is the centre of output pixel o's window? "
+         "A deconvolution's map is the inverse of its convolution's. Half pixels are real: "
+         "keep them exact.", prepare=lambda a: {k: (tuple(v) if isinstance(v, list) else v)
+                                               for k, v in a.items()})
+exercise(5, "crop_offset",
+         "a blob's pixel goes through the *last* layer of its path first on its way to the "
+         "image; compose in that order, and compare where the two blobs' pixel 0 lands.",
+         prepare=lambda a: {k: [tuple(s) for s in v] for k, v in a.items()})
+exercise(5, "fuse_forward",
+         "the window taken from score_pool has the upscored map's size and starts at "
+         "`offset` (Caffe's crop is not centred).")
+exercise(5, "fuse_backward",
+         "a sum passes its gradient to both inputs unchanged; the crop only decides where in "
+         "score_pool's shape it lands, and what lies outside the window never reached the "
+         "loss.", prepare=lambda a: {**a, "score_pool_shape": tuple(a["score_pool_shape"])})
 
 # ---------------------------------------------------------------------------------------------
-# Lesson 06: the loss
+# Lesson 06: the loss, Adam, and the sanity check
 
-@exercise(6, "softmax_cross_entropy",
-          "log p = s − max − log Σ exp(s − max); loss = −Σ log p[target] over counted pixels "
-          "(/ count for 'mean', count at least 1); dscore = (p − onehot) · counted, / count "
-          "for 'mean'.")
-def _(fn, answers):
-    rng = rng_for(60)
-    score = rng.standard_normal((2, 4, 3, 5)) * 3
-    target = rng.integers(0, 4, (2, 3, 5))
-    target[0, 1, 1:4] = 255
-    target[1, 2, :2] = 255
-    for reduction in ("mean", "sum"):
-        for case, t in (("some pixels 255", target), ("every pixel 255",
-                                                      np.full_like(target, 255))):
-            got = fn(score, t, 255, reduction)
-            if not (isinstance(got, tuple) and len(got) == 2):
-                raise Mismatch("return the tuple (loss, dscore)")
-            loss, cache = F.softmax_cross_entropy_forward(score, t, 255, reduction)
-            dscore = F.softmax_cross_entropy_backward(1.0, cache)
-            what = f"reduction {reduction!r}, {case}"
-            yield f"loss vs softmax_cross_entropy_forward, {what}", rel(
-                float(np.asarray(got[0])), float(loss), "loss"), TOL
-            yield f"dscore vs softmax_cross_entropy_backward, {what}", rel(
-                got[1], dscore, "dscore"), TOL
-
-            def f(t=t):
-                return F.softmax_cross_entropy_forward(score, t, 255, reduction)[0]
-
-            yield f"dscore vs numerical gradient, {what}", rel(
-                got[1], numeric(f, score, 1.0), "dscore"), TOL_NUMERIC
-
+exercise(6, "softmax_cross_entropy",
+         "test the case where every pixel is void first; then compare your 'sum' and 'mean' "
+         "answers: which pixels count, and which number divides? Subtract the largest score "
+         "before exp.")
+exercise(6, "adam_step",
+         "the step number t starts at 1; both moments are updated before they are corrected "
+         "for their zero start, and ε is added after the square root.")
 
 # ---------------------------------------------------------------------------------------------
 # Lesson 07: the metrics
 
-def _labels(seed, n_class=5):
-    """True and predicted maps with void pixels; class n_class − 1 never occurs anywhere."""
-    rng = rng_for(seed)
-    true = rng.integers(0, n_class - 1, (3, 9, 11))
-    pred = np.where(rng.random(true.shape) < 0.7, true, rng.integers(0, n_class - 1, true.shape))
-    true[:, 4, :] = 255
-    return true, pred
+exercise(7, "confusion_matrix",
+         "rows are the true classes; decide first which pixels may be counted at all (void is "
+         "255). One combined index per pixel can be counted in one call.")
+exercise(7, "iu_per_class",
+         "a class's union is every pixel that is that class in the truth or in the prediction: "
+         "count the pixels that are both only once. 0/0 must stay nan.")
+exercise(7, "segmentation_scores",
+         "which classes should a mean skip, and which should a frequency-weighted sum skip? "
+         "matrix 3 has a class that is predicted but never true, and one that is neither.")
+
+# ---------------------------------------------------------------------------------------------
+# Lesson 08: shift-and-stitch, unpooling
 
 
-@exercise(7, "confusion_matrix",
-          "keep the pixels with 0 ≤ true < n_class (255 is dropped), then "
-          "np.bincount(n_class·true + pred, minlength=n_class²).reshape(n_class, n_class); "
-          "rows are the true classes.")
-def _(fn, answers):
-    for seed in (70, 71):
-        true, pred = _labels(seed)
-        want = metrics.ConfusionMatrix(5).update(true, pred).hist
-        yield "vs metrics.ConfusionMatrix.hist", rel(fn(true, pred, 5), want, "hist"), TOL
+def conv2d(x, w, b, stride=1, dilation=1):
+    """The grader's own convolution without padding (NumPy windows and one tensordot), for the
+    nets it hands to shift_and_stitch."""
+    kh, kw = w.shape[2:]
+    span_h, span_w = dilation * (kh - 1) + 1, dilation * (kw - 1) + 1
+    win = np.lib.stride_tricks.sliding_window_view(x, (span_h, span_w), axis=(2, 3))
+    win = win[:, :, ::stride, ::stride, ::dilation, ::dilation]      # (N, C, oh, ow, kh, kw)
+    return np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2) + \
+        b.reshape(1, -1, 1, 1)
 
 
-def _hists():
-    out = []
-    for seed in (72, 73):
-        true, pred = _labels(seed)
-        out.append(metrics.ConfusionMatrix(5).update(true, pred))
-    wild = metrics.ConfusionMatrix(5).update(np.array([0, 0, 1, 2, 2]), np.array([0, 3, 1, 1, 2]))
-    return out + [wild]                 # 3 is predicted, never true; 4 neither
+def _stitch_args(a):
+    """The stored weights become ``net``: conv 3×3 stride 2 → ReLU → conv 3×3 (stride 2)."""
+    w1, b1, w2, b2 = a["w1"], a["b1"], a["w2"], a["b2"]
+
+    def net(x):
+        return conv2d(np.maximum(conv2d(x, w1, b1, stride=2), 0), w2, b2)
+
+    return {"net": net, "x": a["x"], "f": a["f"]}
 
 
-@exercise(7, "iu_per_class",
-          "IU = diag / (row sums + column sums − diag); a class absent from truth and prediction "
-          "is 0/0 = nan.")
-def _(fn, answers):
-    for k, cm in enumerate(_hists()):
-        yield f"vs metrics.ConfusionMatrix.iu, matrix {k + 1}", rel(fn(cm.hist.copy()), cm.iu,
-                                                                     "IU"), TOL
+def _top_left(got, want):
+    """The stitched map reaches past the dilated twin's edge; compare the twin's part."""
+    got = np.asarray(got)
+    if got.ndim != 4 or got.shape[2] < want.shape[2] or got.shape[3] < want.shape[3]:
+        raise Mismatch(f"dense map of shape {got.shape}: expected at least {want.shape}")
+    return got[:, :, :want.shape[2], :want.shape[3]]
 
 
-@exercise(7, "segmentation_scores",
-          "mean accuracy and mean IU skip nan classes (np.nanmean); f.w. IU sums freq·IU over "
-          "the classes with freq > 0 only (a class predicted but never true has IU 0 and freq 0).")
-def _(fn, answers):
-    for k, cm in enumerate(_hists()):
-        got = fn(cm.hist.copy())
-        s = cm.scores()
-        want = [s["acc"], s["acc_cls"], s["mean_iu"], s["fwavacc"]]
-        yield f"vs metrics.ConfusionMatrix.scores(), matrix {k + 1}", rel(
-            np.array(got, np.float64), np.array(want), "(acc, acc_cls, mean_iu, fwavacc)"), TOL
+exercise(8, "interleave",
+         "copy k = dy·f + dx holds the dense map's pixels whose row is dy and column dx modulo "
+         "f; check that you did not swap dy and dx.")
+exercise(8, "shift_and_stitch",
+         "copy (dy, dx) is the input moved *up* by dy and *left* by dx, so that its pixel (0, 0) "
+         "is the original's (dy, dx); compare the dense map with the dilated twin of lesson 08.",
+         prepare=_stitch_args, compare=_top_left)
+exercise(8, "max_unpool2d",
+         "an index is h·W + w in its own (H, W) plane, one plane per image and channel; "
+         "everything not written stays 0.",
+         prepare=lambda a: {**a, "output_size": tuple(a["output_size"])})
 
 
 # ---------------------------------------------------------------------------------------------
-# Lesson 08: shift-and-stitch
+# Refusing answers that call minifcn
 
-def _shifted(x, f):
-    """The f² copies of x, copy dy·f + dx moved up by dy and left by dx (zeros come in)."""
-    H, W = x.shape[2:]
-    copies = np.zeros((f * f,) + x.shape, x.dtype)
-    for dy in range(f):
-        for dx in range(f):
-            copies[dy * f + dx, :, :, :H - dy, :W - dx] = x[:, :, dy:, dx:]
-    return copies
-
-
-def _twins(seed):
-    """A net with output stride 2 and its dilated twin (same weights, stride 1, dilation 2)."""
-    rng = rng_for(seed)
-    w1, b1 = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
-    w2, b2 = rng.standard_normal((2, 3, 3, 3)), rng.standard_normal(2)
-
-    def strided(x):
-        h = np.maximum(F.conv2d_forward(x, w1, b1, stride=2)[0], 0)
-        return F.conv2d_forward(h, w2, b2)[0]
-
-    def dilated(x):
-        h = np.maximum(F.conv2d_forward(x, w1, b1, stride=1)[0], 0)
-        return F.conv2d_forward(h, w2, b2, dilation=2)[0]
-
-    return strided, dilated
+def imports_of(path):
+    """[(line, module)] of every import in a file, and of __import__/import_module calls."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            found.append((node.lineno, ("." * node.level) + (node.module or "")))
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in ("__import__", "import_module"):
+                found.append((node.lineno, str(node.args[0].value)))
+    return found
 
 
-@exercise(8, "interleave",
-          "dense[:, :, dy::f, dx::f] = outputs[dy·f + dx] for every (dy, dx); the dense map is "
-          "(N, K, f·h, f·w).")
-def _(fn, answers):
-    for f, xs in ((2, (2, 3, 13, 12)), (3, (1, 3, 17, 20))):
-        rng = rng_for(80 + f)
-        x, w = rng.standard_normal(xs), rng.standard_normal((2, 3, 3, 3))
-        outs = np.stack([F.conv2d_forward(c, w, stride=f)[0] for c in _shifted(x, f)])
-        dense = np.asarray(fn(outs, f))
-        want_shape = outs.shape[1:3] + (f * outs.shape[3], f * outs.shape[4])
-        if dense.shape != want_shape:
-            raise Mismatch(f"dense map of shape {dense.shape}, expected {want_shape}")
-        twin = F.conv2d_forward(x, w, stride=1)[0]            # the stride removed
-        h, w_ = twin.shape[2:]
-        yield f"stride-{f} conv stitched vs the stride-1 conv (conv2d_forward), x {xs}", rel(
-            dense[:, :, :h, :w_], twin, "dense map"), TOL
+def refusal_of_file(path):
+    """Why the file at ``path`` cannot be graded, or None."""
+    for line, module in imports_of(path):
+        if module.split(".")[0] == FORBIDDEN:
+            return (f"{os.path.basename(path)}:{line} imports {module}. The exercises ask you to "
+                    f"write these functions yourself, so the grader does not grade an answer that "
+                    f"uses minifcn's kernels, loop references, geometry, loss, metrics or layers "
+                    f"(it would be grading minifcn). NumPy and the standard library are fine.")
+    return None
 
 
-@exercise(8, "shift_and_stitch",
-          "copy (dy, dx) is x moved up by dy and left by dx: copy[..., :H−dy, :W−dx] = "
-          "x[..., dy:, dx:], zeros elsewhere; run net on each copy and interleave in the order "
-          "k = dy·f + dx.")
-def _(fn, answers):
-    for k, xs in enumerate(((1, 2, 15, 15), (2, 2, 16, 13))):
-        strided, dilated = _twins(90 + k)
-        x = rng_for(95 + k).standard_normal(xs)
-        dense = np.asarray(fn(strided, x, 2))
-        twin = dilated(x)
-        h, w = twin.shape[2:]
-        if dense.ndim != 4 or dense.shape[2] < h or dense.shape[3] < w:
-            raise Mismatch(f"dense map of shape {dense.shape}: expected at least {twin.shape}")
-        yield f"conv s2 → relu → conv stitched vs its dilated twin, x {xs}", rel(
-            dense[:, :, :h, :w], twin, "dense map"), TOL
+def _from_minifcn(obj):
+    if isinstance(obj, types.ModuleType):
+        return obj.__name__.split(".")[0] == FORBIDDEN
+    module = getattr(obj, "__module__", None) or ""
+    return module.split(".")[0] == FORBIDDEN
+
+
+def _names(code):
+    """Global names a function's code (and the code nested in it) may look up."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
+
+
+def refusal_of_function(fn, seen=None):
+    """Why ``fn`` cannot be graded (it is, or calls, minifcn's code), or None. Follows the
+    student's own helper functions."""
+    seen = set() if seen is None else seen
+    if id(fn) in seen:
+        return None
+    seen.add(id(fn))
+    if _from_minifcn(fn):
+        return f"{getattr(fn, '__name__', fn)!s} is minifcn's own function"
+    inner = getattr(fn, "__func__", fn)
+    code, env = getattr(inner, "__code__", None), getattr(inner, "__globals__", {})
+    if code is None:
+        return None
+    cells = [c.cell_contents for c in (inner.__closure__ or ()) if _has_contents(c)]
+    for obj in [env[n] for n in _names(code) if n in env] + cells + list(
+            getattr(inner, "__defaults__", None) or ()):
+        if _from_minifcn(obj):
+            return (f"{inner.__name__} uses {getattr(obj, '__name__', obj)} from minifcn")
+        if isinstance(obj, types.FunctionType):
+            why = refusal_of_function(obj, seen)
+            if why:
+                return why
+    return None
+
+
+def _has_contents(cell):
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
+# Grading
 
-def load_answers(lesson, folder=HERE):
-    """The student's module for ``lesson`` (exNN_*.py in ``folder``)."""
-    path = os.path.join(folder, FILES[lesson])
-    spec = importlib.util.spec_from_file_location(f"exercise_{lesson:02d}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def run_cases(lesson, name, prepare, compare, fn):
+    """Yield (what, relative error) for every stored case of one exercise."""
+    for k, (order, args, want) in enumerate(load_cases(lesson)[name]):
+        call = prepare(args) if prepare else args
+        got = fn(*call.values())
+        case = f"case {k + 1}: {describe(args)}"
+        if len(want) == 1:
+            yield case, rel(compare(got, want[0]) if compare else got, want[0], name)
+            continue
+        if not (isinstance(got, (tuple, list)) and len(got) == len(want)):
+            raise Mismatch(f"return a tuple of {len(want)} values (see the docstring), got "
+                           f"{type(got).__name__}")
+        errs = [rel(g, w, f"value {i + 1} of {len(want)}")
+                for i, (g, w) in enumerate(zip(got, want))]
+        each = ", ".join(f"{e:.0e}" + ("" if e <= TOL else " BAD") for e in errs)
+        yield f"{case} (the {len(want)} values: {each})", max(errs)
 
 
-def check_function(lesson, name, hint, checker, answers, say=print):
+def check_function(lesson, name, hint, prepare, compare, answers, say=print):
     """Run one exercise's comparisons; print them; True when all pass."""
     fn = getattr(answers, name, None)
     if fn is None:
         say(f"[FAIL] {name}: not found in the answers for lesson {lesson:02d}")
         return False
+    why = refusal_of_function(fn)
+    if why:
+        say(f"[REFUSED] {name}: {why}. Write it with NumPy: the grader grades your code, "
+            f"not minifcn's.")
+        return False
     rows, problem = [], None
     with np.errstate(all="ignore"):
         try:
-            rows = [(what, float(err), tol) for what, err, tol in checker(fn, answers)]
+            rows = list(run_cases(lesson, name, prepare, compare, fn))
         except NotImplementedError:
             say(f"[TODO] {name}: not written yet (it raises NotImplementedError)")
             return False
@@ -447,10 +389,10 @@ def check_function(lesson, name, hint, checker, answers, say=print):
             problem = str(err)
         except Exception:                   # the student's code crashed: show where
             problem = "raised an exception:\n" + traceback.format_exc(limit=-3)
-    ok = problem is None and all(err <= tol for _, err, tol in rows)
+    ok = problem is None and bool(rows) and all(err <= TOL for _, err in rows)
     say(f"[{'PASS' if ok else 'FAIL'}] {name}")
-    for what, err, tol in rows:
-        say(f"    {'ok ' if err <= tol else 'BAD'} relative error {err:.1e}  {what}")
+    for what, err in rows:
+        say(f"    {'ok ' if err <= TOL else 'BAD'} relative error {err:.1e}  {what}")
     if problem:
         say(f"    {problem}")
     if not ok:
@@ -458,16 +400,87 @@ def check_function(lesson, name, hint, checker, answers, say=print):
     return ok
 
 
-def grade(lessons, answers=None, say=print):
-    """Grade ``lessons``; ``answers`` maps a lesson to an object holding its functions
-    (default: the exercise files beside this script). Returns {lesson: {name: passed}}."""
+def load_answers(lesson, folder=HERE):
+    """The student's module for ``lesson`` (exNN_*.py in ``folder``); raises Refused for a file
+    that imports minifcn."""
+    path = os.path.join(folder, FILES[lesson])
+    why = refusal_of_file(path)
+    if why:
+        raise Refused(why)
+    spec = importlib.util.spec_from_file_location(f"exercise_{lesson:02d}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_all(lessons, folder=HERE):
+    """{lesson: module, or the reason it was refused, or FileNotFoundError}."""
+    found = {}
+    for n in lessons:
+        try:
+            found[n] = load_answers(n, folder)
+        except (Refused, FileNotFoundError) as err:
+            found[n] = err
+    return found
+
+
+SANITY_NEEDS = (1, 2, 4, 5, 6)      # the pieces the small FCN is made of
+
+
+def grade(lessons, answers=None, say=print, sanity=True):
+    """Grade ``lessons``; ``answers`` maps a lesson to an object holding its functions, or to a
+    ``Refused`` (default: the exercise files beside this script). Returns
+    {lesson: {name: passed}}. With lesson 6 and ``sanity``, CS231n's sanity check runs last
+    (``overfit_four_images``) when every piece it needs passes."""
+    answers = load_all(lessons) if answers is None else answers
     results = {}
     for lesson in lessons:
         say(f"\nLesson {lesson:02d} ({FILES[lesson]})")
-        module = answers[lesson] if answers is not None else load_answers(lesson)
-        results[lesson] = {name: check_function(lesson, name, hint, checker, module, say)
-                           for name, hint, checker in CHECKS[lesson]}
+        module = answers[lesson]
+        if isinstance(module, Exception):
+            say(f"[{'REFUSED' if isinstance(module, Refused) else 'MISSING'}] {module}")
+            results[lesson] = {name: False for name, *_ in CHECKS[lesson]}
+            continue
+        results[lesson] = {name: check_function(lesson, name, hint, prepare, compare, module,
+                                                say)
+                           for name, hint, prepare, compare in CHECKS[lesson]}
+    if 6 in lessons and sanity:
+        results[6]["overfit_four_images"] = sanity_check(answers, results, say)
     return results
+
+
+def sanity_check(answers, results, say=print):
+    """CS231n's sanity check with the student's pieces (capstone.py): a small FCN must overfit
+    four images. Runs only when every piece passes (grading the ones not asked for here)."""
+    import capstone
+    say("\nSanity check: overfit four images with your own pieces")
+    missing = []
+    for lesson in SANITY_NEEDS:
+        if lesson not in results:
+            module = answers.get(lesson) if isinstance(answers, dict) else None
+            module = module if module is not None else load_all([lesson])[lesson]
+            answers = {**answers, lesson: module}
+            ok = not isinstance(module, Exception) and all(
+                check_function(lesson, name, hint, prepare, compare, module, say=lambda *a: None)
+                for name, hint, prepare, compare in CHECKS[lesson])
+        else:
+            ok = all(results[lesson].values())
+        if not ok:
+            missing.append(f"{lesson:02d}")
+    if missing:
+        say(f"[WAIT] overfit_four_images: needs your lessons {', '.join(missing)} to pass first")
+        return False
+    pieces = capstone.Pieces.from_answers(answers)
+    result = capstone.overfit_four_images(pieces, say=say)
+    ok = result["pixel_acc"] >= capstone.OVERFIT_TARGET
+    say(f"[{'PASS' if ok else 'FAIL'}] overfit_four_images: pixel accuracy "
+        f"{result['pixel_acc']:.3f} on the four training images after {result['iterations']} "
+        f"iterations (needs {capstone.OVERFIT_TARGET}); loss {result['losses'][0]:.3f} → "
+        f"{result['losses'][-1]:.4f}")
+    if not ok:
+        say("    hint: every piece matches its stored answers, so look at how they fit: does the "
+            "loss fall at all? If it does not, a gradient is lost between two pieces.")
+    return ok
 
 
 def main(argv=None):
@@ -477,12 +490,23 @@ def main(argv=None):
                         help="lesson numbers to grade (default: all)")
     parser.add_argument("--answers", metavar="DIR", default=HERE,
                         help="folder holding the exNN_*.py files (default: %(default)s)")
+    parser.add_argument("--mine", action="store_true",
+                        help="the capstone: train a small FCN made of your own pieces on the "
+                             "shapes data (a few minutes)")
+    parser.add_argument("--quick", action="store_true",
+                        help="with --mine: a few iterations, to see that it runs")
     args = parser.parse_args(argv)
+    if args.mine:
+        import capstone
+        return capstone.main(load_all(sorted(FILES), args.answers), quick=args.quick)
     lessons = args.lessons or sorted(FILES)
     unknown = [n for n in lessons if n not in FILES]
     if unknown:
         parser.error(f"no exercises for lesson(s) {unknown}: choose from {sorted(FILES)}")
-    answers = {n: load_answers(n, args.answers) for n in lessons}
+    answers = load_all(lessons, args.answers)
+    if 6 in lessons:            # the sanity check reads the other pieces from the same folder
+        answers.update({n: m for n, m in load_all(SANITY_NEEDS, args.answers).items()
+                        if n not in answers})
     results = grade(lessons, answers)
     passed = sum(ok for r in results.values() for ok in r.values())
     total = sum(len(r) for r in results.values())

@@ -6,9 +6,9 @@ right does. Check your answers with
 
     python lessons/exercises/check.py 1
 
-The grader compares them with minifcn's loop references (minifcn.functional.naive) and its fast
-kernels (minifcn.functional.conv2d_forward, max_pool2d_forward), on odd sizes, strides and
-paddings, in float64.
+The grader compares them with stored answers (expected/ex01.npz) on odd sizes, strides and
+paddings, in float64. Only NumPy and the standard library: the grader refuses a file that imports
+minifcn.
 """
 import numpy as np  # noqa: F401  (for your answers)
 
@@ -22,8 +22,8 @@ def conv2d_loops(x, w, b, stride=1, padding=0):
                                                                         j·stride + kx]
     and xpad is x with ``padding`` zeros around each image.
     """
-    # TODO: pad x with zeros, then loop over the output pixels (i, j) and take the dot product of
-    # each window with the filters (np.einsum or np.tensordot over c, ky, kx).
+    # TODO: pad, allocate the output, and fill it one output pixel (i, j) at a time: a window of
+    # every image against every filter (the batch can stay vectorised).
     raise NotImplementedError("TODO: conv2d_loops")
 
 
@@ -37,6 +37,5 @@ def max_pool2d_loops(x, kernel_size, stride, ceil_mode=False):
     With ceil_mode the last window can hang over the edge of the image: take the maximum of the
     real pixels it covers.
     """
-    # TODO: work out oh, ow; loop over (i, j); slice the window (clipped to the image) and take
-    # .max(axis=(2, 3)).
+    # TODO: the output size first (both roundings), then one window per output pixel.
     raise NotImplementedError("TODO: max_pool2d_loops")

@@ -5,9 +5,10 @@ path visible. For an upstream gradient dout = dL/d(out), return dL/d(inputs). Ch
 
     python lessons/exercises/check.py 2
 
-The grader compares your gradients with minifcn's loop references
-(minifcn.functional.naive.conv2d_backward_naive, max_pool2d_backward_naive) and with numerical
-gradients (central differences, minifcn.gradcheck) of L = Σ dout · f(x), in float64.
+The grader compares your gradients with stored answers (expected/ex02.npz), in float64: the
+gradients of L = Σ dout · f(x), which lesson 02 checks against central differences. The
+capstone (check.py --mine) trains a network with them. Only NumPy and the standard library: the
+grader refuses a file that imports minifcn.
 """
 import numpy as np  # noqa: F401  (for your answers)
 
@@ -24,7 +25,7 @@ def conv2d_backward_loops(dout, x, w, stride=1, padding=0):
       - into db[o], as itself.
     Then cut the padding off dxpad.
     """
-    # TODO: loop over (i, j) of the output; accumulate into dxpad, dw and db.
+    # TODO: follow each output pixel's gradient back to what produced it.
     raise NotImplementedError("TODO: conv2d_backward_loops")
 
 
@@ -36,6 +37,5 @@ def max_pool2d_backward_loops(dout, x, kernel_size, stride):
     pixel of the window gets nothing from it. When windows overlap (stride < kernel_size), a
     pixel can win several windows: add their gradients.
     """
-    # TODO: loop over (n, c, i, j); find the argmax of the window (np.unravel_index) and add
-    # dout[n, c, i, j] to dx at that position.
+    # TODO: for each window, find its winner and pass the window's gradient to it.
     raise NotImplementedError("TODO: max_pool2d_backward_loops")

@@ -7,8 +7,8 @@ a 7×7 convolution over pool5 and fc7 into a 1×1 convolution. Check with
 
     python lessons/exercises/check.py 3
 
-The grader compares your filters with minifcn.nn.convolutionize and checks that the convolution
-(minifcn.functional.conv2d_forward) of a C×H×W map equals the Linear layer's output.
+The grader compares your filters with stored answers (expected/ex03.npz). Only NumPy and the
+standard library: the grader refuses a file that imports minifcn.
 """
 import numpy as np  # noqa: F401  (for your answers)
 
@@ -19,5 +19,5 @@ def convolutionize(weight, bias, input_shape):
     conv_weight has shape (out, C, H, W) and conv_bias (out,), so that a convolution with them
     over a C×H×W map gives a 1×1 map equal to weight @ map.reshape(-1) + bias.
     """
-    # TODO: one reshape (and copies, so the convolution does not share memory with the Linear).
+    # TODO: which shape must the filter bank have, and does it share memory with the Linear?
     raise NotImplementedError("TODO: convolutionize")

@@ -4,8 +4,10 @@ Check with
 
     python lessons/exercises/check.py 7
 
-The grader compares your answers with minifcn.metrics.ConfusionMatrix (its ``hist``, ``iu`` and
-``scores()``), on label maps that contain VOC's void label 255 and classes that never occur.
+The grader compares your answers with stored ones (expected/ex07.npz), on label maps that contain
+VOC's void label 255 and classes that never occur. Only NumPy and the standard library: the grader
+refuses a file that imports minifcn. The capstone (check.py
+--mine) scores its network with your confusion matrix and your scores.
 """
 import numpy as np  # noqa: F401  (for your answers)
 
@@ -15,7 +17,7 @@ def confusion_matrix(label_true, label_pred, n_class):
 
     Pixels whose true label is not in 0 … n_class − 1 (255, "void") are not counted.
     """
-    # TODO: keep the valid pixels, then np.bincount(n_class · t + p, minlength=n_class²).
+    # TODO: which pixels count? Then count each (true, predicted) pair.
     raise NotImplementedError("TODO: confusion_matrix")
 
 
@@ -24,7 +26,7 @@ def iu_per_class(hist):
 
     A class that occurs neither in the truth nor in the prediction has 0 / 0: return nan for it.
     """
-    # TODO: one line of array arithmetic (under np.errstate(divide="ignore", invalid="ignore")).
+    # TODO: intersection and union from the matrix's diagonal, rows and columns.
     raise NotImplementedError("TODO: iu_per_class")
 
 
@@ -35,5 +37,5 @@ def segmentation_scores(hist):
     mean IU = nanmean(IU);  f.w. IU = Σ freq · IU over classes with freq > 0, freq = row sums
     / Σ hist. (torchfcn's names: acc, acc_cls, mean_iu, fwavacc.)
     """
-    # TODO: the four formulas.
+    # TODO: the four formulas; watch which classes each mean may skip.
     raise NotImplementedError("TODO: segmentation_scores")
