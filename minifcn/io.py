@@ -45,6 +45,10 @@ def _version():
     return __version__
 
 
+class WriteFailed(OSError):
+    """A weights file could not be written (the message says what was kept)."""
+
+
 def _write_atomic(path, arrays, compress=False):
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -55,9 +59,15 @@ def _write_atomic(path, arrays, compress=False):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(e, OSError) and not isinstance(e, WriteFailed):   # a full disk, …
+            kept = ("the earlier file there is kept, whole" if os.path.exists(path) else
+                    "nothing was written")
+            raise WriteFailed(e.errno, f"could not write {path} "
+                                       f"({os.strerror(e.errno) if e.errno else e}): "
+                                       f"{kept}") from e
         raise
     try:                      # make the rename itself durable (POSIX; harmless to skip elsewhere)
         dir_fd = os.open(folder, os.O_RDONLY)

@@ -29,6 +29,7 @@ losses back and logs them, ``Guard`` refuses a diverged run and keeps the last g
 messages, ``StopOnInterrupt`` Ctrl-C, SIGTERM and SIGHUP.
 """
 import math
+import os
 import signal
 import sys
 import threading
@@ -234,8 +235,9 @@ class Guard:
             else:
                 kept = (f"The checkpoint of iteration {self.last_good} is kept, whole, in "
                         f"{folder.checkpoint}; free some space and continue with --resume.")
-            raise CheckpointNotWritten(f"could not write {what} in {folder.path} "
-                                       f"({e.strerror or e}). {kept}") from e
+            why = os.strerror(e.errno) if e.errno else e
+            raise CheckpointNotWritten(f"could not write {what} in {folder.path} ({why}). "
+                                       f"{kept}") from e
 
     def check_weights(self, it):
         """The weights after iteration ``it`` must be finite and give a finite loss (on the next

@@ -284,3 +284,26 @@ def test_a_classes_file_saved_by_a_spreadsheet(tmp_path):
     f.write_bytes(notepad("name,R,G,B\nbackground,0,0,0\n"))      # a header row
     with pytest.raises(ValueError, match="classes.csv:2: some lines give a colour"):
         read_classes(f)
+
+
+def test_a_split_list_that_names_a_path_is_refused(capsys, own, tmp_path):
+    path = os.path.join(own, "ImageSets", "Segmentation", "train.txt")
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("../../secret\n")
+    n = len(open(path, encoding="utf-8").read().splitlines())
+    before = hashes(own)
+    code, _, err = cli(capsys, "train", "--data", own, "--out", tmp_path / "run", *TINY)
+    line = one_error_line(err)
+    assert code == 2 and f"train.txt:{n}: '../../secret' is not an image id" in line, line
+    assert hashes(own) == before and not os.path.exists(tmp_path / "run")
+
+
+def test_photos_named_as_cameras_name_them(own, data):
+    folder = os.path.join(own, "JPEGImages")
+    for name in os.listdir(folder):
+        os.rename(os.path.join(folder, name), os.path.join(folder, name[:-4] + ".JPG"))
+    ours, theirs = load_dataset(own, "train"), load_dataset(data, "train")
+    assert ours.image_path(ours.ids[0]).endswith(".JPG")
+    for (a, la), (b, lb) in zip(ours, theirs):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(la, lb)

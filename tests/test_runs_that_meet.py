@@ -189,3 +189,49 @@ def test_a_failed_log_write_says_what_was_kept(data, tmp_path, monkeypatch):
                                                    r"large\)\. No checkpoint had been written"):
         train(data=data, iterations=4, eval_every=2, out=out, **TINY_KW)
     assert not os.path.exists(os.path.join(out, LOCK))
+
+
+def test_a_full_disk_in_prepare_keeps_nothing_half_made_and_says_so(capsys, tmp_path,
+                                                                    monkeypatch):
+    import importlib
+
+    from PIL import Image
+    prepare_module = importlib.import_module("minifcn.data.prepare")   # (data.prepare: a function)
+    images, masks = tmp_path / "photos", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(images / f"p{i}.png")
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(masks / f"p{i}.png")
+    before = hashes(tmp_path)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / ".hidden"))
+    monkeypatch.setattr(prepare_module, "save_label_png", disk_full)
+    code, _, err = cli(capsys, "prepare", "--images", images, "--masks", masks, "--out",
+                       tmp_path / "new" / "out")
+    line = one_error_line(err)
+    assert code == 2 and (f"could not write the dataset {tmp_path / 'new' / 'out'} (No space "
+                          f"left on device): nothing was kept") in line, line
+    assert hashes(tmp_path) == before and sorted(os.listdir(tmp_path)) == ["masks", "photos"]
+
+
+def test_a_full_disk_when_a_model_is_saved_keeps_the_earlier_file(tmp_path, monkeypatch):
+    from minifcn.models import FCN8s
+    path = tmp_path / "model.npz"
+    model = FCN8s(n_class=5, base_channels=2, fc_channels=8)
+    io.save(model, path)
+    before = hashes(tmp_path)
+
+    def disk_full(f, **arrays):
+        f.write(b"PK\x03\x04 half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(io.np, "savez", disk_full)
+    with pytest.raises(OSError, match=rf"could not write {path} \(No space left on device\): "
+                                      r"the earlier file there is kept, whole"):
+        io.save(model, path)
+    assert hashes(tmp_path) == before
+    with pytest.raises(OSError, match=r"other.npz \(No space left on device\): nothing was "
+                                      r"written"):
+        io.save(model, tmp_path / "other.npz")
+    assert hashes(tmp_path) == before

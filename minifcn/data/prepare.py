@@ -18,6 +18,7 @@ so a mask must have the upright photo's size. Every pair is checked before anyth
 dataset is built in a hidden folder beside ``out`` and renamed to ``out`` only when complete, and
 an existing non-empty ``out`` is never written into. The input folders are only read.
 """
+import errno
 import json
 import os
 import shutil
@@ -35,6 +36,8 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MASK_EXTS = (".png", ".bmp", ".gif", ".tif", ".tiff")
 LOSSY_MASK_EXTS = (".jpg", ".jpeg", ".webp")
 LIST_DIR = os.path.join("ImageSets", "Segmentation")
+# A write that fails for want of room: a full disk, a quota, a file size limit.
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def _list_files(folder, exts, what):
@@ -329,10 +332,15 @@ def prepare(images, masks, out, classes=None, val_fraction=0.1, seed=0, verbose=
         if os.path.isdir(out):
             os.rmdir(out)                       # empty, checked above
         os.rename(tmp, out)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
         for folder in made:                     # the folders made above out, deepest first
             os.rmdir(folder)
+        if isinstance(e, OSError) and e.errno in WRITE_ERRORS:
+            raise OSError(e.errno, f"could not write the dataset {out} "
+                                   f"({os.strerror(e.errno)}): nothing was kept (the "
+                                   f"unfinished copy beside it is removed) and your photos "
+                                   f"and masks are unchanged") from e
         raise
     if verbose:
         _print_report(report, names, pixels, counts, void)

@@ -160,7 +160,14 @@ def read_split(path):
     ``#`` comments skipped)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"split list not found: {path}")
-    return [line.split()[0] for _, line in read_lines(path, "split list")]
+    ids = []
+    for n, line in read_lines(path, "split list"):
+        image_id = line.split()[0]
+        if "/" in image_id or "\\" in image_id or image_id.startswith("."):
+            raise ValueError(f"{path}:{n}: {image_id!r} is not an image id (a file name "
+                             f"without folder or extension, as in JPEGImages/<id>.jpg)")
+        ids.append(image_id)
+    return ids
 
 
 def resolve_voc_root(root):
@@ -204,7 +211,8 @@ class SegmentationDataset:
 
     image_dir = "JPEGImages"
     image_ext = ".jpg"
-    other_image_exts = (".png",)  # where there is no <id>.jpg (prepare's lossless copies)
+    # where there is no <id>.jpg: prepare's lossless copies, and cameras' and Windows' spellings
+    other_image_exts = (".png", ".JPG", ".jpeg", ".JPEG", ".PNG")
     label_dir = "SegmentationClass"
     label_ext = ".png"
     list_dir = os.path.join("ImageSets", "Segmentation")
