@@ -100,6 +100,10 @@ def _write_json(path, obj):
 
 
 def _pid_alive(pid):
+    """Whether process ``pid`` runs on this machine. (On Windows ``os.kill`` would end it
+    instead of probing it: a lock there is taken as held, and its message says to remove it.)"""
+    if os.name == "nt":
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -176,7 +180,8 @@ class RunFolder:
     def for_training(cls, out, default, resume, overwrite):
         """The run folder of a ``train`` call, checked: ``out`` if given, else ``default``
         (``runs/<model>``), or for a new run the first of ``default-2``, ``default-3``… that
-        holds no run (it says so). A new run in a folder that holds one needs ``overwrite``."""
+        holds no run and no other training's lock (it says so). A new run in a folder that
+        holds one needs ``overwrite``."""
         folder = cls(out or default)
         if resume or overwrite:
             return folder
@@ -185,12 +190,12 @@ class RunFolder:
                                   f"--resume (resume=True), replace it with --overwrite, or "
                                   f"choose another --out")
         n = 1
-        while folder.holds_run():
+        while folder.holds_run() or folder.in_use():
             n += 1
             folder = cls(f"{default}-{n}")
         if n > 1:
-            print(f"{os.path.abspath(default)} holds an earlier run: this one goes to "
-                  f"{folder.path}", file=sys.stderr)
+            print(f"{os.path.abspath(default)} holds an earlier run (or one in progress): this "
+                  f"one goes to {folder.path}", file=sys.stderr)
         return folder
 
     def holds_run(self):
@@ -229,6 +234,14 @@ class RunFolder:
             print(f"reclaimed the lock of process {pid}, which has ended (killed?): {lock}",
                   file=sys.stderr)
         raise FolderInUse(f"{self.path}: could not take the lock {lock}; try again")
+
+    def in_use(self):
+        """True while another live training holds the folder's lock."""
+        if not os.path.exists(self.file(LOCK)):
+            return False
+        pid, host = self._lock_holder()
+        return pid != os.getpid() and (pid is None or host != socket.gethostname()
+                                       or _pid_alive(pid))
 
     def _lock_holder(self):
         """(pid, host) from the lock file; (None, host) when it holds no pid."""

@@ -235,3 +235,17 @@ def test_a_full_disk_when_a_model_is_saved_keeps_the_earlier_file(tmp_path, monk
                                       r"written"):
         io.save(model, tmp_path / "other.npz")
     assert hashes(tmp_path) == before
+
+
+def test_without_out_a_run_in_progress_is_passed_by(capsys, data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    busy = tmp_path / "runs" / "fcn8s"
+    busy.mkdir(parents=True)
+    (busy / LOCK).write_text(f"{os.getppid()} {socket.gethostname()}\n")   # a live process
+    before = hashes(busy)
+    code, _, err = cli(capsys, "train", "--data", data, "--iterations", "1", "--eval-every", "0",
+                       *TINY)
+    assert code == 0, err
+    assert f"holds an earlier run (or one in progress): this one goes to {busy}-2" in err
+    assert (tmp_path / "runs" / "fcn8s-2" / "checkpoint.npz").exists()
+    assert hashes(busy) == before
