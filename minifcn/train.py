@@ -126,8 +126,8 @@ def _loop(run):
                 if evaluates_at(it, cfg):
                     checkpoint(run, it, losses, guard, progress, evaluate_now=True)
         if stop.requested:
-            # Ctrl-C or SIGTERM: the iteration in flight was finished first, so the checkpoint
-            # is exact.
+            # Ctrl-C, SIGTERM or SIGHUP: the iteration in flight was finished first, so the
+            # checkpoint is exact.
             checkpoint(run, it, losses, guard, progress, evaluate_now=False)
             progress.say(f"{stop.name}: checkpoint at iteration {it} in "
                          f"{run.folder.checkpoint}; continue with resume=True (--resume)",
