@@ -28,7 +28,7 @@ setup(
         "cuda12": ["cupy-cuda12x>=12"],
         "cuda13": ["cupy-cuda13x>=13"],
         "sbd": ["scipy>=1.7"],
-        "test": ["pytest>=7", "ruff>=0.4"],
+        "test": ["pytest>=7", "ruff>=0.4", "jupytext>=1.14"],
     },
     entry_points={"console_scripts": ["minifcn=minifcn.cli:main"]},
 )

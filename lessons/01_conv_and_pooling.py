@@ -5,6 +5,26 @@ that do not care *where* things are; segmentation needs exactly that *where*. Th
 the two operations, checks the fast convolution against plain loops, follows the feature maps
 as they shrink, and measures both sides of pooling: what it buys and what it costs.
 """
+# %% In a notebook: install minifcn if it is missing (a script skips this cell)
+# Jupyter: open this notebook from the lessons/ folder of a minifcn checkout. Colab: upload or
+# clone the whole repository (the lessons need lessons/_common.py and data/), then open the
+# notebook from its lessons/ folder. For a GPU on Colab (which has CuPy): Runtime > Change
+# runtime type > GPU, then run the lesson on 'cuda' by giving the Setup cell's parse_args
+# argv=["--device", "cuda"] (with "--quick" for a short run).
+import importlib.util
+import os
+import subprocess
+import sys
+
+if "ipykernel" in sys.modules and importlib.util.find_spec("minifcn") is None:
+    _root = os.path.dirname(os.getcwd())          # a notebook's kernel starts in its folder
+    if os.path.exists(os.path.join(_root, "setup.py")):
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", _root])
+        sys.path.insert(0, _root)
+    else:
+        print("minifcn is not installed, and this notebook is not in the lessons/ folder of a "
+              "minifcn checkout: open it from there (see the comment above).")
+
 # %% Setup
 import _common
 from _common import np, plt, say, section
@@ -212,22 +232,76 @@ say("""
     one. (What is left in 'global max' comes from content that enters or leaves the window at
     its edges.) This is what lets a classifier be sure of *what* is in the image.
 """)
-fig, axes = plt.subplots(2, 5, figsize=(13, 5), layout="constrained")   # room for colour bars
-shifted = stages(x[:1, :, :56, 2:58])
+shifted = stages(x[:1, :, :56, 2:58])          # the image moved 2 pixels to the left
+strides = {"conv1": 1, "pool1": 2, "pool2": 4, "pool3": 8}
+
+
+def moved_back(key):
+    """Equivariance: the shifted image's map, moved back by 2/stride cells (when that is a whole
+    number) against the original's, inside a 2-cell margin (zero padding differs at edges)."""
+    k = 2 // strides[key] if 2 % strides[key] == 0 else None
+    if k is None:
+        return None
+    a, b = base[key][0], shifted[key][0]
+    W = a.shape[2]
+    return a[:, 2:-2, k + 2:W - 2], b[:, 2:-2, 2:W - 2 - k]
+
+
+def agree(v):
+    return "exactly" if v == 0 else f"to {v:.0e}"
+
+
+equi = {key: change(*moved_back(key)) for key in strides if moved_back(key) is not None}
+say(f"""
+    Two different properties. *Equivariance*: a convolution's map moves with its input. Move
+    the image 2 pixels and conv1's map moves 2 cells, pool1's 1 cell; moved back, they agree
+    {agree(equi['conv1'])} and {agree(equi['pool1'])} (relative differences, away from the
+    zero-padded edges). Lesson 03's heat maps rely on this: a cell of the map stays tied to a
+    place in
+    the image. *Invariance*: the map does not change at all. That only comes from pooling, and
+    only for shifts smaller than a cell: for pool2 and pool3, 2 pixels is a fraction of a cell,
+    nothing can be moved back, and what remains is the small difference of the table above.
+    The figure shows both: the maps, their difference as they are, and (for conv1 and pool1)
+    after moving the shifted map back.
+""")
+fig, axes = plt.subplots(4, 5, figsize=(13, 9.5), layout="constrained")
 for row, (title, img) in enumerate([("offset 0", images[0, :56, :56]),
                                     ("offset 2", images[0, :56, 2:58])]):
     axes[row, 0].imshow(img)
     axes[row, 0].set_title(f"image, {title}", fontsize=10)
-    axes[row, 0].axis("off")
+raw = np.abs(images[0, :56, :56].astype(np.float32) - images[0, :56, 2:58]).mean(-1)
+axes[2, 0].imshow(raw, cmap="gray")
+axes[2, 0].set_title("|difference| as is", fontsize=10)
+axes[3, 0].text(0.5, 0.5, "moved back by\n2/stride cells:\nequivariance", ha="center",
+                va="center", fontsize=10)
+for ax in axes[:, 0]:
+    ax.axis("off")
 for col, key in enumerate(["conv1", "pool1", "pool2", "pool3"], start=1):
     channel = int(base[key][0].std(axis=(1, 2)).argmax())       # the liveliest channel
     pair = [base[key][0, channel], shifted[key][0, channel]]
     # both rows of a column on one colour scale, so that what differs is the map, not the scale
-    plots.draw_shared_scale(axes[:, col], pair, cmap="magma",
+    plots.draw_shared_scale(axes[:2, col], pair, cmap="magma",
                             titles=[f"{key} ch{channel} {pair[0].shape[0]}×{pair[0].shape[1]}"] * 2)
+    hi = float(np.abs(pair[0]).max()) or 1.0     # differences on the maps' own scale
+    axes[2, col].imshow(np.abs(pair[0] - pair[1]), cmap="magma", vmin=0, vmax=hi)
+    axes[2, col].set_title(f"|difference|: {change(base[key][:1], shifted[key]):.2f} relative",
+                           fontsize=9)
+    back = moved_back(key)
+    if back is None:
+        axes[3, col].text(0.5, 0.5, f"2 px = 1/{strides[key] // 2} cell:\nnothing to move back",
+                          ha="center", va="center", fontsize=9)
+    else:
+        axes[3, col].imshow(np.abs(back[0][channel] - back[1][channel]), cmap="magma", vmin=0,
+                            vmax=hi)
+        axes[3, col].set_title(f"moved back {2 // strides[key]}: {agree(equi[key])}",
+                               fontsize=9)
+    for ax in axes[2:, col]:
+        ax.set_xticks([])
+        ax.set_yticks([])
 moved = {k: change(base[k], table[2][k]) for k in ("conv1", "pool3")}
-fig.suptitle(f"Feature maps of a 2-pixel shift: relative change {moved['conv1']:.2f} at conv1, "
-             f"{moved['pool3']:.2f} at pool3 (each column on one colour scale)", fontsize=11)
+fig.suptitle(f"A 2-pixel shift: conv1 changes by {moved['conv1']:.2f} as it is but moves with "
+             f"the image (equivariance); pool3 changes by {moved['pool3']:.2f} (invariance). "
+             f"Differences on each column's scale", fontsize=11)
 _common.save_figure(fig, args, "feature_maps.png")
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for d in shifts:
@@ -242,6 +316,15 @@ say("""
     Segmentation needs a class for every pixel. A network whose last map is 1/f of the image
     can give at most one answer per f×f block. Even a perfect one, answering each block with
     its most common true class, is wrong on every pixel of a block that a boundary crosses.
+
+    Primer: mean IU. Two scores, here and in every later lesson. Pixel accuracy is the share of
+    labelled pixels given their true class. The IU (intersection over union) of a class is
+    |predicted ∩ true| / |predicted ∪ true|, counted in pixels: 1 when the class is found
+    exactly, 0 when it is missed; mean IU averages it over the classes, so a small class weighs
+    as much as the background. Both come from a confusion matrix, a table of counts by (true
+    class, predicted class) over all pixels (metrics.ConfusionMatrix); lesson 07 builds all four
+    of FCN's scores from it by hand.
+
     Score that best case on the validation labels (255, the thin void band, is not counted):
 """)
 cm_rows = []
@@ -305,4 +388,26 @@ _common.summary([
     "FCN pools in ceil mode (the last, partial window is kept). Write max_pool2d_loops in "
     "lessons/exercises/ex01_conv_and_pooling.py with both modes, and check it with "
     "`python lessons/exercises/check.py 1`: which sizes differ between the two modes?",
-])
+], ko=([
+    f"합성곱은 출력 픽셀마다 내적 하나입니다. im2col은 윈도우들을 행렬 하나로 복사해 모든 내적을 "
+    f"행렬 곱 한 번에 계산합니다: 여기서는 반복문보다 {t_naive / t_fast:.0f}배 빨랐고, 결과는 "
+    f"float32 반올림 오차({np.abs(naive - fast).max():.0e}) 안에서 같았습니다.",
+    f"2×2 풀링마다 특징 맵은 절반이 되고 한 칸의 간격(jump)은 두 배가 됩니다. 수용 영역은 "
+    f"계층마다 (k − 1)·jump만큼 넓어집니다. 두 단계 뒤에 직접 잰 수용 영역은 공식과 "
+    f"{'같았습니다' if field_ok else '달랐습니다'} ({len(ys)}×{len(xs)}, 공식 {r}×{r}).",
+    f"입력을 2픽셀 옮기자 pool3의 특징은 크기의 {pool3_change:.2f}만큼 변했고, 풀링이 없는 같은 "
+    f"합성곱들은 {no_pool[2]:.2f}만큼 변했습니다: "
+    + ("풀링이 불변성을 주었습니다." if pool3_change < no_pool[2] else
+       "이번 실행에서는 풀링이 불변성을 주지 못했습니다."),
+    f"그 대가는 세부 정보입니다: 1/32 크기의 특징 맵으로는 완벽하게 답해도 이 이미지들에서 픽셀의 "
+    f"{100 * acc32:.0f} %, mean IU {100 * miu32:.0f} %가 최선입니다.",
+], [
+    "1, 2, 4픽셀 이동은 모두 pool3의 스트라이드 8보다 작습니다. 정확히 8픽셀 옮기면 어떻게 될까요? "
+    "그래도 변화가 0이 아닌 이유는 무엇일까요?",
+    "수용 영역에는 0으로 채운 패딩도 들어갑니다. 224×224 이미지에서 VGG16의 fc6 출력 하나가 보는 "
+    "영역 가운데 실제 이미지는 얼마나 될까요?",
+    "FCN은 ceil mode(마지막의 잘린 윈도우도 남김)로 풀링합니다. "
+    "lessons/exercises/ex01_conv_and_pooling.py의 max_pool2d_loops를 두 모드로 작성하고 "
+    "`python lessons/exercises/check.py 1`로 확인하세요. 두 모드에서 크기가 달라지는 경우는 "
+    "언제일까요?",
+]))

@@ -6,11 +6,35 @@ its input, adding up its parameters' gradients on the way. A network's backward 
 backward calls in reverse order. This lesson writes one out by hand for a tiny network, then
 checks every number of it against finite differences, and shows a bug being caught.
 """
+# %% In a notebook: install minifcn if it is missing (a script skips this cell)
+# Jupyter: open this notebook from the lessons/ folder of a minifcn checkout. Colab: upload or
+# clone the whole repository (the lessons need lessons/_common.py and data/), then open the
+# notebook from its lessons/ folder. For a GPU on Colab (which has CuPy): Runtime > Change
+# runtime type > GPU, then run the lesson on 'cuda' by giving the Setup cell's parse_args
+# argv=["--device", "cuda"] (with "--quick" for a short run).
+import importlib.util
+import os
+import subprocess
+import sys
+
+if "ipykernel" in sys.modules and importlib.util.find_spec("minifcn") is None:
+    _root = os.path.dirname(os.getcwd())          # a notebook's kernel starts in its folder
+    if os.path.exists(os.path.join(_root, "setup.py")):
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", _root])
+        sys.path.insert(0, _root)
+    else:
+        print("minifcn is not installed, and this notebook is not in the lessons/ folder of a "
+              "minifcn checkout: open it from there (see the comment above).")
+
 # %% Setup
+import inspect
+import textwrap
+
 import _common
 from _common import np, plt, say, section
 
 from minifcn import backend, gradcheck, nn
+from minifcn.functional import conv as textbook      # the textbook convolution, whole
 
 args = _common.parse_args("02_backprop_and_gradcheck", "Manual backprop and the gradient check")
 _common.intro(args)
@@ -80,6 +104,22 @@ say("""
 """)
 analytic = {name: backend.to_cpu(p.grad) for name, p in params.items()}
 analytic["x"] = backend.to_cpu(dx)
+say("""
+    What does conv1.backward compute? minifcn/functional/conv.py holds the textbook convolution
+    in one file: the forward is im2col (every window side by side as the columns of one
+    matrix), one matrix product and a reshape; the backward is two more products. On a GPU this
+    is the code that runs; on the CPU, NumPy arrays take a tuned version of the same algorithm
+    behind one door (minifcn/functional/cpu/), which the tests hold to this one. The backward,
+    and the two gradients it calls:
+""")
+for fn in (textbook.conv2d_backward, textbook._weight_grad, textbook._data_grad):
+    print(textwrap.indent(inspect.getsource(fn), "    "))
+say("""
+    The weight gradient is the forward's product with dy in place of W and the columns
+    transposed: each weight collects dy times every input pixel it multiplied. The data
+    gradient is itself a convolution: of dy spread out by the stride, with the kernel flipped
+    and its two channel axes swapped. Section 3 checks this code directly, number by number.
+""")
 
 # %% 3. The gradient check
 section("3. The gradient check")
@@ -103,9 +143,20 @@ for name, arr in [(n, p.data) for n, p in params.items()] + [("x", x)]:
 say("""
     Every layer in minifcn is checked this way in tests/, one at a time, by
     gradcheck.check_layer: it runs the layer, draws a random upstream gradient and compares
-    dx and every parameter gradient. For a max pooling and a convolution:
+    dx and every parameter gradient. Here for the textbook kernel printed above, called
+    directly, then for a max pooling and a convolution layer:
 """)
 xs = backend.to_device(rng.standard_normal((2, 3, 6, 6)), dev)
+xt, wt, bt = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 3)), \
+    rng.standard_normal(4)
+yt, cache_t = textbook.conv2d_forward(xt, wt, bt, stride=2, padding=1)
+dyt = rng.standard_normal(yt.shape)
+grads_t = dict(zip(("dx", "dw", "db"), textbook.conv2d_backward(dyt, cache_t)))
+errs_t = {k: gradcheck.relative_error(g, gradcheck.numerical_gradient(
+    lambda: textbook.conv2d_forward(xt, wt, bt, stride=2, padding=1)[0], arr, dyt))
+    for (k, g), arr in zip(grads_t.items(), (xt, wt, bt))}
+print("  the textbook conv2d_backward printed above (stride 2, padding 1):",
+      {k: f"{v:.1e}" for k, v in errs_t.items()})
 print("  MaxPool2d(2):", {k: f"{v:.1e}" for k, v in gradcheck.check_layer(nn.MaxPool2d(2), xs)
                           .items()})
 print("  Conv2d(3, 2, 3, stride 2):", {k: f"{v:.1e}" for k, v in gradcheck.check_layer(
@@ -224,5 +275,24 @@ _common.summary([
     "dout with the same weights (lesson 04 uses that layer for upsampling). Why?",
     "Write conv2d_backward_loops and max_pool2d_backward_loops in "
     "lessons/exercises/ex02_backprop.py; `python lessons/exercises/check.py 2` compares them "
-    "with minifcn's backward kernels and with numerical gradients.",
-])
+    "with stored answers. Which of your gradients would a gradient check (section 3) catch "
+    "if you forgot the padding?",
+], ko=([
+    "신경망의 역전파는 각 계층의 backward를 거꾸로 부르는 것입니다. 각 계층은 dL/d(출력)을 받아 "
+    "dL/d(입력)을 돌려주고, 매개변수의 기울기를 더해 둡니다.",
+    f"중심 차분(수치 미분)은 backward 코드 없이도 모든 기울기를 확인합니다: 여기서 가장 큰 상대 "
+    f"오차는 {worst:.0e}였습니다.",
+    f"마스크를 잊은 ReLU는 그 위 계층들의 기울기는 그대로 두고 conv1.weight의 상대 오차를 "
+    f"{err_broken:.0e}로 만들었습니다: 계층별로 확인하면 버그의 위치를 알 수 있습니다.",
+    f"절단 오차는 h와 함께 줄고, 반올림 오차는 h가 작아질수록 커집니다: float64는 가장 좋은 "
+    f"h에서 {min(curves['float64']):.0e}에 이르지만 float32는 {min(curves['float32']):.0e}에 "
+    f"그쳐, 맞는 기울기와 틀린 기울기를 구별하기에 너무 거칩니다.",
+], [
+    "최대 풀링은 기울기를 윈도우의 한 픽셀로만 보냅니다. 윈도우 안의 두 픽셀 값이 같으면 어떻게 "
+    "될까요? 그곳에서 수치 미분은 무엇이라고 할까요?",
+    "합성곱의 입력에 대한 기울기는 같은 가중치로 dout을 전치 합성곱한 것입니다(레슨 04는 이 "
+    "계층으로 업샘플링합니다). 왜 그럴까요?",
+    "lessons/exercises/ex02_backprop.py의 conv2d_backward_loops와 max_pool2d_backward_loops를 "
+    "작성하세요. `python lessons/exercises/check.py 2`가 저장된 정답과 비교합니다. 패딩을 잊었다면 "
+    "3절의 기울기 확인은 어느 기울기에서 잡아낼까요?",
+]))

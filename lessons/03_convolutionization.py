@@ -6,6 +6,26 @@ an H×W convolution. Convert the layers, and the same classifier slides over a w
 size in one pass, answering with a heat map of class scores. (FCN, CVPR 2015: §3.1 "Adapting
 classifiers for dense prediction" and Figure 2, the tabby cat's heat map.)
 """
+# %% In a notebook: install minifcn if it is missing (a script skips this cell)
+# Jupyter: open this notebook from the lessons/ folder of a minifcn checkout. Colab: upload or
+# clone the whole repository (the lessons need lessons/_common.py and data/), then open the
+# notebook from its lessons/ folder. For a GPU on Colab (which has CuPy): Runtime > Change
+# runtime type > GPU, then run the lesson on 'cuda' by giving the Setup cell's parse_args
+# argv=["--device", "cuda"] (with "--quick" for a short run).
+import importlib.util
+import os
+import subprocess
+import sys
+
+if "ipykernel" in sys.modules and importlib.util.find_spec("minifcn") is None:
+    _root = os.path.dirname(os.getcwd())          # a notebook's kernel starts in its folder
+    if os.path.exists(os.path.join(_root, "setup.py")):
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", _root])
+        sys.path.insert(0, _root)
+    else:
+        print("minifcn is not installed, and this notebook is not in the lessons/ folder of a "
+              "minifcn checkout: open it from there (see the comment above).")
+
 # %% Setup
 import time
 
@@ -89,6 +109,16 @@ classifier = nn.Sequential(*features, nn.Flatten(), fc1, nn.ReLU(), fc2).to(dev)
 crit = nn.SoftmaxCrossEntropy()
 iterations = 300 if args.quick else 1500
 lr = 0.02
+say(f"""
+    Primer: the optimizer. Training repeats one step: the backward pass of lesson 02 gives the
+    gradient g of the loss for every weight w, and SGD (stochastic gradient descent, on a small
+    random batch) moves w against it: w ← w − lr·g, with lr = {lr} here. Two additions, which
+    lesson 06 takes apart with numbers: momentum 0.9 keeps a running sum of past steps,
+    v ← 0.9·v + lr·g, w ← w − v (the steps of about ten batches add up, so noise cancels and
+    steady directions speed up), and weight decay 5e-4 adds 5e-4·w to g, pulling every weight
+    a little towards zero (biases, as in Caffe, get twice the rate and no decay). The rate
+    drops to a tenth for the last fifth of the iterations (a step schedule).
+""")
 opt = optim.SGD(classifier.named_parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
 
 
@@ -294,4 +324,24 @@ _common.summary([
     "Write convolutionize in lessons/exercises/ex03_convolutionization.py and check it with "
     "`python lessons/exercises/check.py 3`. What goes wrong if the map is flattened in "
     "(H, W, C) order instead of (C, H, W)?",
-])
+], ko=([
+    f"C×H×W 특징 맵을 읽는 완전연결 계층은 H×W 합성곱과 같습니다(가중치의 reshape일 뿐, 다시 "
+    f"학습하지 않음): 여기서 fc1 {tuple(fc1.weight.shape)}은 conv6 "
+    f"{tuple(conv6.weight.shape)}이 되었습니다.",
+    f"합성곱화한 분류기는 어떤 크기의 이미지든 받아 히트맵으로 답합니다. 히트맵의 한 칸은 그 "
+    f"윈도우에 대한 분류기의 답과 같습니다(float64에서 차이 "
+    f"{np.abs(heat64[0, :, i, j] - one64).max():.0e}).",
+    f"이미지 전체를 한 번에 계산하면 겹치는 윈도우의 계산을 나눠 씁니다: 여기서 윈도우 64개를 "
+    f"따로 계산할 때보다 연산은 {macs_windows / macs_whole:.1f}배 적고 시간은 "
+    f"{t_windows / t_whole:.1f}배 빨랐습니다.",
+    f"답은 거칩니다. 8×8 블록마다 하나이므로 분할로서는 mean IU {100 * s['mean_iu']:.1f} %입니다. "
+    f"업샘플링(레슨 04)과 스킵(레슨 05)이 이를 다듬습니다.",
+], [
+    "VGG16의 fc6은 512×7×7의 pool5를 읽습니다. 합성곱화하면 패딩 없이 500×500 이미지에서 출력 "
+    "크기는 얼마이고, 200×200에서는 어떻게 될까요? (FCN의 100픽셀 패딩은 레슨 05가 설명합니다.)",
+    "VGG16처럼 패딩이 있는 합성곱에서는 히트맵의 한 칸이 더 이상 그 윈도우에 대한 분류기의 답과 "
+    "정확히 같지 않습니다. 왜 그럴까요? 차이는 이미지의 어디에서 가장 클까요?",
+    "lessons/exercises/ex03_convolutionization.py의 convolutionize를 작성하고 "
+    "`python lessons/exercises/check.py 3`으로 확인하세요. 특징 맵을 (C, H, W) 대신 (H, W, C) "
+    "순서로 펼치면 무엇이 잘못될까요?",
+]))

@@ -7,6 +7,26 @@ kernel, a layer that can also learn. This lesson builds both, shows where they a
 the sizes, trains a deconvolution, and shows the checkerboard that a bad kernel size gives.
 (FCN, CVPR 2015: §3.3 "Upsampling is backwards strided convolution".)
 """
+# %% In a notebook: install minifcn if it is missing (a script skips this cell)
+# Jupyter: open this notebook from the lessons/ folder of a minifcn checkout. Colab: upload or
+# clone the whole repository (the lessons need lessons/_common.py and data/), then open the
+# notebook from its lessons/ folder. For a GPU on Colab (which has CuPy): Runtime > Change
+# runtime type > GPU, then run the lesson on 'cuda' by giving the Setup cell's parse_args
+# argv=["--device", "cuda"] (with "--quick" for a short run).
+import importlib.util
+import os
+import subprocess
+import sys
+
+if "ipykernel" in sys.modules and importlib.util.find_spec("minifcn") is None:
+    _root = os.path.dirname(os.getcwd())          # a notebook's kernel starts in its folder
+    if os.path.exists(os.path.join(_root, "setup.py")):
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", _root])
+        sys.path.insert(0, _root)
+    else:
+        print("minifcn is not installed, and this notebook is not in the lessons/ folder of a "
+              "minifcn checkout: open it from there (see the comment above).")
+
 # %% Setup
 import inspect
 import textwrap
@@ -105,8 +125,9 @@ section("3. Output sizes, and FCN's k = 2s")
 say("""
     A transposed convolution maps `in` pixels to (in − 1)·s − 2p + k: the input size of the
     convolution it is the transpose of. FCN uses no padding and k = 2s, so in·s + s: s/2 too
-    many on each side, which FCN removes with crops (whose offsets also absorb the 100-pixel
-    padding of conv1_1; minifcn.geometry computes them). k = 2s because bilinear interpolation by s
+    many on each side, which FCN cuts off with a crop (where exactly each crop starts is lesson
+    05's subject: it derives the offsets from the layers). k = 2s because bilinear
+    interpolation by s
     reaches s pixels to each side, and because s then divides k (section 5). FCN's layers on a
     500×500 image, computed and then run:
 """)
@@ -193,16 +214,21 @@ say(f"""
     {100 * (1 - errors['learned (B)'] / errors['bilinear']):.1f}% better than bilinear on
     images it never saw: the data decides. In FCN a learned deconvolution is trained by the
     segmentation loss, not by an interpolation target, so it is free to become something else
-    again. In practice the gain is small, and the original recipe keeps the deconvolutions
-    frozen at bilinear (lr 0); minifcn's models do the same unless asked
-    (learn_upsampling=True).
+    again. The two recipes of docs/fcn.md §6 differ here: the CVPR 2015 paper fixes only each
+    net's *final* deconvolution to bilinear and lets the intermediate 2× ones (FCN-16s's and
+    FCN-8s's upscore2, upscore_pool4) start bilinear and learn; the later reference models
+    freeze them all (lr 0). minifcn's models freeze them all, as the reference models do, unless
+    asked (learn_upsampling=True).
 """)
 fig, axes = plt.subplots(1, 5, figsize=(14, 3))
-for ax, (title, kern) in zip(axes, [("random start (A)", initial["A"]), ("learned A", kernels["A"]),
-                                    ("bilinear 8×8", bil8), ("learned B", kernels["B"])]):
-    ax.imshow(kern, cmap="viridis")
-    ax.set_title(title)
+panels = [("random start (A)", initial["A"]), ("learned A", kernels["A"]), ("bilinear 8×8", bil8),
+          ("learned B", kernels["B"])]
+lo_k, hi_k = min(k.min() for _, k in panels), max(k.max() for _, k in panels)
+for ax, (title, kern) in zip(axes, panels):       # one colour scale: peaks compare by eye
+    im = ax.imshow(kern, cmap="viridis", vmin=lo_k, vmax=hi_k)
+    ax.set_title(f"{title}\npeak {kern.max():.2f}")
     ax.axis("off")
+fig.colorbar(im, ax=axes[:4], fraction=0.02, pad=0.01)
 axes[4].semilogy(history["A"], label="A (→ bilinear)")
 axes[4].semilogy(history["B"], label="B (→ real images)")
 axes[4].set_xlabel("iteration")
@@ -253,6 +279,7 @@ fig.suptitle("A constant 8×8 input through stride-2 transposed convolutions (in
 _common.save_figure(fig, args, "checkerboard.png")
 
 # %% Summary and questions
+ripple = {name: (inside.max() - inside.min()) / inside.mean() for name, inside in outs}
 gain = 100 * (1 - errors["learned (B)"] / errors["bilinear"])
 _common.summary([
     f"Bilinear upsampling by f is a transposed convolution with the bilinear kernel of size 2f "
@@ -265,15 +292,43 @@ _common.summary([
     f"{np.abs(kernels['A'] - bil8).max():.0e} of the bilinear kernel, and on real images its "
     f"kernel did {abs(gain):.1f} % {'better' if gain > 0 else 'worse'} than bilinear on unseen "
     f"images.",
-    "When the stride does not divide the kernel size, the taps reaching each output pixel "
-    "differ by position: a checkerboard appears from a constant input.",
+    f"When the stride does not divide the kernel size, the taps reaching each output pixel "
+    f"differ in number by position, and a constant input comes out as a checkerboard whatever "
+    f"the weights (k=3, equal weights: {ripple['k=3, equal weights']:.2f}). When it does "
+    f"(k = 2s), a flat output becomes possible, not certain: random k=4 weights still gave "
+    f"{ripple['k=4, random']:.2f}, the bilinear kernel {ripple['k=4, bilinear']:.2f}.",
 ], [
-    "FCN keeps its deconvolutions frozen at bilinear even though they can learn. What does a "
-    "learned one gain, and what could it cost when it is trained only by the segmentation "
-    "loss?",
+    "The CVPR 2015 paper learns FCN-8s's intermediate deconvolutions and fixes the final one; "
+    "the reference models freeze them all. What does a learned one gain, and what could it cost "
+    "when it is trained only by the segmentation loss?",
     "For FCN-32s's upscore (k = 64, s = 32) on a 16×16 score map, how many pixels come out, "
     "and how many must the final crop remove?",
-    "Write bilinear_kernel and conv_transpose2d_stamps in lessons/exercises/ex04_upsampling.py "
-    "and check them with `python lessons/exercises/check.py 4`. Why is the stamped sum the "
+    "Write bilinear_kernel, conv_transpose2d_stamps and its backward in "
+    "lessons/exercises/ex04_upsampling.py and check them with "
+    "`python lessons/exercises/check.py 4`. Why is the stamped sum the "
     "adjoint (the backward) of a convolution?",
-])
+], ko=([
+    f"배율 f의 쌍선형 업샘플링은 크기 2f, 스트라이드 f인 쌍선형 커널의 전치 합성곱입니다: "
+    f"f/2씩 잘라 내면 가장자리를 빼고 NumPy로 직접 쓴 보간과 "
+    f"{np.abs(cropped - plain)[inner, inner].max():.0e}까지 같았습니다.",
+    "전치 합성곱은 n픽셀을 (n − 1)·s − 2p + k픽셀로 만듭니다. FCN은 k = 2s, 패딩 0을 쓰고, "
+    "양쪽에 남는 s/2를 크롭으로 잘라 냅니다.",
+    f"디컨볼루션은 학습할 수 있습니다: 무작위 값에서 시작해 쌍선형 커널과 "
+    f"{np.abs(kernels['A'] - bil8).max():.0e} 이내로 가까워졌고, 실제 이미지로 학습한 커널은 "
+    f"처음 보는 이미지에서 쌍선형보다 {abs(gain):.1f} % "
+    f"{'좋았습니다' if gain > 0 else '나빴습니다'}.",
+    f"스트라이드가 커널 크기를 나누지 못하면 출력 픽셀마다 닿는 커널 탭의 수가 위치에 따라 달라, "
+    f"가중치와 상관없이 일정한 입력이 체커보드 무늬로 나옵니다(k=3, 같은 가중치: "
+    f"{ripple['k=3, equal weights']:.2f}). 나누어떨어지면(k = 2s) 평평한 출력이 가능해질 뿐 "
+    f"보장되지는 않습니다: 무작위 k=4 가중치는 여전히 {ripple['k=4, random']:.2f}, 쌍선형 커널은 "
+    f"{ripple['k=4, bilinear']:.2f}였습니다.",
+], [
+    "CVPR 2015 논문은 FCN-8s의 중간 디컨볼루션을 학습하고 마지막 것은 고정했습니다. 공개된 "
+    "참조 모델은 모두 고정합니다. 학습하는 디컨볼루션은 무엇을 얻고, 분할 손실만으로 학습될 "
+    "때 무엇을 잃을 수 있을까요?",
+    "16×16 점수 맵에 FCN-32s의 upscore(k = 64, s = 32)를 적용하면 몇 픽셀이 나오고, 마지막 "
+    "크롭은 몇 픽셀을 잘라 내야 할까요?",
+    "lessons/exercises/ex04_upsampling.py의 bilinear_kernel, conv_transpose2d_stamps와 그 "
+    "backward를 작성하고 `python lessons/exercises/check.py 4`로 확인하세요. 도장을 찍어 더한 "
+    "합이 왜 합성곱의 수반(역전파)일까요?",
+]))

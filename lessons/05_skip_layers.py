@@ -9,8 +9,30 @@ padding from the layers' coordinate maps, then looks at three nets trained in st
 paper does (data/pretrained/; --train trains them again), and measures what each skip adds:
 mean IU over the image and near the boundaries, for the paper's Table 2 and Figure 4.
 """
-# %% Setup
+# %% In a notebook: install minifcn if it is missing (a script skips this cell)
+# Jupyter: open this notebook from the lessons/ folder of a minifcn checkout. Colab: upload or
+# clone the whole repository (the lessons need lessons/_common.py and data/), then open the
+# notebook from its lessons/ folder. For a GPU on Colab (which has CuPy): Runtime > Change
+# runtime type > GPU, then run the lesson on 'cuda' by giving the Setup cell's parse_args
+# argv=["--device", "cuda"] (with "--quick" for a short run).
+import importlib.util
 import os
+import subprocess
+import sys
+
+if "ipykernel" in sys.modules and importlib.util.find_spec("minifcn") is None:
+    _root = os.path.dirname(os.getcwd())          # a notebook's kernel starts in its folder
+    if os.path.exists(os.path.join(_root, "setup.py")):
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", _root])
+        sys.path.insert(0, _root)
+    else:
+        print("minifcn is not installed, and this notebook is not in the lessons/ folder of a "
+              "minifcn checkout: open it from there (see the comment above).")
+
+# %% Setup
+import inspect
+import os
+import textwrap
 
 import _common
 import make_pretrained
@@ -86,6 +108,26 @@ say(f"""
     ({side(b8['score_pool4'])} vs {side(b8['upscore2'])}, {side(b8['score_pool3'])} vs
     {side(b8['upscore_pool4'])}) and are cropped to them before the sum. Where do the crop
     offsets come from?
+""")
+say("""
+    First, the code that ran. The three nets are one class, models.FCN (minifcn/models/fcn.py),
+    told apart only by their skips, a tuple of data:
+""")
+for cls in (models.FCN32s, models.FCN16s, models.FCN8s, models.FCN8sAtOnce):
+    print(f"  {cls.__name__ + '.skips':>18} = {cls.skips}")
+say("""
+    forward runs the trunk, fc6, fc7 and score_fr, then one loop over the skips (upsample ×2,
+    score the pool, crop, add) and the final upsampling and crop; backward is the same loop in
+    reverse, each line the mirror of one in forward. This is the note's "FCN-8s 상세", in code:
+""")
+for fn in (models.FCN.forward, models.FCN.backward):
+    print(textwrap.indent(inspect.getsource(fn), "    "))
+say("""
+    In backward, a sum passes its gradient unchanged to both inputs: dh goes on down through
+    upscore2 (or upscore_pool4), and a copy goes through the crop's backward (zeros outside the
+    window) and the score layer into the pool's gradient, dpools, which score_fr_backward adds
+    where the trunk reaches that pool. Exercise 05 has you write that fusion, forward and
+    backward.
 """)
 
 # %% 2. Where the crop offsets come from: coordinate maps
@@ -351,6 +393,25 @@ _common.summary([
     "FCN-8s-at-once scales pool4 by 0.01 and pool3 by 0.0001 instead of training in stages. "
     "What would the first steps look like if the skip score layers read VGG16's unscaled "
     "pool3 features?",
-    "Write coord_map and crop_offset in lessons/exercises/ex05_skip_layers.py and check them "
-    "with `python lessons/exercises/check.py 5`, which also tries other paddings of conv1_1.",
-])
+    "Write coord_map, crop_offset and the skip fusion (fuse_forward, fuse_backward) in "
+    "lessons/exercises/ex05_skip_layers.py and check them with "
+    "`python lessons/exercises/check.py 5`, which also tries other paddings of conv1_1.",
+], ko=([
+    f"각 계층은 출력 픽셀을 입력 위치로 보냅니다, i = a·o + b. 경로를 따라 이 사상을 합성하면 "
+    f"크롭 오프셋이 마법의 숫자가 아니라 계산으로 나옵니다: "
+    f"{', '.join(f'{n} {list(m.crop_offsets.values())}' for n, m in tiny.items())}.",
+    "conv1_1의 패딩 100은 어떤 입력 크기에서도 fc6의 7×7 윈도우가 pool5 안에 들어가게 합니다. "
+    "이 값을 바꾸면 마지막 크롭만 움직이고 스킵의 크롭은 그대로입니다.",
+    f"앞 단계에서 시작하고 새 점수 계층은 0에서 시작하는 단계별 학습으로 FCN-32s, 16s, 8s는 "
+    f"128×128 도형 데이터에서 mean IU {iu[0]:.3f}, {iu[1]:.3f}, {iu[2]:.3f}에 이르렀습니다.",
+    f"FCN-8s 하나의 deep jet: 경계 IU는 1/32만으로 {near[0]:.3f}, 두 스킵을 더하면 "
+    f"{near[-1]:.3f}; mean IU는 {whole[0]:.3f} → {whole[-1]:.3f}.",
+], [
+    "conv1_1의 패딩이 바뀌어도 score_pool4의 크롭은 5로 그대로인데 마지막 크롭은 왜 함께 "
+    "움직일까요?",
+    "FCN-8s-at-once는 단계별 학습 대신 pool4에 0.01, pool3에 0.0001을 곱합니다. 스킵의 점수 "
+    "계층이 VGG16의 pool3 특징을 그대로 읽는다면 처음 몇 번의 갱신은 어떻게 될까요?",
+    "lessons/exercises/ex05_skip_layers.py의 coord_map, crop_offset과 스킵 융합(fuse_forward, "
+    "fuse_backward)을 작성하고 `python lessons/exercises/check.py 5`로 확인하세요. conv1_1의 다른 "
+    "패딩도 시험합니다.",
+]))

@@ -1,14 +1,36 @@
 """Lesson 06: training FCN-8s with ``minifcn.train()``.
 
-The paper's recipe is short: SGD, momentum 0.99, batch 1, a summed loss with a learning rate of
-1e-10 … 1e-14, biases at twice the rate, frozen bilinear deconvolutions, score layers starting at
-zero, and training in stages from ImageNet VGG16. Each choice has a reason, and most of the
-trouble people have with FCN ports comes from changing one without the others. This lesson takes
-them one at a time, with numbers, then trains a small FCN-8s from scratch on the offline shapes
-data (or on a subset of VOC: ``--data VOC_ROOT``) and shows the run's curves and predictions.
-(The recipe of the authors' released models, described in the PAMI 2016 paper; docs/fcn.md §6
-lists it.)
+The recipe of the authors' released reference models (fcn.berkeleyvision.org, described in the
+PAMI 2016 paper) is short: SGD, momentum 0.99, batch 1, a summed loss with a learning rate of
+1e-10 … 1e-14, biases at twice the rate, every bilinear deconvolution frozen, score layers
+starting at zero, and training in stages from ImageNet VGG16. The CVPR 2015 paper trained
+differently: SGD with momentum 0.9, minibatches of 20 images, a fixed rate of 1e-4, and only each
+net's final deconvolution fixed (the intermediate 2× ones learned); docs/fcn.md §6 has both.
+Each choice has a reason, and most of the trouble people have with FCN ports comes from changing
+one without the others. This lesson takes the reference models' recipe one choice at a time,
+with numbers, then trains a small FCN-8s from scratch on the offline shapes data (or on a subset
+of VOC: ``--data VOC_ROOT``) and shows the run's curves and predictions.
 """
+# %% In a notebook: install minifcn if it is missing (a script skips this cell)
+# Jupyter: open this notebook from the lessons/ folder of a minifcn checkout. Colab: upload or
+# clone the whole repository (the lessons need lessons/_common.py and data/), then open the
+# notebook from its lessons/ folder. For a GPU on Colab (which has CuPy): Runtime > Change
+# runtime type > GPU, then run the lesson on 'cuda' by giving the Setup cell's parse_args
+# argv=["--device", "cuda"] (with "--quick" for a short run).
+import importlib.util
+import os
+import subprocess
+import sys
+
+if "ipykernel" in sys.modules and importlib.util.find_spec("minifcn") is None:
+    _root = os.path.dirname(os.getcwd())          # a notebook's kernel starts in its folder
+    if os.path.exists(os.path.join(_root, "setup.py")):
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", _root])
+        sys.path.insert(0, _root)
+    else:
+        print("minifcn is not installed, and this notebook is not in the lessons/ folder of a "
+              "minifcn checkout: open it from there (see the comment above).")
+
 # %% Setup
 import os
 import time
@@ -123,11 +145,14 @@ print(f"  reduction 'sum':  loss {grads['sum'][0]:10.4f}   |dL/d score_fr.weight
       f"{grads['sum'][1]:.4e}   (ratio {grads['sum'][1] / grads['mean'][1]:.0f})")
 voc_pixels = 500 * 375
 say(f"""
-    The summed loss, the paper's, is the mean times the number of labelled pixels, and so is its
+    The summed loss, the reference models', is the mean times the number of labelled pixels,
+    and so is its
     gradient. SGD's step is lr × gradient, so 'sum' with rate lr takes the same step as 'mean'
     with rate lr × pixels: here {counted} times larger. On a 500×375 VOC image that is
-    {voc_pixels:,} pixels, which is why the paper's rates are tiny: 1e-10 with the summed loss
-    is a per-pixel-mean rate of about {1e-10 * voc_pixels:.0e}. Change the reduction without
+    {voc_pixels:,} pixels, which is why the reference models' rates are tiny: their 1e-10 with
+    the summed loss and batch 1 is a per-pixel-mean rate of about {1e-10 * voc_pixels:.0e}. (The
+    CVPR 2015 paper's own 1e-4, with batches of 20 and momentum 0.9, is another recipe.) Change
+    the reduction without
     dividing or multiplying the rate by the pixel count and training either crawls or explodes.
     minifcn.train uses reduction='mean' by default (rates around 1e-3 … 1e-2). Here is the
     explosion, in a short run with 'sum' and a rate meant for 'mean':
@@ -174,8 +199,9 @@ say(f"""
     no input, so decaying it regularises nothing.
 
     The deconvolutions (upscore2, upscore_pool4, upscore8) start as bilinear interpolation and
-    stay there, as in the authors' released models (Caffe lr_mult 0): the optimizer skips them
-    (requires_grad=False; their weight gradient is not even computed).
+    stay there, as in the authors' released reference models (Caffe lr_mult 0): the optimizer
+    skips them (requires_grad=False; their weight gradient is not even computed). The CVPR 2015
+    paper fixed only upscore8 and let upscore2 and upscore_pool4 learn from their bilinear start.
     set_learn_upsampling(True) lets them learn, as lesson 04 does with a single deconvolution.
 """)
 
@@ -250,12 +276,14 @@ say(f"""
     metrics.json, checkpoint.npz (model + optimizer; resume=True continues it exactly) and
     three figures into the run folder.
 
-    This is the paper's recipe, spelled out (optimizer='sgd', lr_policy='fixed'). The README's
+    This is the reference models' recipe, spelled out (optimizer='sgd', lr_policy='fixed'). The
+    README's
     main job, `python -m minifcn train`, trains from scratch too, and there it uses Adam with a
     decaying rate instead: Adam's step does not depend on the gradients' scale, and it leaves
     "background everywhere" in hundreds of iterations where SGD needs thousands. The trained
     nets that lessons 05 and 07 look at (data/pretrained/) were made with that recipe, Adam and
-    all; this lesson trains with SGD to show the paper's, which starts from ImageNet weights.
+    all; this lesson trains with SGD to show the reference models', which start from ImageNet
+    weights.
 """ + ("""
     --quick: 40 iterations on 60 images, far too few to learn the shapes; the curves and
     predictions show the mechanics, not a trained net. Run without --quick (about two minutes
@@ -319,7 +347,8 @@ _common.summary([
     f"({counted} here, up to {voc_pixels:,} on a 500×375 VOC image): the learning rate must "
     f"change with the reduction, or training crawls or blows up.",
     "Momentum 0.99 averages about a hundred gradients; biases learn at twice the rate without "
-    "decay; the bilinear deconvolutions stay frozen.",
+    "decay; the bilinear deconvolutions stay frozen (the reference models' choice; the CVPR 2015 "
+    "paper learned the intermediate ones).",
     f"He initialisation left pool5 with {rms['He'][4] / rms['He'][0]:.2g}× pool1's scale, "
     f"PyTorch's default uniform start with {decay:.2g}×: the signal, and the gradient, fade "
     f"through fifteen layers unless the start makes up for the ReLUs.",
@@ -331,7 +360,31 @@ _common.summary([
     "Trained in one stage from VGG16, FCN-8s needs pool4 scaled by 0.01 and pool3 by 0.0001. "
     "Using section 4's table, why would the scale of a block's features matter for the score "
     "layer that reads it?",
-    "Write softmax_cross_entropy in lessons/exercises/ex06_training.py and check it with "
-    "`python lessons/exercises/check.py 6`. What should the 'mean' loss be when every pixel "
-    "of a batch is 255?",
-])
+    "Write softmax_cross_entropy and adam_step in lessons/exercises/ex06_training.py and check "
+    "them with `python lessons/exercises/check.py 6`, which ends with the sanity check: can a "
+    "small FCN of your own pieces overfit four images? What should the 'mean' loss be when "
+    "every pixel of a batch is 255?",
+], ko=([
+    "점수 계층은 0에서 시작합니다: 첫 손실은 ln K이고, 첫 갱신에서는 점수 계층만 기울기를 "
+    "받습니다. 단계마다 새로 붙는 계층은 학습하기 전까지 아무것도 더하지 않습니다.",
+    f"합(sum) 손실과 그 기울기는 평균(mean)에 라벨이 있는 픽셀 수를 곱한 것입니다(여기서 "
+    f"{counted}, 500×375 VOC 이미지에서는 최대 {voc_pixels:,}): 손실의 축소 방식을 바꾸면 학습률도 "
+    f"바꿔야 합니다. 그러지 않으면 학습이 기어가거나 폭발합니다.",
+    "모멘텀 0.99는 기울기 약 100개를 평균합니다. 편향은 두 배의 학습률로, 가중치 감소 없이 "
+    "학습합니다. 쌍선형 디컨볼루션은 고정됩니다(참조 모델의 선택이고, CVPR 2015 논문은 중간 "
+    "것들을 학습했습니다).",
+    f"He 초깃값에서는 pool5의 크기가 pool1의 {rms['He'][4] / rms['He'][0]:.2g}배, PyTorch의 "
+    f"기본 균등분포 초깃값에서는 {decay:.2g}배였습니다: 초깃값이 ReLU를 보정하지 않으면 신호와 "
+    f"기울기가 15개 계층을 지나며 사라집니다.",
+    f"학습 결과: 이미지 {batch}장씩 {iterations}번 반복한 뒤 검증 이미지 {val_subset}장에서 "
+    f"mean IU {run['metrics']['mean_iu']:.3f}.",
+], [
+    "reduction='sum'에서는 배치를 두 배로 하면 기울기도 두 배가 됩니다. 같은 크기로 갱신하려면 "
+    "학습률은 어떻게 해야 할까요? reduction='mean'이라면요?",
+    "VGG16에서 한 번에 학습하는 FCN-8s는 pool4에 0.01, pool3에 0.0001을 곱해야 합니다. 4절의 "
+    "표를 보고, 블록 특징의 크기가 그것을 읽는 점수 계층에 왜 중요한지 생각해 보세요.",
+    "lessons/exercises/ex06_training.py의 softmax_cross_entropy와 adam_step을 작성하고 "
+    "`python lessons/exercises/check.py 6`으로 확인하세요. 마지막에 기본 점검(sanity check)이 "
+    "나옵니다: 여러분이 만든 조각으로 조립한 작은 FCN이 이미지 네 장을 외울 수 있을까요? 배치의 "
+    "모든 픽셀이 255라면 'mean' 손실은 얼마여야 할까요?",
+]))

@@ -6,6 +6,26 @@ against minifcn.metrics, shows what VOC's label 255 does, why mean IU is the num
 quotes, and then scores a trained FCN-8s class by class (the one in data/pretrained/ that
 lesson 05 looked at; --train trains it again). (The metrics of FCN, CVPR 2015 §5; docs/fcn.md §7.)
 """
+# %% In a notebook: install minifcn if it is missing (a script skips this cell)
+# Jupyter: open this notebook from the lessons/ folder of a minifcn checkout. Colab: upload or
+# clone the whole repository (the lessons need lessons/_common.py and data/), then open the
+# notebook from its lessons/ folder. For a GPU on Colab (which has CuPy): Runtime > Change
+# runtime type > GPU, then run the lesson on 'cuda' by giving the Setup cell's parse_args
+# argv=["--device", "cuda"] (with "--quick" for a short run).
+import importlib.util
+import os
+import subprocess
+import sys
+
+if "ipykernel" in sys.modules and importlib.util.find_spec("minifcn") is None:
+    _root = os.path.dirname(os.getcwd())          # a notebook's kernel starts in its folder
+    if os.path.exists(os.path.join(_root, "setup.py")):
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", _root])
+        sys.path.insert(0, _root)
+    else:
+        print("minifcn is not installed, and this notebook is not in the lessons/ folder of a "
+              "minifcn checkout: open it from there (see the comment above).")
+
 # %% Setup
 
 import _common
@@ -230,4 +250,22 @@ _common.summary([
     "lessons/exercises/ex07_evaluation.py and check them with "
     "`python lessons/exercises/check.py 7`. What should the IU be for a class that is "
     "predicted but never true?",
-])
+], ko=([
+    f"네 지표는 모두 데이터 전체에 걸쳐 더한 혼동 행렬 하나에서 나옵니다: 손으로 한 계산과 "
+    f"minifcn.metrics의 차이는 {max(abs(a - b) for a, b in zip(ours, lib)):.0e}였습니다.",
+    "255(void)로 표시된 픽셀은 세지 않습니다: 망이 그곳에서 무엇을 예측하든 아무것도 바뀌지 "
+    "않습니다.",
+    f"모든 곳을 배경이라고 답하면 픽셀 정확도는 {bg['acc']:.2f}이지만 mean IU는 "
+    f"{bg['mean_iu']:.2f}입니다: mean IU는 모든 클래스를 같은 무게로 보고 잘못된 검출을 모두 "
+    f"벌점으로 셉니다. 그래서 논문들이 이 지표를 먼저 내세웁니다.",
+    f"4절의 FCN-8s: 검증 이미지 {n_val}장에서 mean IU {s['mean_iu']:.3f}. 클래스별 IU를 보면 "
+    f"어떤 클래스가 평균을 끌어내리는지 알 수 있습니다.",
+], [
+    "이미지마다 mean IU를 구해 평균한 값과, 더한 행렬 하나로 구한 값이 다른 두 이미지를 만들어 "
+    "보세요. 작은 물체에 더 공정한 쪽은 어느 것일까요?",
+    "모든 물체를 2픽셀씩 크게 그리는 망이 있습니다. 네 지표 가운데 어느 것이 알아차리고, 어느 "
+    "것이 거의 움직이지 않을까요?",
+    "lessons/exercises/ex07_evaluation.py의 confusion_matrix, iu_per_class, segmentation_scores를 "
+    "작성하고 `python lessons/exercises/check.py 7`로 확인하세요. 예측은 되지만 정답에는 한 "
+    "번도 없는 클래스의 IU는 얼마여야 할까요?",
+]))

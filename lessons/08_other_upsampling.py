@@ -14,6 +14,26 @@ It shows that shift-and-stitch and dilation compute the same thing, then trains 
 a coarse 1/8 trunk, an unpooling net and a dilated net on the shapes data with the same budget,
 runs the trained coarse trunk shift-and-stitched as well, and compares all five.
 """
+# %% In a notebook: install minifcn if it is missing (a script skips this cell)
+# Jupyter: open this notebook from the lessons/ folder of a minifcn checkout. Colab: upload or
+# clone the whole repository (the lessons need lessons/_common.py and data/), then open the
+# notebook from its lessons/ folder. For a GPU on Colab (which has CuPy): Runtime > Change
+# runtime type > GPU, then run the lesson on 'cuda' by giving the Setup cell's parse_args
+# argv=["--device", "cuda"] (with "--quick" for a short run).
+import importlib.util
+import os
+import subprocess
+import sys
+
+if "ipykernel" in sys.modules and importlib.util.find_spec("minifcn") is None:
+    _root = os.path.dirname(os.getcwd())          # a notebook's kernel starts in its folder
+    if os.path.exists(os.path.join(_root, "setup.py")):
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", _root])
+        sys.path.insert(0, _root)
+    else:
+        print("minifcn is not installed, and this notebook is not in the lessons/ folder of a "
+              "minifcn checkout: open it from there (see the comment above).")
+
 # %% Setup
 import os
 
@@ -260,7 +280,8 @@ iterations = _common.lesson08_iterations(args)
 nets, per_it = _common.lesson08_models(args)
 say(f"""
     Four nets, each trained from scratch for {iterations} iterations with the same recipe, the
-    main job's (Adam, lr 1e-3 with poly decay, class weights; lesson 06 explains it), on the
+    main job's (Adam, which lesson 06 explains, at lr 1e-3 decayed to 0 along a "poly" curve,
+    lr·(1 − t/T)^0.9, with median-frequency class weights in the loss), on the
     main job's 128×128 shapes data: lessons/make_pretrained.py trained them
     (data/pretrained/lesson08_*.npz; --train trains them again now). FCN-8s is the main job's
     own net (five poolings, widths 8 … 64, fc6/fc7 128); the others are three poolings deep,
@@ -320,11 +341,16 @@ rows = [[val[i][0], val[i][1]] + [minifcn.predict(r["model"], val[i][0])
                                   for r in results.values()] for i in (0, 1, 2)]
 titles = ["image", "ground truth"] + [f"{name.split(' (')[0]}\nmean IU {r['mean_iu']:.2f}"
                                       for name, r in results.items()]
+titles[-1] += "\n(stripes: see the title)"
 path = plots.plot_label_grid(
     rows, val.class_names, os.path.join(args.out, "comparison.png"), col_titles=titles,
     palette=plots.dataset_palette(val), panel_size=2.2,
     title=f"Dense predictions five ways (four trained nets), {iterations} iterations each"
-          + (" (--quick --train: barely trained)" if args.quick and args.train else ""))
+          + (" (--quick --train: barely trained)" if args.quick and args.train else "")
+          + "\nShift-and-stitch's stripes are not a bug: row i and column j of its map come from "
+            "pass (i mod 8, j mod 8) of 64, each on a shifted input; where one pass answers "
+            "otherwise,\nits pixels line up as whole rows or columns (its scores were trained "
+            "to be upsampled bilinearly, not read pixel by pixel)")
 print(f"[figure] {path}")
 
 # %% Summary and questions
@@ -345,7 +371,29 @@ _common.summary([
     "far less arithmetic?",
     "FCN's output stride is 32. How many passes would shift-and-stitch need, and what did the "
     "paper do instead?",
-    "Write interleave and shift_and_stitch in lessons/exercises/ex08_other_upsampling.py and "
+    "Write interleave, shift_and_stitch and max_unpool2d in "
+    "lessons/exercises/ex08_other_upsampling.py and "
     "check them with `python lessons/exercises/check.py 8`, which compares your dense map with "
     "the dilated twin.",
-])
+], ko=([
+    f"shift-and-stitch는 거친 망을 f²개의 옮긴 입력에 돌리고 출력을 엇갈려 끼웁니다. 이것은 "
+    f"스트라이드를 없애고 필터를 팽창시킨 같은 망과 같습니다({diff:.0e}까지). 비용은 거친 망의 "
+    f"{macs['stitched'] / macs['strided']:.0f}배이고, 팽창 쌍둥이는 "
+    f"{macs['dilated'] / macs['strided']:.1f}배면 됩니다.",
+    "언풀링은 값을 인코더의 최대 풀링이 찾은 자리(스위치)로 되돌립니다: 희소하지만 날카로운 맵을 "
+    "학습된 디코더가 채웁니다.",
+    "팽창 합성곱은 필터의 탭을 벌립니다: pool4/pool5를 없애고 그 뒤를 팽창시키면 같은 수용 "
+    "영역으로 특징 맵을 1/8에 유지합니다.",
+    f"같은 학습 방법으로 각각 {iterations}번 반복한 다섯 방법의 mean IU: "
+    + ", ".join(f"{r['mean_iu']:.2f} ({k.split(' (')[0]})" for k, r in results.items())
+    + ". 각각 한 번씩 실행했으므로 0.03보다 작은 차이로는 순위를 매길 수 없습니다. 확실한 것은 "
+    "비용 쪽입니다.",
+], [
+    "shift-and-stitch와 팽창 쌍둥이는 같은 값을 계산합니다. 쌍둥이는 왜 훨씬 적은 연산으로 "
+    "될까요?",
+    "FCN의 출력 스트라이드는 32입니다. shift-and-stitch라면 몇 번을 돌려야 하고, 논문은 대신 "
+    "무엇을 했을까요?",
+    "lessons/exercises/ex08_other_upsampling.py의 interleave, shift_and_stitch, max_unpool2d를 "
+    "작성하고 `python lessons/exercises/check.py 8`로 확인하세요. 촘촘한 맵을 팽창 쌍둥이와 "
+    "비교합니다.",
+]))

@@ -11,6 +11,26 @@ Without a GPU you can still run the device path: minifcn's CuPy stand-in
 CuPy's rules: a device array refuses to turn into a NumPy array behind your back, a NumPy array
 mixed into a device operation is an error, and every copy between host and device is counted.
 """
+# %% In a notebook: install minifcn if it is missing (a script skips this cell)
+# Jupyter: open this notebook from the lessons/ folder of a minifcn checkout. Colab: upload or
+# clone the whole repository (the lessons need lessons/_common.py and data/), then open the
+# notebook from its lessons/ folder. For a GPU on Colab (which has CuPy): Runtime > Change
+# runtime type > GPU, then run the lesson on 'cuda' by giving the Setup cell's parse_args
+# argv=["--device", "cuda"] (with "--quick" for a short run).
+import importlib.util
+import os
+import subprocess
+import sys
+
+if "ipykernel" in sys.modules and importlib.util.find_spec("minifcn") is None:
+    _root = os.path.dirname(os.getcwd())          # a notebook's kernel starts in its folder
+    if os.path.exists(os.path.join(_root, "setup.py")):
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", _root])
+        sys.path.insert(0, _root)
+    else:
+        print("minifcn is not installed, and this notebook is not in the lessons/ folder of a "
+              "minifcn checkout: open it from there (see the comment above).")
+
 # %% Setup
 import time
 
@@ -318,4 +338,27 @@ _common.summary([
     "it is done every iteration?",
     "Pick a kernel in minifcn/functional/ and find the line that would break on CuPy if it "
     "called np.asarray; try it on 'cuda' with backend.use_fake_cupy().",
-])
+], ko=([
+    "어떤 계층도 장치 이름을 쓰지 않습니다: 모든 커널은 xp = get_array_module(x)로 NumPy나 "
+    "CuPy를 받고, model.to('cuda')와 backend.to_device가 배열을 옮깁니다.",
+    f"순전파와 역전파 한 번에 CPU에서 배치 {big}일 때 이미지 한 장당 "
+    f"{1e3 * cpu_times[big] / big:.1f} ms가 걸렸습니다"
+    + (f", GPU에서는 {cpu_times[big] / gpu_times[big]:.1f}배 빨랐습니다." if gpu_times
+       else ". 이번 실행에는 GPU가 없었습니다."),
+    "CuPy 대역(stand-in)에서 SGD 한 번의 갱신은 "
+    + ("CPU와 정확히 같은 가중치를 냈습니다." if diff == 0 else
+       f"CPU와 최대 {diff:.0e}만큼 다른 가중치를 냈습니다.")
+    + " 4절은 그 장치 배열이 CuPy처럼 거부하는 것들을 보여 줍니다.",
+    f"매 반복마다 손실을 읽어 오면 {N}번 반복에 장치→호스트 읽기가 {counts[1, True].d2h}번, "
+    f"check_target 없이 10번마다 읽으면 {counts[10, False].d2h}번이었습니다.",
+    f"메인 작업 망의 학습 한 단계는 장치 연산 {ops_view.n}개를 냅니다. im2col에서 커널 위치마다 "
+    f"복사를 한 번씩 하면 {ops_offsets.n}개가 됩니다.",
+], [
+    "5절의 연산 수는 이미지 크기와 상관없는데 계산량은 크기의 제곱으로 늘어납니다. 왜 그럴까요?",
+    "GPU 호출은 일이 끝나기 전에 돌아옵니다. backend.synchronize가 없다면 3절의 시간은 무엇을 "
+    "잴까요?",
+    "float(loss)는 4바이트를 복사할 뿐입니다. 그런데 매 반복마다 하면 GPU에서 학습 루프가 왜 "
+    "느려질까요?",
+    "minifcn/functional/의 커널 하나를 골라, np.asarray를 부르면 CuPy에서 깨질 줄을 찾아보세요. "
+    "backend.use_fake_cupy()로 'cuda'에서 시험해 보세요.",
+]))

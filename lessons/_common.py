@@ -34,6 +34,8 @@ import numpy as np  # noqa: E402
 from minifcn import backend  # noqa: E402
 
 WIDTH = 96
+LANGUAGES = ("en", "ko", "both")
+LANG = "en"                       # the summary's language(s): set by parse_args (--lang)
 
 
 def parse_args(name, description, gpu_optional=False, default_device="cpu", extra=None,
@@ -58,6 +60,9 @@ def parse_args(name, description, gpu_optional=False, default_device="cpu", extr
     parser.add_argument("--device", choices=backend.DEVICES, default=default_device,
                         help="where the arrays live (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--lang", choices=LANGUAGES, default="en",
+                        help="the closing summary and questions in English, in Korean (ko, "
+                             "한국어) or both (default: %(default)s)")
     if pretrained:
         parser.add_argument("--train", action="store_true",
                             help="train the models from scratch instead of loading "
@@ -72,6 +77,8 @@ def parse_args(name, description, gpu_optional=False, default_device="cpu", extr
             backend.to_device(np.zeros(1), "cuda")
         except RuntimeError as err:
             sys.exit(f"{name}: {err}")
+    global LANG
+    LANG = args.lang
     args.out = os.path.abspath(args.out)
     os.makedirs(args.out, exist_ok=True)
     args.name = name
@@ -133,16 +140,25 @@ def best_time(fn, repeat=3):
     return min(times)
 
 
-def summary(points, questions):
-    """The lesson's closing cell: what it showed, and questions to think about."""
-    section("Summary")
-    for point in points:
-        print(textwrap.fill(" ".join(point.split()), WIDTH, initial_indent="- ",
-                            subsequent_indent="  "))
-    print("\nQuestions to think about")
-    for i, question in enumerate(questions, 1):
-        print(textwrap.fill(" ".join(question.split()), WIDTH, initial_indent=f"{i}. ",
-                            subsequent_indent="   "))
+def summary(points, questions, ko=None):
+    """The lesson's closing cell: what it showed, and questions to think about. ``ko``: the
+    same in Korean, (points, questions), printed with --lang ko or --lang both."""
+    texts = {"en": ("Summary", "Questions to think about", points, questions)}
+    if ko is not None:
+        texts["ko"] = ("요약", "생각해 볼 질문", *ko)
+    langs = {"en": ["en"], "ko": ["ko"], "both": ["en", "ko"]}[LANG]
+    for lang in [lg for lg in langs if lg in texts] or ["en"]:
+        title, asks, said, asked = texts[lang]
+        # Korean is about twice as wide per character on a terminal: wrap it shorter.
+        width = WIDTH if lang == "en" else WIDTH // 2 + 12
+        section(title)
+        for point in said:
+            print(textwrap.fill(" ".join(point.split()), width, initial_indent="- ",
+                                subsequent_indent="  "))
+        print("\n" + asks)
+        for i, question in enumerate(asked, 1):
+            print(textwrap.fill(" ".join(question.split()), width, initial_indent=f"{i}. ",
+                                subsequent_indent="   "))
 
 
 PRETRAINED_DIR = os.path.join(os.path.dirname(LESSONS_DIR), "data", "pretrained")

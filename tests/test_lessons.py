@@ -47,7 +47,8 @@ for line in source.splitlines(keepends=True):
         cell = []
     cell.append(line)
 cells.append("".join(cell))
-sys.argv = ["ipykernel_launcher.py", "-f", "/tmp/kernel-1234.json", "--quick", "--out", out]
+sys.argv = ["ipykernel_launcher.py", "-f", "/tmp/kernel-1234.json", "--quick", "--lang", "both",
+            "--out", out]
 namespace = {"__name__": "__main__"}          # no __file__, as in a notebook
 for i, code in enumerate(cells):
     name = f"<{os.path.basename(lesson)}, cell {i}>"
@@ -94,6 +95,7 @@ def test_lesson_runs_as_notebook_quick(lesson, tmp_path):
     assert proc.returncode == 0, _report(lesson, proc)
     assert list(out.glob("*.png")), f"{os.path.basename(lesson)} wrote no .png into {out}"
     assert "Questions to think about" in proc.stdout, "the lesson ends without its summary"
+    assert "생각해 볼 질문" in proc.stdout, "--lang both: the summary and questions in Korean too"
 
 
 @pytest.mark.slow
