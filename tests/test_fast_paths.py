@@ -297,3 +297,27 @@ def test_shifted_products_equal_im2col(case, band_bytes, rng, monkeypatch):
     want = (conv_mod._conv_apply(x, w, g), conv_mod._conv_weight_grad(x, dy, w.shape, g))
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("switch", ["IMPLICIT_PADDING", "TALL_WEIGHT_GRAD",
+                                    "DATA_GRAD_AS_CONV"])
+def test_each_cpu_piece_switched_off_gives_the_same_gradients(switch, monkeypatch):
+    # bench/bench_cpu_path.py switches these off one at a time to measure them
+    monkeypatch.setattr(conv_mod, switch, False)
+    rng = np.random.default_rng(11)
+    for N, C, H, W, O, k, s, p, d in CASES:
+        x, w, b = (rng.standard_normal(shape) for shape in ((N, C, H, W), (O, C, k, k), (O,)))
+        out, cache = F.conv2d_forward(x, w, b, s, p, d)
+        np.testing.assert_allclose(out, naive.conv2d_naive(x, w, b, s, p, d), atol=1e-10)
+        dout = rng.standard_normal(out.shape)
+        for got, want in zip(F.conv2d_backward(dout, cache),
+                             naive.conv2d_backward_naive(dout, x, w, s, p, d)):
+            np.testing.assert_allclose(got, want, atol=1e-10)
+
+
+def test_a_fresh_workspace_per_call_gives_the_same_result(monkeypatch):
+    monkeypatch.setattr(workspace, "REUSE", False)
+    rng = np.random.default_rng(12)
+    x, w = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((4, 3, 3, 3))
+    out, _ = F.conv2d_forward(x, w, None, 1, 1)
+    np.testing.assert_allclose(out, naive.conv2d_naive(x, w, None, 1, 1), atol=1e-10)

@@ -100,20 +100,3 @@ def conv_geometry(x_hw, kernel_hw, stride=1, padding=0, dilation=1):
         raise ValueError(f"input {H}×{W} is too small for kernel {kh}×{kw} with padding "
                          f"{(ph, pw)} and dilation {(dy, dx)}: the output would be {oh}×{ow}")
     return ConvGeometry((kh, kw), (sy, sx), (ph, pw), (dy, dx), (oh, ow))
-
-
-def padding_margin(g, x_hw):
-    """(mh, mw): how many output rows (columns) at each edge have windows that see only padding,
-    and the geometry of the convolution that computes the rest, with the padding trimmed.
-
-    FCN's conv1_1 pads by 100: at 128×128 its output is 326×326 and only the middle 130×130
-    windows touch the image; the others are the bias alone (and send no gradient anywhere). With
-    m = ⌊(p − d(k−1))/s⌋ ≥ 0 rows trimmed, the inner convolution pads by p − s·m ≥ d(k−1), and its
-    output is rows [m, m + oh') of the full one; every row after those starts past the image.
-    """
-    margin = tuple(max(0, (p - d * (k - 1)) // s)
-                   for k, s, p, d in zip(g.kernel, g.stride, g.padding, g.dilation))
-    if margin == (0, 0):
-        return margin, g
-    inner_pad = tuple(p - s * m for p, s, m in zip(g.padding, g.stride, margin))
-    return margin, conv_geometry(x_hw, g.kernel, g.stride, inner_pad, g.dilation)

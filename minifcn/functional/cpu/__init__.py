@@ -6,8 +6,7 @@ compare them, and both with the naive loops), with what pays off on a CPU and no
 - row bands of the im2col matrix in one reused buffer (``workspace.py``, ``bands.py``): the
   whole matrix of a VGG16-width layer would be gigabytes, and fresh buffers page-fault;
 - copies split over channels between threads (``threads.py``): NumPy copies on one core;
-- implicit padding: im2col writes the padding's zeros instead of copying a padded input, and a
-  convolution whose outer windows see only padding (conv1_1's 100) computes only the others;
+- implicit padding: im2col writes the padding's zeros instead of copying a padded input;
 - the orientation of the weight-gradient GEMM that OpenBLAS runs fastest;
 - a few-channel convolution as shifted matrix products, with no im2col (``shifted.py``);
 - max pooling one window offset at a time, over channel blocks in threads.
@@ -59,19 +58,19 @@ FAST = {"conv2d_forward": conv.conv2d_forward, "conv2d_backward": conv.conv2d_ba
 def door(textbook):
     """``textbook`` (a forward or a backward of conv.py or pool.py), or for NumPy arrays its
     fast version here; a backward takes the path its forward's cache came from."""
-    fast = FAST[textbook.__name__]
+    name = textbook.__name__          # FAST[name] is read at each call: benchmarks swap it
 
-    if textbook.__name__.endswith("_backward"):
+    if name.endswith("_backward"):
         @functools.wraps(textbook)
         def kernel(dout, cache, *args, **kwargs):
             if isinstance(cache, FastCache):
-                return fast(dout, tuple(cache), *args, **kwargs)
+                return FAST[name](dout, tuple(cache), *args, **kwargs)
             return textbook(dout, cache, *args, **kwargs)
     else:
         @functools.wraps(textbook)
         def kernel(x, *args, **kwargs):
             if enabled() and get_array_module(x) is np:
-                out, cache = fast(x, *args, **kwargs)
+                out, cache = FAST[name](x, *args, **kwargs)
                 return out, FastCache(cache)
             return textbook(x, *args, **kwargs)
     return kernel

@@ -21,9 +21,15 @@ The bands and the buffer they live in come from ``workspace.py``; the geometry `
 """
 from ...backend import get_array_module
 from ..conv import check_conv_args
-from ..sizes import conv_geometry, conv_transpose_output_size, padding_margin, pair
+from ..sizes import conv_geometry, conv_transpose_output_size, pair
 from . import shifted, workspace
+from ..im2col import pad2d
 from .bands import col2im_band, im2col_band
+
+# Each piece can be switched off, so that bench/bench_cpu_path.py can measure what it buys.
+IMPLICIT_PADDING = True     # im2col writes the padding's zeros; no padded copy of the input
+TALL_WEIGHT_GRAD = True     # orient the weight-gradient GEMM so that its result is tall
+DATA_GRAD_AS_CONV = True    # stride 1, O ≤ C: the data gradient as a convolution, no col2im
 
 
 def _cols_bytes_per_row(ckk, ow, itemsize):
@@ -40,6 +46,7 @@ def _conv_apply(x, w, g):
     """
     if shifted.applies(x.shape[1], w.shape[0], g):         # few channels: no im2col at all
         return shifted.conv_apply(x, w, g)
+    x, g = _explicitly_padded(x, g)
     xp = get_array_module(x, w)
     N, C = x.shape[:2]
     O, _, kh, kw = w.shape
@@ -70,7 +77,8 @@ def _conv_data_grad(dy, w, x_shape, g):
     """
     (ph, pw), (dh, dw_), (kh, kw) = g.padding, g.dilation, w.shape[2:]
     flipped_pad = (dh * (kh - 1) - ph, dw_ * (kw - 1) - pw)
-    if g.stride == (1, 1) and w.shape[0] <= w.shape[1] and min(flipped_pad) >= 0:
+    if DATA_GRAD_AS_CONV and g.stride == (1, 1) and w.shape[0] <= w.shape[1] \
+            and min(flipped_pad) >= 0:
         xp = get_array_module(w)
         w_flipped = xp.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
         return _conv_apply(dy, w_flipped,
@@ -102,6 +110,13 @@ def _conv_data_grad_col2im(dy, w, x_shape, g):
     return dx
 
 
+def _explicitly_padded(x, g):
+    """(x, g) as they are, or with IMPLICIT_PADDING off a padded copy and no padding."""
+    if IMPLICIT_PADDING or g.padding == (0, 0):
+        return x, g
+    return pad2d(x, *g.padding), g._replace(padding=(0, 0))
+
+
 def _conv_weight_grad(x, dy, w_shape, g):
     """dW of y = conv(x, w): sums dy_band @ colsᵀ over images and bands → (O, C, kh, kw).
 
@@ -115,6 +130,7 @@ def _conv_weight_grad(x, dy, w_shape, g):
     """
     if shifted.applies(x.shape[1], w_shape[0], g):
         return shifted.conv_weight_grad(x, dy, w_shape, g)
+    x, g = _explicitly_padded(x, g)
     xp = get_array_module(x, dy)
     N, C = x.shape[:2]
     O, _, kh, kw = w_shape
@@ -122,7 +138,7 @@ def _conv_weight_grad(x, dy, w_shape, g):
     ckk = C * kh * kw
     row_bytes = _cols_bytes_per_row(ckk, ow, x.itemsize)
     buf = workspace.band_buffer(xp, oh, row_bytes, x.dtype, getattr(x, "device", None))
-    transposed = ckk >= O and oh * ow >= O
+    transposed = TALL_WEIGHT_GRAD and ckk >= O and oh * ow >= O
     acc = None                      # the first product is the accumulator: no zeros, no add
     for n in range(N):
         dyn = dy[n].reshape(O, oh * ow)
@@ -147,24 +163,10 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     """
     check_conv_args(x, w, b, 1, "conv2d")
     g = conv_geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
-    margin, inner = padding_margin(g, x.shape[2:])
-    if margin == (0, 0):
-        out = _conv_apply(x, w, g)
-        if b is not None:
-            out += b.reshape(1, -1, 1, 1)
-    else:           # windows that see only padding give the bias: compute only the others
-        xp = get_array_module(x, w)
-        out = xp.zeros((x.shape[0], w.shape[0], *g.out_hw), dtype=x.dtype)
-        if b is not None:
-            out[...] = b.reshape(1, -1, 1, 1)
-        out[_inner_block(margin, inner)] += _conv_apply(x, w, inner)
-    return out, (x, w, b is not None, margin, inner)
-
-
-def _inner_block(margin, inner):
-    """The index of the outputs that the trimmed convolution ``inner`` computes."""
-    (mh, mw), (ih, iw) = margin, inner.out_hw
-    return (slice(None), slice(None), slice(mh, mh + ih), slice(mw, mw + iw))
+    out = _conv_apply(x, w, g)
+    if b is not None:
+        out += b.reshape(1, -1, 1, 1)
+    return out, (x, w, b is not None, g)
 
 
 def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
@@ -173,10 +175,9 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
     ``need_dx=False`` skips the data gradient (the first layer of a network never needs it),
     ``need_dw=False`` the weight gradient (a frozen weight: nothing would use it).
     """
-    x, w, has_bias, margin, g = cache
-    dy = dout if margin == (0, 0) else dout[_inner_block(margin, g)]   # the rest sent nothing
-    dx = _conv_data_grad(dy, w, x.shape, g) if need_dx else None
-    dw = _conv_weight_grad(x, dy, w.shape, g) if need_dw else None
+    x, w, has_bias, g = cache
+    dx = _conv_data_grad(dout, w, x.shape, g) if need_dx else None
+    dw = _conv_weight_grad(x, dout, w.shape, g) if need_dw else None
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     return dx, dw, db
 

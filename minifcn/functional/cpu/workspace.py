@@ -15,6 +15,7 @@ per (library, dtype, device) is kept and grown when a layer needs more. Only one
 a time: no kernel holds the buffer while calling another kernel that uses it.
 """
 CHUNK_BYTES = 128 * 2 ** 20
+REUSE = True        # False: a fresh buffer per call (bench/bench_cpu_path.py measures the gain)
 
 _BUFFERS = {}      # (library, dtype, device) → the flat buffer, kept between calls
 
@@ -41,6 +42,8 @@ def band_buffer(xp, n_rows, bytes_per_row, dtype, device=None, chunk_bytes=None)
     size = rows_per_band(bytes_per_row, n_rows, chunk_bytes) * bytes_per_row // itemsize
     key = (xp.__name__, xp.dtype(dtype).str, str(device))
     buf = _BUFFERS.get(key)
+    if not REUSE:
+        return xp.empty(size, dtype=dtype)
     if buf is None or buf.size < size:
         _BUFFERS.pop(key, None)                      # free the old one before growing
         buf = _BUFFERS[key] = xp.empty(size, dtype=dtype)

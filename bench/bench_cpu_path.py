@@ -1,0 +1,133 @@
+"""What each piece of the CPU's fast path (minifcn/functional/cpu/) buys, one at a time.
+
+    python bench/bench_cpu_path.py [--steps 10] [--rounds 5] [--geometry main paper]
+                                   [--widths 8 128]
+
+For the main job's network (FCN-8s base 8, fc 128, 5 classes, 128×128; ``--widths 64 4096``
+for VGG16's) in the main job's geometry and the paper's, training steps (forward, loss,
+backward, Adam) are timed back to back — rounds of ``--steps`` consecutive steps, one variant
+after the other, best and median of ``--rounds`` — with everything on, and with one piece off:
+
+    whole fast path   off: the textbook kernels of conv.py and pool.py
+    cpu pooling       max pooling through one window view instead of per-offset blocks
+    channel threads   MINIFCN_NUM_THREADS=1 (BLAS keeps its threads)
+    shifted           few-channel convolutions through im2col (only runs on one thread)
+    implicit padding  a padded copy of each input before im2col
+    tall weight grad  the weight-gradient GEMM in its direct orientation
+    data grad as conv the data gradient through col2im
+    workspace reuse   a fresh band buffer per call
+
+The ratio printed is (time with the piece off) / (time with everything on): above 1 the piece
+pays on this machine. minifcn only, no PyTorch. Prints ``lscpu``'s model name.
+"""
+import argparse
+import contextlib
+import os
+
+import numpy as np  # after common, which imports minifcn first (see there)
+from common import back_to_back, best_and_median, cpu_model, make_batch, randomize_score_layers
+
+from minifcn import nn
+from minifcn.functional import cpu
+from minifcn.functional import pool as textbook_pool
+from minifcn.functional.cpu import conv as cpu_conv
+from minifcn.functional.cpu import shifted, workspace
+from minifcn.models import FCN8s
+from minifcn.optim import Adam
+
+
+@contextlib.contextmanager
+def setting(obj, attr, value):
+    old = getattr(obj, attr)
+    setattr(obj, attr, value)
+    try:
+        yield
+    finally:
+        setattr(obj, attr, old)
+
+
+@contextlib.contextmanager
+def env(name, value):
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = old
+
+
+@contextlib.contextmanager
+def textbook_pooling():
+    with setting(cpu, "FAST", {**cpu.FAST,
+                               "max_pool2d_forward": textbook_pool.max_pool2d_forward,
+                               "max_pool2d_backward": textbook_pool.max_pool2d_backward}):
+        yield
+
+
+PIECES = {
+    "whole fast path": lambda: cpu.textbook_only(),
+    "cpu pooling": textbook_pooling,
+    "channel threads": lambda: env("MINIFCN_NUM_THREADS", "1"),
+    "shifted": lambda: setting(shifted, "MAX_CHANNELS", 0),
+    "implicit padding": lambda: setting(cpu_conv, "IMPLICIT_PADDING", False),
+    "tall weight grad": lambda: setting(cpu_conv, "TALL_WEIGHT_GRAD", False),
+    "data grad as conv": lambda: setting(cpu_conv, "DATA_GRAD_AS_CONV", False),
+    "workspace reuse": lambda: setting(workspace, "REUSE", False),
+}
+
+
+def stepper(model, x, t):
+    crit = nn.SoftmaxCrossEntropy(check_target=False)
+    opt = Adam(model.named_parameters(), lr=1e-6, weight_decay=5e-4)
+
+    def step():
+        crit(model(x), t)
+        model.zero_grad()
+        model.backward(crit.backward(), need_input_grad=False)
+        opt.step()
+    return step
+
+
+def with_piece_off(step, piece):
+    def run():
+        with PIECES[piece]():
+            step()
+    return run
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--widths", type=int, nargs=2, default=[8, 128])
+    ap.add_argument("--geometry", nargs="+", choices=("main", "paper"), default=["main", "paper"])
+    ap.add_argument("--pieces", nargs="+", choices=tuple(PIECES), default=list(PIECES))
+    args = ap.parse_args()
+    print(f"{cpu_model()}; numpy {np.__version__}; OPENBLAS_NUM_THREADS="
+          f"{os.environ.get('OPENBLAS_NUM_THREADS', '(default)')}, MINIFCN_NUM_THREADS="
+          f"{os.environ.get('MINIFCN_NUM_THREADS', '(default)')}; FCN-8s widths "
+          f"{args.widths}, {args.size}×{args.size}; training steps (forward, loss, backward, "
+          f"Adam), {args.steps} back to back per round, {args.rounds} rounds")
+    for geo in args.geometry:
+        pads = {} if geo == "main" else {"conv1_1_padding": 100, "fc6_padding": 0}
+        model = FCN8s.main_job(5, *args.widths, min_size=args.size, **pads)
+        randomize_score_layers(model)
+        x, t = make_batch(args.size, args.size, 5)
+        step = stepper(model, x, t)
+        runs = {"all on": step, **{p: with_piece_off(step, p) for p in args.pieces}}
+        times = back_to_back(runs, args.steps, args.rounds)
+        best_on, med_on = best_and_median(times["all on"])
+        print(f"{geo} geometry: everything on, best {1e3 * best_on:.1f} ms, median "
+              f"{1e3 * med_on:.1f} ms per step")
+        for p in args.pieces:
+            best, med = best_and_median(times[p])
+            print(f"  {p + ' off':22s} best {1e3 * best:8.1f} ms  ×{best / best_on:5.2f}   "
+                  f"median {1e3 * med:8.1f} ms  ×{med / med_on:5.2f}")
+
+
+if __name__ == "__main__":
+    main()
