@@ -1,26 +1,25 @@
-"""The main job's network, one training step: minifcn against PyTorch CPU, in the same process.
+"""The main job's network, training steps back to back: minifcn against PyTorch CPU, one process.
 
-    python bench/bench_small_net.py [--repeat 7] [--sizes 128 …] [--threads 2] [--no-layers]
-                                    [--clock cpu] [--no-shifted] [--geometry main paper]
+    python bench/bench_small_net.py [--steps 10] [--rounds 5] [--sizes 128 …] [--threads 2]
+                                    [--no-layers] [--no-update] [--geometry main paper]
 
 The network is the one ``python -m minifcn train`` trains by default: FCN-8s with base_channels 8,
 fc_channels 128 and 5 classes, in the main job's geometry (``--geometry main``: fc6 padded as
 minifcn.config's default says, conv1_1 by the smallest padding that allows, 0 at 128×128) and
 in the paper's (``--geometry paper``: conv1_1 padded by 100, fc6 by 0); by default both. A step
 is what the training loop does per image: forward, mean softmax cross-entropy (ignore 255),
-backward (the image needs no gradient). The PyTorch twin (bench/torch_fcn8s.py, built in the
-same geometry) gets the minifcn model's weights, checked to agree, and freezes its three
-bilinear deconvolutions (``requires_grad=False``) exactly as minifcn does, so both skip the same
-work. Both steps run interleaved, best of --repeat, at 128×128 and at the main job's image size.
+backward (the image needs no gradient) and Adam's update (weight decay 5e-4, none on biases;
+``--no-update`` leaves it out). The PyTorch twin (bench/torch_fcn8s.py, built in the same
+geometry) gets the minifcn model's weights, checked to agree, and freezes its three bilinear
+deconvolutions exactly as minifcn does, so both skip the same work.
 
-The per-layer breakdown times every layer on its own, forward and backward, on the inputs it
-sees in the step (minifcn's ``layer(x)``/``layer.backward(dout)`` against the same torch op
-with autograd), as bench/bench_layers.py does for the VGG16-width model. Timings taken while
-other work shares the cores are contended: compare the ratios, not the times. On a busy machine,
-``--clock cpu`` times process CPU time instead of wall time; run it with one thread everywhere
-(``OPENBLAS_NUM_THREADS=1 MINIFCN_NUM_THREADS=1 … --threads 1``), where CPU time is the work
-done. ``--no-shifted`` turns off minifcn/functional/shifted.py (few-channel convolutions
-without im2col), to compare the two paths on the machine at hand.
+Timed as training runs: rounds of ``--steps`` consecutive steps of one library, then of the
+other, ``--rounds`` times (after a warm-up round); best and median seconds per step. One step per
+round would start each library cold (its threads asleep, or the other's still spinning).
+The per-layer table comes from inside such back-to-back steps: minifcn's layers timed by a
+wrapper around their forward and backward (common.LayerTimer), PyTorch's ops by torch.profiler,
+both summed by layer kind. Run with one thread everywhere as
+``OPENBLAS_NUM_THREADS=1 MINIFCN_NUM_THREADS=1 python bench/bench_small_net.py --threads 1``.
 """
 import argparse
 import importlib
@@ -28,11 +27,12 @@ import os
 import time
 
 import numpy as np  # after common, which imports minifcn first (see there)
-from common import (cpu_model, make_batch, minifcn_step, randomize_score_layers, torch_step,
-                    try_import_torch)
+from common import (LayerTimer, back_to_back, cpu_model, make_batch, print_kinds,
+                    randomize_score_layers, report_ratio, torch_kinds, try_import_torch)
 
 from minifcn import nn
 from minifcn.models import FCN8s
+from minifcn.optim import Adam
 
 try:
     from minifcn.functional.cpu import shifted
@@ -45,12 +45,6 @@ if torch is not None:
 
 N_CLASS, BASE_CHANNELS, FC_CHANNELS = 5, 8, 128      # the main job's network (minifcn.train)
 CLOCK = time.perf_counter
-
-
-def timed(f, *args):
-    t0 = CLOCK()
-    f(*args)
-    return CLOCK() - t0
 
 
 def main_job_size():
@@ -91,72 +85,61 @@ def build(H, W, pads):
     return model, tmodel, x, target
 
 
-def time_steps(model, tmodel, x, target, repeat):
-    crit = nn.SoftmaxCrossEntropy(ignore_index=255, reduction="mean")
-    runs = {"minifcn": (minifcn_step, model, crit, x, target)}
-    if tmodel is not None:
-        runs["torch"] = (torch_step, tmodel, torch.from_numpy(x), torch.from_numpy(target))
-    times = {name: [] for name in runs}
-    for _ in range(repeat + 1):                      # the first round warms both up
-        for name, (f, m, *rest) in runs.items():
-            m.train()
-            times[name].append(timed(f, m, *rest))
-    return {name: sorted(t[1:]) for name, t in times.items()}
-
-
-def layer_breakdown(model, x, repeat):
-    """Per layer, best of ``repeat``: (minifcn fwd, bwd, torch fwd, bwd) in seconds."""
-    from bench_layers import record_inputs, torch_op
+def steppers(model, tmodel, x, target, update=True):
+    """{name: one training step} for minifcn and, if there, its PyTorch twin; and the objects
+    the step runs (for the layer timer)."""
+    crit = nn.SoftmaxCrossEntropy(ignore_index=255, reduction="mean", check_target=False)
+    opt = Adam(model.named_parameters(), lr=1e-6, weight_decay=5e-4)
     model.conv1_1.need_input_grad = False
-    layers = record_inputs(model, x)
-    rng = np.random.default_rng(0)
-    rows = {}
-    for name, (layer, inputs) in layers.items():
-        out = layer(*inputs)
-        dout = rng.standard_normal(out.shape).astype(out.dtype)
-        fwd = torch_op(layer, inputs) if torch is not None else None
-        if fwd is not None and isinstance(layer, nn.ConvTranspose2d):
-            fwd = _frozen_deconv_op(layer, inputs)
-        best = [float("inf")] * 4
-        for _ in range(repeat):
-            best[0] = min(best[0], timed(layer, *inputs))
-            best[1] = min(best[1], timed(layer.backward, dout))
-            if fwd is not None:
-                best[2] = min(best[2], timed(fwd))
-                tout = fwd()
-                best[3] = min(best[3], timed(tout.backward, torch.from_numpy(dout)))
-        rows[name] = best
-    model.zero_grad()
-    return rows
+
+    def mine():
+        crit(model(x), target)
+        model.zero_grad()
+        model.backward(crit.backward(), need_input_grad=False)
+        if update:
+            opt.step()
+    runs, objects = {"minifcn": mine}, (model, crit) + ((opt,) if update else ())
+    if tmodel is not None:
+        tx, tt = torch.from_numpy(x), torch.from_numpy(target)
+        params = [p for p in tmodel.parameters() if p.requires_grad]
+        topt = torch.optim.Adam([{"params": [p for p in params if p.ndim > 1]},
+                                 {"params": [p for p in params if p.ndim == 1],
+                                  "weight_decay": 0.0}], lr=1e-6, weight_decay=5e-4)
+
+        def theirs():
+            tmodel.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(tmodel(tx), tt, ignore_index=255).backward()
+            if update:
+                topt.step()
+        runs["torch"] = theirs
+    model.train()
+    if tmodel is not None:
+        tmodel.train()
+    return runs, objects
 
 
-def _frozen_deconv_op(layer, inputs):
-    """torch's transposed convolution with the weight frozen, as in the step."""
-    x = torch.from_numpy(np.ascontiguousarray(inputs[0])).requires_grad_(True)
-    w = torch.from_numpy(layer.weight.data)
-    return lambda: torch.nn.functional.conv_transpose2d(x, w, None, layer.stride, layer.padding)
-
-
-def print_breakdown(rows):
-    print(f"  {'layer':14s} {'fwd ms':>7s} {'bwd ms':>7s}"
-          + ("  torch f  torch b  ratio f+b" if torch else ""))
-    total = np.zeros(4)
-    for name, b in sorted(rows.items(), key=lambda kv: -(kv[1][0] + kv[1][1])):
-        total += np.where(np.isfinite(b), b, 0)
-        line = f"  {name:14s} {1e3 * b[0]:7.2f} {1e3 * b[1]:7.2f}"
-        if torch is not None and np.isfinite(b[2]):
-            line += f" {1e3 * b[2]:8.2f} {1e3 * b[3]:8.2f} {(b[0] + b[1]) / (b[2] + b[3]):9.2f}"
-        print(line)
-    line = f"  {'sum':14s} {1e3 * total[0]:7.2f} {1e3 * total[1]:7.2f}"
-    if torch is not None:
-        line += (f" {1e3 * total[2]:8.2f} {1e3 * total[3]:8.2f} "
-                 f"{(total[0] + total[1]) / (total[2] + total[3]):9.2f}")
-    print(line)
+def layer_kinds(runs, objects, steps):
+    """Per layer kind, seconds summed over ``steps`` back-to-back steps of each library."""
+    with LayerTimer(*objects) as lt:
+        t0 = CLOCK()
+        for _ in range(steps):
+            runs["minifcn"]()
+        total = CLOCK() - t0
+    mine = dict(lt.seconds)
+    mine[("outside layers", "")] = total - sum(lt.seconds.values())
+    theirs = {}
+    if "torch" in runs:
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            for _ in range(steps):
+                runs["torch"]()
+        theirs = torch_kinds(prof)
+    return mine, theirs
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--steps", type=int, default=10, help="consecutive steps per round (≥ 10)")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds per library, interleaved")
     ap.add_argument("--sizes", type=int, nargs="+", default=None,
                     help="square image sizes (default: 128 and the main job's)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -164,7 +147,9 @@ def main():
                     help="the main job's paddings (fc6 padded, conv1_1 as little as possible) "
                          "and/or the paper's (conv1_1 100, fc6 0)")
     ap.add_argument("--layers", action=argparse.BooleanOptionalAction, default=True,
-                    help="per-layer breakdown after each size's step timings")
+                    help="per-layer-kind breakdown after each size's step timings")
+    ap.add_argument("--update", action=argparse.BooleanOptionalAction, default=True,
+                    help="the step includes Adam's update, as training's does")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="wall time, or this process's CPU time (one thread: the work done)")
     ap.add_argument("--shifted", action=argparse.BooleanOptionalAction, default=True,
@@ -177,8 +162,9 @@ def main():
     sizes = args.sizes or sorted({128, main_job_size()})
     if torch is not None:
         torch.set_num_threads(args.threads)
-    print(f"FCN-8s base {BASE_CHANNELS}, fc {FC_CHANNELS}, {N_CLASS} classes; one step (forward, "
-          f"mean loss, backward); best of {args.repeat}, interleaved, {args.clock} time; "
+    print(f"FCN-8s base {BASE_CHANNELS}, fc {FC_CHANNELS}, {N_CLASS} classes; training steps "
+          f"(forward, mean loss, backward{', Adam' if args.update else ''}), {args.steps} back "
+          f"to back per round, {args.rounds} rounds interleaved, {args.clock} time; "
           f"{cpu_model()}; numpy {np.__version__}; OPENBLAS_NUM_THREADS="
           f"{os.environ.get('OPENBLAS_NUM_THREADS', '(default)')}, MINIFCN_NUM_THREADS="
           f"{os.environ.get('MINIFCN_NUM_THREADS', '(default)')}; shifted.py "
@@ -188,15 +174,10 @@ def main():
         pads = geometry(geo, size)
         print(f"{size}×{size}, {geo} geometry ({', '.join(f'{k} {v}' for k, v in pads.items())}):")
         model, tmodel, x, target = build(size, size, pads)
-        times = time_steps(model, tmodel, x, target, args.repeat)
-        med = {name: t[len(t) // 2] for name, t in times.items()}
-        for name, t in times.items():
-            print(f"  {name:8s} step  best {1e3 * t[0]:7.1f} ms   median {1e3 * med[name]:7.1f} ms")
-        if tmodel is not None:
-            print(f"  ratio step minifcn / torch = {times['minifcn'][0] / times['torch'][0]:.2f} "
-                  f"(best), {med['minifcn'] / med['torch']:.2f} (median)")
+        runs, objects = steppers(model, tmodel, x, target, args.update)
+        report_ratio(back_to_back(runs, args.steps, args.rounds, CLOCK))
         if args.layers:
-            print_breakdown(layer_breakdown(model, x, args.repeat))
+            print_kinds(*layer_kinds(runs, objects, args.steps), args.steps)
 
 
 if __name__ == "__main__":

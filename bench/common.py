@@ -81,3 +81,102 @@ def try_import_torch():
     except ImportError:
         return None
     return torch
+
+
+# --- timing as training runs: rounds of consecutive steps, the libraries taking turns ---------
+def back_to_back(runs, steps=10, rounds=5, clock=time.perf_counter):
+    """{name: [seconds per step in each round]}: ``rounds`` rounds, in each of which every
+    function of ``runs`` ({name: f}) runs ``steps`` times in a row, one library after the other.
+    A first round warms each up (threads awake, buffers allocated) and is not kept. Steps run
+    back to back as in training, so no library starts a step cold."""
+    per_step = {name: [] for name in runs}
+    for r in range(rounds + 1):
+        for name, f in runs.items():
+            t0 = clock()
+            for _ in range(steps):
+                f()
+            if r:
+                per_step[name].append((clock() - t0) / steps)
+    return per_step
+
+
+def best_and_median(times):
+    s = sorted(times)
+    return s[0], s[len(s) // 2]
+
+
+def report_ratio(per_step, label="step"):
+    """Print best and median per step of each library, and minifcn / torch."""
+    stats = {name: best_and_median(t) for name, t in per_step.items()}
+    for name, (best, med) in stats.items():
+        print(f"  {name:8s} {label}  best {1e3 * best:8.1f} ms   median {1e3 * med:8.1f} ms "
+              f"({len(per_step[name])} rounds)")
+    if "torch" in stats:
+        (bm, mm), (bt, mt) = stats["minifcn"], stats["torch"]
+        print(f"  ratio {label} minifcn / torch = {bm / bt:.2f} (best), {mm / mt:.2f} (median)")
+    return stats
+
+
+class LayerTimer:
+    """Time spent in each kind of minifcn layer (forward and backward apart), measured inside
+    the steps it wraps: ``with LayerTimer(model, crit, optimizer) as lt: run steps``; then
+    ``lt.seconds`` {(kind, 'fwd'|'bwd'): seconds}. Wraps the leaf modules' forward/backward."""
+
+    def __init__(self, *objects, clock=time.perf_counter):
+        self.objects, self.clock, self.seconds, self._undo = objects, clock, {}, []
+
+    def _wrap(self, obj, attr, key):
+        f = getattr(obj, attr)
+
+        def timed_call(*a, **k):
+            t0 = self.clock()
+            try:
+                return f(*a, **k)
+            finally:
+                self.seconds[key] = self.seconds.get(key, 0.0) + self.clock() - t0
+        setattr(obj, attr, timed_call)
+        self._undo.append((obj, attr))
+
+    def __enter__(self):
+        for obj in self.objects:
+            if hasattr(obj, "modules"):
+                for m in obj.modules():
+                    if not m._modules:
+                        kind = type(m).__name__
+                        self._wrap(m, "forward", (kind, "fwd"))
+                        self._wrap(m, "backward", (kind, "bwd"))
+            else:                                    # an optimizer
+                self._wrap(obj, "step", (type(obj).__name__, "update"))
+        return self
+
+    def __exit__(self, *exc):
+        for obj, attr in self._undo:
+            obj.__dict__.pop(attr, None)
+
+
+TORCH_KINDS = (  # aten op name fragments → the layer kind they belong to (first match wins)
+    ("convolution_backward", ("Conv2d", "bwd")), ("conv", ("Conv2d", "fwd")),
+    ("max_pool2d_with_indices_backward", ("MaxPool2d", "bwd")), ("max_pool", ("MaxPool2d", "fwd")),
+    ("threshold_backward", ("ReLU", "bwd")), ("relu", ("ReLU", "fwd")),
+    ("nll_loss", ("SoftmaxCrossEntropy", "both")), ("log_softmax", ("SoftmaxCrossEntropy", "both")),
+    ("_foreach", ("Adam", "update")), ("adam", ("Adam", "update")),
+)
+
+
+def torch_kinds(prof):
+    """{(kind, phase): seconds} from a torch.profiler run: each op's self time, by kind."""
+    out = {}
+    for ev in prof.key_averages():
+        key = next((k for frag, k in TORCH_KINDS if frag in ev.key.lower()), ("other", ""))
+        out[key] = out.get(key, 0.0) + ev.self_cpu_time_total * 1e-6
+    return out
+
+
+def print_kinds(mine, theirs, steps):
+    """Per step, ms by layer kind: minifcn's and PyTorch's, and the ratio."""
+    keys = sorted(set(mine) | set(theirs), key=lambda k: -(mine.get(k, 0) + theirs.get(k, 0)))
+    print(f"  {'layer kind':28s} {'minifcn ms':>10s} {'torch ms':>9s} {'ratio':>6s}")
+    for k in keys:
+        a, b = mine.get(k, 0.0) / steps, theirs.get(k, 0.0) / steps
+        ratio = f"{a / b:6.2f}" if a and b else "     -"
+        print(f"  {' '.join(k).strip():28s} {1e3 * a:10.2f} {1e3 * b:9.2f} {ratio}")
