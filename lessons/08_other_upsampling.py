@@ -347,10 +347,11 @@ path = plots.plot_label_grid(
     palette=plots.dataset_palette(val), panel_size=2.2,
     title=f"Dense predictions five ways (four trained nets), {iterations} iterations each"
           + (" (--quick --train: barely trained)" if args.quick and args.train else "")
-          + "\nShift-and-stitch's stripes are not a bug: row i and column j of its map come from "
-            "pass (i mod 8, j mod 8) of 64, each on a shifted input; where one pass answers "
-            "otherwise,\nits pixels line up as whole rows or columns (its scores were trained "
-            "to be upsampled bilinearly, not read pixel by pixel)")
+          + "\nShift-and-stitch's stripes are not a bug: row i of its map comes from the 8 passes "
+            "whose input moved up by i mod 8 rows, column j from those moved left by j mod 8; "
+            "passes moved alike\nmeet the trunk's pooling grid alike and err alike, so their "
+            "errors line up as whole rows and columns (the scores were trained to be upsampled "
+            "bilinearly, not read pixel by pixel)")
 print(f"[figure] {path}")
 
 # %% Summary and questions
