@@ -59,7 +59,7 @@ def max_pool2d_with_indices_forward(x, kernel_size, stride=None, padding=0, ceil
     return out, rows * W + cols, cache
 
 
-def _offsets(indices, size, kernel, stride, padding):
+def _index_offsets(indices, size, kernel, stride, padding):
     """Window offsets (ky, kx) of each index, and a check that every index lies in its window."""
     xp = get_array_module(indices)
     (H, W), (kh, kw), (sy, sx), (ph, pw) = size, kernel, stride, padding
@@ -93,7 +93,7 @@ def max_unpool2d_forward(x, indices, kernel_size, stride=None, padding=0, output
         H, W = unpool_output_size(h, kh, sy, ph), unpool_output_size(w, kw, sx, pw)
     else:
         H, W = (int(v) for v in tuple(output_size)[-2:])
-    ky, kx = _offsets(indices, (H, W), (kh, kw), (sy, sx), (ph, pw))
+    ky, kx = _index_offsets(indices, (H, W), (kh, kw), (sy, sx), (ph, pw))
     # A padded canvas large enough for every window, as in max pooling; cut back at the end.
     Hp, Wp = max((h - 1) * sy + kh, H + ph), max((w - 1) * sx + kw, W + pw)
     canvas = xp.zeros((N, C, Hp, Wp), dtype=x.dtype)

@@ -16,7 +16,7 @@ from ..sizes import pair, pool_output_size, strided, valid_range
 from . import threads
 
 
-def _offsets(kh, kw, sy, sx, ph, pw, H, W, oh, ow):
+def _offset_blocks(kh, kw, sy, sx, ph, pw, H, W, oh, ow):
     """Per window offset (ky, kx): its number ky·kw + kx, the output block whose pixel at that
     offset is real, and the strided input slice that block reads."""
     for ky in range(kh):
@@ -33,7 +33,7 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False):
 
     Windows that hang over the edge (padding, or ceil mode) only see real pixels. Instead of
     copying x into a −inf-padded array, each offset (ky, kx) updates only the block of outputs
-    whose window pixel at that offset is real (see ``_offsets``), starting from −inf: the same
+    whose window pixel at that offset is real (see ``_offset_blocks``), starting from −inf: the same
     result, without a full copy of the input (102 MB at pool1 of FCN).
     """
     if x.ndim != 4:
@@ -50,7 +50,7 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False):
     ow = pool_output_size(W, kw, sx, pw, ceil_mode)
     out = xp.empty((N, C, oh, ow), dtype=x.dtype)
     switch = xp.zeros((N, C, oh, ow), dtype=xp.int8)     # winning offset ky·kw + kx
-    offsets = list(_offsets(kh, kw, sy, sx, ph, pw, H, W, oh, ow))
+    offsets = list(_offset_blocks(kh, kw, sy, sx, ph, pw, H, W, oh, ow))
 
     def pool_channels(c0, c1):                            # channels [c0, c1) of out and switch
         xc, outc, switchc = x[:, c0:c1], out[:, c0:c1], switch[:, c0:c1]
@@ -83,7 +83,7 @@ def max_pool2d_backward(dout, cache):
     oh, ow = dout.shape[2:]
     dx = xp.zeros(x_shape, dtype=dout.dtype)
     disjoint = sy >= kh and sx >= kw
-    offsets = list(_offsets(kh, kw, sy, sx, ph, pw, H, W, oh, ow))
+    offsets = list(_offset_blocks(kh, kw, sy, sx, ph, pw, H, W, oh, ow))
 
     def unpool_channels(c0, c1):                          # channels [c0, c1) of dx
         doutc, switchc, dxc = dout[:, c0:c1], switch[:, c0:c1], dx[:, c0:c1]
