@@ -129,6 +129,18 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
     return dx, dw, db
 
 
+def transposed_geometry(x_shape, w_shape, stride, padding):
+    """(g, (OH, OW)): the geometry of the convolution that a transposed convolution of an
+    x_shape input with a w_shape weight is the adjoint of, and its output size, checked."""
+    (kh, kw), (sy, sx), (ph, pw) = w_shape[2:], pair(stride, "stride"), pair(padding, "padding")
+    OH = conv_transpose_output_size(x_shape[2], kh, sy, ph)
+    OW = conv_transpose_output_size(x_shape[3], kw, sx, pw)
+    if OH < 1 or OW < 1:
+        raise ValueError(f"conv_transpose2d: padding {(ph, pw)} leaves no output for input "
+                         f"{tuple(x_shape[2:])} and kernel {(kh, kw)}")
+    return conv_geometry((OH, OW), (kh, kw), (sy, sx), (ph, pw)), (OH, OW)
+
+
 def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0):
     """Transposed convolution ("deconvolution"), the adjoint of conv2d.
 
@@ -139,13 +151,7 @@ def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0):
     (C_out, OH, OW) to (C_in, H, W): each input pixel stamps a scaled copy of the kernel.
     """
     check_conv_args(x, w, b, 0, "conv_transpose2d")
-    (kh, kw), (sy, sx), (ph, pw) = w.shape[2:], pair(stride, "stride"), pair(padding, "padding")
-    OH = conv_transpose_output_size(x.shape[2], kh, sy, ph)
-    OW = conv_transpose_output_size(x.shape[3], kw, sx, pw)
-    if OH < 1 or OW < 1:
-        raise ValueError(f"conv_transpose2d: padding {(ph, pw)} leaves no output for input "
-                         f"{tuple(x.shape[2:])} and kernel {(kh, kw)}")
-    g = conv_geometry((OH, OW), (kh, kw), (sy, sx), (ph, pw))   # the conv it is the adjoint of
+    g, (OH, OW) = transposed_geometry(x.shape, w.shape, stride, padding)
     out = _data_grad(x, w, (OH, OW), g)
     if b is not None:
         out += b.reshape(1, -1, 1, 1)

@@ -20,10 +20,10 @@ The bands and the buffer they live in come from ``workspace.py``; the geometry `
 ``sizes.ConvGeometry``.
 """
 from ...backend import get_array_module
-from ..conv import check_conv_args
-from ..sizes import conv_geometry, conv_transpose_output_size, pair
-from . import shifted, workspace
+from ..conv import check_conv_args, transposed_geometry
 from ..im2col import pad2d
+from ..sizes import conv_geometry
+from . import shifted, workspace
 from .bands import col2im_band, im2col_band
 
 # Each piece can be switched off, so that bench/bench_cpu_path.py can measure what it buys.
@@ -192,13 +192,7 @@ def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0):
     (C_out, OH, OW) to (C_in, H, W): each input pixel stamps a scaled copy of the kernel.
     """
     check_conv_args(x, w, b, 0, "conv_transpose2d")
-    (kh, kw), (sy, sx), (ph, pw) = w.shape[2:], pair(stride, "stride"), pair(padding, "padding")
-    OH = conv_transpose_output_size(x.shape[2], kh, sy, ph)
-    OW = conv_transpose_output_size(x.shape[3], kw, sx, pw)
-    if OH < 1 or OW < 1:
-        raise ValueError(f"conv_transpose2d: padding {(ph, pw)} leaves no output for input "
-                         f"{tuple(x.shape[2:])} and kernel {(kh, kw)}")
-    g = conv_geometry((OH, OW), (kh, kw), (sy, sx), (ph, pw))   # the conv it is the adjoint of
+    g, (OH, OW) = transposed_geometry(x.shape, w.shape, stride, padding)
     out = _conv_data_grad(x, w, (x.shape[0], w.shape[1], OH, OW), g)
     if b is not None:
         out += b.reshape(1, -1, 1, 1)
