@@ -16,9 +16,9 @@ ones (bench/RESULTS.md). Four choices were measured against the main job's clock
 (bench/RESULTS.md, "The main job's recipe"):
 
 - fc6 pads by 3 (a "same" 7×7 convolution) and conv1_1 then needs no padding at all (the
-  paper's fc6 has none and conv1_1 pads by 100): a 126×126 conv1 instead of 326×326, a
-  quarter of the paper geometry's step and 0.57× of conv1_1 37 with fc6 padded by 1 (one
-  thread: 22.0 against 86–89 and 38.8 ms; bench/recipe_cost.py). The skips' crops then
+  paper's fc6 has none and conv1_1 pads by 100): a 126×126 conv1 instead of 326×326, about a
+  quarter of the paper geometry's step and a little over half of conv1_1 37 with fc6 padded
+  by 1 (bench/recipe_cost.py; figures in bench/RESULTS.md). The skips' crops then
   fill with zeros the cells that the upsampled coarse scores have beyond pool4/pool3, all
   outside the image
   (``FCN.skip_crop``, ``FCN.smallest_padding`` and docs/models.md);
@@ -26,8 +26,8 @@ ones (bench/RESULTS.md). Four choices were measured against the main job's clock
   regularises (0.30 against 0.44 mean IU at iteration 1500; 0.83 against 0.85 at 5000);
 - median-frequency class weights (``class_weight='auto'``): background covers about 73% of the
   pixels, and unweighted the net answers "background" everywhere for longer;
-- 8000 iterations: at about 24 ms an iteration, what fits in well under 5 minutes on a 2-core
-  CPU, and where three runs (threads, seeds) ended at 0.88-0.90 mean IU where 5000 gave
+- 8000 iterations: what fits in well under 5 minutes on a 2-core CPU (bench/RESULTS.md), and
+  where three runs (threads, seeds) ended at 0.88-0.90 mean IU where 5000 gave
   0.82-0.85.
 """
 import math
