@@ -25,6 +25,8 @@ def notebook_for(script):
     """The notebook of ``script``: its cells, no outputs, a Python 3 kernel."""
     nb = jupytext.read(script, fmt="py:percent")
     nb.metadata["kernelspec"] = KERNEL
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i:02d}"          # stable: a rewrite changes only what changed
     return nb
 
 
