@@ -155,7 +155,8 @@ class LayerTimer:
 
 
 TORCH_KINDS = (  # aten op name fragments → the layer kind they belong to (first match wins)
-    ("convolution_backward", ("Conv2d", "bwd")), ("conv", ("Conv2d", "fwd")),
+    ("convolution_backward", ("Conv2d", "bwd")),   # a transposed convolution's backward too
+    ("conv_transpose", ("ConvTranspose2d", "fwd")), ("conv", ("Conv2d", "fwd")),
     ("max_pool2d_with_indices_backward", ("MaxPool2d", "bwd")), ("max_pool", ("MaxPool2d", "fwd")),
     ("threshold_backward", ("ReLU", "bwd")), ("relu", ("ReLU", "fwd")),
     ("nll_loss", ("SoftmaxCrossEntropy", "both")), ("log_softmax", ("SoftmaxCrossEntropy", "both")),
