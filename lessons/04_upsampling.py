@@ -84,7 +84,28 @@ for name, cm in (("repeat each block", block), ("bilinear", smooth)):
 
 # %% 2. The same thing as a transposed convolution
 section("2. The same thing as a transposed convolution")
+say("""
+    First a case small enough to check by hand (d2l.ai does the same): a 2×2 input and a 2×2
+    kernel, stride 1. Each input pixel stamps the kernel times its value at its own position,
+    and the stamps add where they overlap:
+""")
+x2 = np.array([[0.0, 1.0], [2.0, 3.0]])
+k2 = np.array([[0.0, 1.0], [2.0, 3.0]])
+stamps = [(x2[i, j], i, j) for i in range(2) for j in range(2)]
+for v, i, j in stamps:
+    canvas = np.zeros((3, 3))
+    canvas[i:i + 2, j:j + 2] = v * k2
+    print(f"  input ({i}, {j}) = {v:.0f} stamps {v:.0f} × kernel at ({i}, {j}): "
+          f"{canvas.astype(int).tolist()}")
+by_hand = sum(np.pad(v * k2, ((i, 1 - i), (j, 1 - j))) for v, i, j in stamps)
+layer2 = F.conv_transpose2d_forward(x2[None, None], k2[None, None])[0][0, 0]
+print(f"  {'sum of the stamps:':<45} {by_hand.astype(int).tolist()}")
+print(f"  {'F.conv_transpose2d_forward gives:':<45} {np.asarray(layer2).astype(int).tolist()}"
+      f"  (equal: {bool(np.array_equal(by_hand, layer2))})")
 say(f"""
+    With stride 2 the stamps land 2 pixels apart and do not overlap at all for a 2×2 kernel:
+    each input pixel becomes a 2×2 block (try it: stride=2 above gives a 4×4 output).
+
     A transposed convolution with stride s runs a convolution backwards: every input pixel
     stamps a copy of the kernel, scaled by its value, onto the output, and the stamps are placed
     s pixels apart and add up where they overlap. Stamp the bilinear kernel of size k = 2s
