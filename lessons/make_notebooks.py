@@ -27,6 +27,11 @@ def notebook_for(script):
     nb.metadata["kernelspec"] = KERNEL
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i:02d}"          # stable: a rewrite changes only what changed
+    meta = nb.metadata.get("jupytext", {})
+    if "cell_metadata_filter" in meta:      # jupytext lists these in set order: sort them
+        keys = meta["cell_metadata_filter"].split(",")
+        meta["cell_metadata_filter"] = ",".join(sorted(k for k in keys if not k.startswith("-"))
+                                                + [k for k in keys if k.startswith("-")])
     return nb
 
 
