@@ -149,6 +149,7 @@ def test_fast_paths_still_pass_gradient_checks(make, shape, rng, monkeypatch, ma
     monkeypatch.setattr(workspace, "CHUNK_BYTES", 1)        # many bands, one workspace
     monkeypatch.setattr(shifted, "MAX_CHANNELS", max_shifted)
     monkeypatch.setattr(shifted, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(shifted, "MIN_OUTPUT_PIXELS", 1)
     monkeypatch.setenv("MINIFCN_NUM_THREADS", "1")          # shifted.py runs on one thread
     monkeypatch.setattr(shifted, "BAND_BYTES", 1)           # one output row per band
     x = rng.standard_normal(shape)
@@ -321,3 +322,12 @@ def test_a_fresh_workspace_per_call_gives_the_same_result(monkeypatch):
     x, w = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((4, 3, 3, 3))
     out, _ = F.conv2d_forward(x, w, None, 1, 1)
     np.testing.assert_allclose(out, naive.conv2d_naive(x, w, None, 1, 1), atol=1e-10)
+
+
+def test_shifted_products_only_on_large_maps_on_one_thread(monkeypatch):
+    monkeypatch.setenv("MINIFCN_NUM_THREADS", "1")
+    small = conv_geometry((126, 126), (3, 3), 1, 1)         # the main job's conv1_2
+    large = conv_geometry((326, 326), (3, 3), 1, 1)         # the paper geometry's
+    assert not shifted.applies(8, 8, small) and shifted.applies(8, 8, large)
+    monkeypatch.setenv("MINIFCN_NUM_THREADS", "2")
+    assert not shifted.applies(8, 8, large)

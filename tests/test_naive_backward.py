@@ -84,6 +84,7 @@ def test_conv2d_backward_matches_naive(xp, case, max_shifted, monkeypatch):
     # Stride-1 convolutions with few channels take shifted.py's path; 0 forces im2col.
     monkeypatch.setattr(shifted, "MAX_CHANNELS", max_shifted)
     monkeypatch.setattr(shifted, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(shifted, "MIN_OUTPUT_PIXELS", 1)
     monkeypatch.setenv("MINIFCN_NUM_THREADS", "1")          # shifted.py runs on one thread
     N, C, H, W, O, k, s, p, d = case
     rng = np.random.default_rng(7)

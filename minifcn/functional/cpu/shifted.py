@@ -22,19 +22,25 @@ from ...backend import get_array_module
 from . import threads, workspace
 
 MIN_CHANNELS, MAX_CHANNELS = 8, 16
+# On smaller maps im2col's copy is cheap and the kh·kw products cost more than they save: the
+# main job's 126² and 63² layers ran faster without this path, the paper geometry's 326² and
+# 163² ones with it (bench/RESULTS.md).
+MIN_OUTPUT_PIXELS = 160 * 160
 BAND_BYTES = 16 * 2 ** 20
 
 
 def applies(in_channels, out_channels, g):
     """Whether conv.py should take this path: stride 1, MIN_CHANNELS ≤ C ≤ MAX_CHANNELS input
-    channels, at most MAX_CHANNELS output channels, and minifcn's copies on one thread.
+    channels, at most MAX_CHANNELS output channels, at least MIN_OUTPUT_PIXELS outputs, and
+    minifcn's copies on one thread.
 
     The last condition because the padding copy and the kh·kw partial sums here run on one core,
     while im2col's copies are split between threads (threads.py); the gains were measured on one
     thread only.
     """
     return (g.stride == (1, 1) and MIN_CHANNELS <= in_channels <= MAX_CHANNELS
-            and out_channels <= MAX_CHANNELS and threads.num_threads() == 1)
+            and out_channels <= MAX_CHANNELS and g.out_hw[0] * g.out_hw[1] >= MIN_OUTPUT_PIXELS
+            and threads.num_threads() == 1)
 
 
 def _layout(x_shape, g):
