@@ -11,30 +11,16 @@ Without a GPU you can still run the device path: minifcn's CuPy stand-in
 CuPy's rules: a device array refuses to turn into a NumPy array behind your back, a NumPy array
 mixed into a device operation is an error, and every copy between host and device is counted.
 """
-# %% In a notebook: install minifcn if it is missing (a script skips this cell)
-# Jupyter: open this notebook from the lessons/ folder of a minifcn checkout. Colab: upload or
-# clone the whole repository (the lessons need lessons/_common.py and data/), then open the
-# notebook from its lessons/ folder. For a GPU on Colab (which has CuPy): Runtime > Change
-# runtime type > GPU, then run the lesson on 'cuda' by giving the Setup cell's parse_args
-# argv=["--device", "cuda"] (with "--quick" for a short run).
-import importlib.util
-import os
-import subprocess
-import sys
-
-if "ipykernel" in sys.modules and importlib.util.find_spec("minifcn") is None:
-    _root = os.path.dirname(os.getcwd())          # a notebook's kernel starts in its folder
-    if os.path.exists(os.path.join(_root, "setup.py")):
-        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", _root])
-        sys.path.insert(0, _root)
-    else:
-        print("minifcn is not installed, and this notebook is not in the lessons/ folder of a "
-              "minifcn checkout: open it from there (see the comment above).")
+# %% In a notebook: install minifcn if it is missing
+# Jupyter or Colab: open this notebook from the lessons/ folder of a minifcn checkout (Colab:
+# upload or clone the whole repository); importing _common then runs pip install on it when
+# minifcn is missing. On a GPU (Colab has CuPy: Runtime > Change runtime type > GPU), run the
+# lesson on 'cuda' by giving the Setup cell's parse_args argv=["--device", "cuda"].
+import _common
 
 # %% Setup
 import time
 
-import _common
 from _common import np, plt, say, section
 
 from minifcn import backend, nn

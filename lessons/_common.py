@@ -2,15 +2,18 @@
 
 A lesson runs as a script from any folder (``python lessons/04_upsampling.py``) and from a plain
 checkout: if minifcn is not installed, the repository root (the folder above ``lessons/``) goes
-on ``sys.path`` so that ``import minifcn`` finds the package beside it. It also runs cell by
+on ``sys.path`` so that ``import minifcn`` finds the package beside it (in a notebook kernel,
+importing this module first pip-installs that checkout, dependencies included). It also runs cell by
 cell (``# %%``) in Jupyter, VS Code or PyCharm, where a lesson has no ``__file__`` and the
 command line is the kernel's own: the lessons name themselves, and ``parse_args`` ignores
 arguments that are not its own.
 """
 import argparse
 import ast
+import importlib.util
 import json
 import os
+import subprocess
 import sys
 import textwrap
 import time
@@ -19,6 +22,22 @@ import time
 # lessons never ask for a path of their own.
 LESSONS_DIR = os.path.dirname(os.path.abspath(__spec__.origin))
 
+
+
+def _install_in_a_notebook():
+    """In a notebook kernel (Jupyter, Colab) without minifcn: pip install the checkout these
+    lessons belong to (editable), so that its dependencies come with it."""
+    if "ipykernel" not in sys.modules or importlib.util.find_spec("minifcn") is not None:
+        return
+    root = os.path.dirname(LESSONS_DIR)
+    if os.path.exists(os.path.join(root, "setup.py")):
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", root])
+    else:
+        print("minifcn is not installed, and this notebook is not in the lessons/ folder of a "
+              "minifcn checkout: open it from there.")
+
+
+_install_in_a_notebook()
 try:
     import minifcn  # noqa: F401
 except ImportError:
