@@ -9,7 +9,7 @@ from minifcn import backend, nn
 from minifcn.config import DEFAULTS
 from minifcn.models import FCN8s
 from minifcn.optim import get_optimizer
-from minifcn.testing import fakecupy
+from minifcn.testing import count_device_ops, fakecupy
 from minifcn.testing.opcount import batch_on, eval_forward_ops, training_step_ops
 
 STEP_BUDGET, EVAL_BUDGET = 400, 150
@@ -53,7 +53,6 @@ def test_the_count_does_not_depend_on_the_size_at_vgg16_widths():
 
 def test_the_optimizer_is_a_few_whole_buffer_operations():
     model = FCN8s.main_job().to("cuda")
-    from minifcn.testing import count_device_ops
     for name, budget in (("adam", 20), ("sgd", 10)):
         opt = get_optimizer(name, model.named_parameters(), **DEFAULTS)
         for p in model.parameters():
