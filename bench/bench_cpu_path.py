@@ -73,6 +73,7 @@ PIECES = {
     "channel threads": lambda: env("MINIFCN_NUM_THREADS", "1"),
     "shifted": lambda: setting(shifted, "MAX_CHANNELS", 0),
     "implicit padding": lambda: setting(cpu_conv, "IMPLICIT_PADDING", False),
+    "padding trim": lambda: setting(cpu_conv, "PADDING_TRIM", False),
     "tall weight grad": lambda: setting(cpu_conv, "TALL_WEIGHT_GRAD", False),
     "data grad as conv": lambda: setting(cpu_conv, "DATA_GRAD_AS_CONV", False),
     "workspace reuse": lambda: setting(workspace, "REUSE", False),

@@ -14,6 +14,7 @@ from minifcn import nn
 from minifcn.backend import to_cpu
 from minifcn.functional.cpu import conv as conv_mod
 from minifcn.functional import naive
+from minifcn.functional.cpu import pool as pool_mod
 from minifcn.functional.cpu import shifted, workspace
 from minifcn.functional.cpu.bands import col2im_rows, im2col_rows
 from minifcn.functional.im2col import pad2d
@@ -114,7 +115,9 @@ def test_workspace_is_reused_and_grown(monkeypatch):
                                   (2, 2, 0, False), (3, 3, 1, False), (3, 1, 1, True),
                                   (2, 3, 0, True), (2, 3, 1, False)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_max_pool_clipped_windows_match_naive(xp, case, dtype):
+@pytest.mark.parametrize("block_bytes", [pool_mod.BLOCK_BYTES, 1], ids=["blocks", "per-channel"])
+def test_max_pool_clipped_windows_match_naive(xp, case, dtype, block_bytes, monkeypatch):
+    monkeypatch.setattr(pool_mod, "BLOCK_BYTES", block_bytes)   # 1: one channel at a time
     k, s, p, ceil_mode = case
     x = np.random.default_rng(3).standard_normal((2, 3, 11, 8)).astype(dtype)
     out, cache = F.max_pool2d_forward(xp.asarray(x), k, s, p, ceil_mode)
@@ -134,6 +137,25 @@ def test_fcn_pool_sizes_on_the_fast_path():
     np.testing.assert_array_equal(out[:, :, -1], np.maximum(x[:, :, -1, 0::2], x[:, :, -1, 1::2]))
     dx = F.max_pool2d_backward(np.ones_like(out), cache)
     assert dx.shape == x.shape and dx.sum() == out.size    # one winner per window
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_padding_trim_computes_what_the_whole_convolution_does(rng, monkeypatch, bias):
+    # conv1_1 of FCN: with padding 100 most windows see only padding; the trimmed convolution
+    # computes the others and writes the bias (or 0) around them, and only they send gradient.
+    x = rng.standard_normal((2, 3, 6, 5))
+    w, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4) if bias else None
+    dout = rng.standard_normal((2, 4, 204, 203))
+    margin, inner = conv_mod.padding_margin(conv_geometry((6, 5), 3, 1, 100), (6, 5))
+    assert margin == (98, 98) and inner.out_hw == (8, 7)    # padding 2 is left inside
+    results = []
+    for trim in (True, False):
+        monkeypatch.setattr(conv_mod, "PADDING_TRIM", trim)
+        out, cache = conv_mod.conv2d_forward(x, w, b, 1, 100)
+        results.append((out, *conv_mod.conv2d_backward(dout, cache)))
+    for got, ref in zip(*results):
+        if ref is not None:
+            np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("make,shape", [

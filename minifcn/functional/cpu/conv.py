@@ -30,6 +30,7 @@ from .bands import col2im_band, im2col_band
 IMPLICIT_PADDING = True     # im2col writes the padding's zeros; no padded copy of the input
 TALL_WEIGHT_GRAD = True     # orient the weight-gradient GEMM so that its result is tall
 DATA_GRAD_AS_CONV = True    # stride 1, O ≤ C: the data gradient as a convolution, no col2im
+PADDING_TRIM = True         # windows that see only padding (conv1_1's 100) are not computed
 
 
 def _cols_bytes_per_row(ckk, ow, itemsize):
@@ -155,18 +156,49 @@ def _conv_weight_grad(x, dy, w_shape, g):
     return (xp.ascontiguousarray(acc.T) if transposed else acc).reshape(w_shape)
 
 
+def padding_margin(g, x_hw):
+    """(mh, mw): how many output rows (columns) at each edge have windows that see only padding,
+    and the geometry of the convolution that computes the rest, with the padding trimmed.
+
+    FCN's conv1_1 pads by 100: at 128×128 its output is 326×326 and only the middle 130×130
+    windows touch the image; the others are the bias alone, and send no gradient anywhere. With
+    m = ⌊(p − d(k−1))/s⌋ ≥ 0 rows trimmed, the inner convolution pads by p − s·m ≥ d(k−1), and its
+    output is rows [m, m + oh') of the full one; every row after those starts past the image.
+    """
+    margin = tuple(max(0, (p - d * (k - 1)) // s) if PADDING_TRIM else 0
+                   for k, s, p, d in zip(g.kernel, g.stride, g.padding, g.dilation))
+    if margin == (0, 0):
+        return margin, g
+    inner_pad = tuple(p - s * m for p, s, m in zip(g.padding, g.stride, margin))
+    return margin, conv_geometry(x_hw, g.kernel, g.stride, inner_pad, g.dilation)
+
+
+def _inner_block(margin, inner):
+    """The index of the outputs that the trimmed convolution ``inner`` computes."""
+    (mh, mw), (ih, iw) = margin, inner.out_hw
+    return (slice(None), slice(None), slice(mh, mh + ih), slice(mw, mw + iw))
+
+
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     """2-d convolution (cross-correlation, as in every framework).
 
     x (N, C, H, W), w (O, C, kh, kw), b (O,) or None
     → out (N, O, oh, ow) with oh = floor((H + 2p − d(kh−1) − 1)/s) + 1, and a cache.
+    Outputs whose windows see only padding are the bias: only the others are computed.
     """
     check_conv_args(x, w, b, 1, "conv2d")
     g = conv_geometry(x.shape[2:], w.shape[2:], stride, padding, dilation)
-    out = _conv_apply(x, w, g)
-    if b is not None:
-        out += b.reshape(1, -1, 1, 1)
-    return out, (x, w, b is not None, g)
+    margin, inner = padding_margin(g, x.shape[2:])
+    if margin == (0, 0):
+        out = _conv_apply(x, w, g)
+        if b is not None:
+            out += b.reshape(1, -1, 1, 1)
+    else:
+        xp = get_array_module(x, w)
+        out = xp.empty((x.shape[0], w.shape[0], *g.out_hw), dtype=x.dtype)
+        out[...] = 0 if b is None else b.reshape(1, -1, 1, 1)
+        out[_inner_block(margin, inner)] += _conv_apply(x, w, inner)
+    return out, (x, w, b is not None, margin, inner)
 
 
 def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
@@ -175,9 +207,10 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
     ``need_dx=False`` skips the data gradient (the first layer of a network never needs it),
     ``need_dw=False`` the weight gradient (a frozen weight: nothing would use it).
     """
-    x, w, has_bias, g = cache
-    dx = _conv_data_grad(dout, w, x.shape, g) if need_dx else None
-    dw = _conv_weight_grad(x, dout, w.shape, g) if need_dw else None
+    x, w, has_bias, margin, g = cache
+    dy = dout if margin == (0, 0) else dout[_inner_block(margin, g)]   # the rest sent nothing
+    dx = _conv_data_grad(dy, w, x.shape, g) if need_dx else None
+    dw = _conv_weight_grad(x, dy, w.shape, g) if need_dw else None
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     return dx, dw, db
 
