@@ -15,6 +15,11 @@ from ...backend import get_array_module
 from ..sizes import pair, pool_output_size, strided, valid_range
 from . import threads
 
+# Each thread walks its channels in blocks of about this many bytes of input, so that the kh·kw
+# passes over a block (one per window offset) find it still in the cache instead of reading the
+# whole layer (100 MB at pool1 of FCN) from memory kh·kw times.
+BLOCK_BYTES = 2 ** 20
+
 
 def _offset_blocks(kh, kw, sy, sx, ph, pw, H, W, oh, ow):
     """Per window offset (ky, kx): its number ky·kw + kx, the output block whose pixel at that
@@ -65,7 +70,7 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False):
             xp.copyto(o, win, where=better)
             xp.copyto(switchc[:, :, oi, oj], k, where=better)
 
-    threads.over_channels(pool_channels, C, x.size, xp)  # channels apart: see threads.py
+    threads.over_channels(_in_blocks(pool_channels, N * H * W * x.itemsize), C, x.size, xp)
     cache = (x.shape, (kh, kw), (sy, sx), (ph, pw), switch)
     return out, cache
 
@@ -75,25 +80,48 @@ def max_pool2d_backward(dout, cache):
 
     Written straight into dx, offset by offset, over the same blocks as the forward. When the
     windows do not overlap (stride ≥ kernel, FCN's 2×2/2 pools) the slices of different offsets
-    are disjoint, so each is written once with ``multiply(..., out=)``, no temporary.
+    are disjoint, so each is written once with ``multiply(..., out=)``, no temporary; and when
+    they also tile the input (FCN's pools in ceil mode), every pixel of dx is written once, so
+    dx needs no zeros first.
     """
     xp = get_array_module(dout)
     x_shape, (kh, kw), (sy, sx), (ph, pw), switch = cache
     N, C, H, W = x_shape
     oh, ow = dout.shape[2:]
-    dx = xp.zeros(x_shape, dtype=dout.dtype)
     disjoint = sy >= kh and sx >= kw
     offsets = list(_offset_blocks(kh, kw, sy, sx, ph, pw, H, W, oh, ow))
+    tiled = disjoint and sum(_block_pixels(block) for _, _, block in offsets) == H * W
+    dx = (xp.empty if tiled else xp.zeros)(x_shape, dtype=dout.dtype)
 
     def unpool_channels(c0, c1):                          # channels [c0, c1) of dx
         doutc, switchc, dxc = dout[:, c0:c1], switch[:, c0:c1], dx[:, c0:c1]
+        hit = xp.empty(doutc.shape, dtype=bool)           # one mask, reused by every offset
         for k, (oi, oj), (yi, xj) in offsets:
-            hit = switchc[:, :, oi, oj] == k
+            hit_k = hit[:, :, oi, oj]
+            xp.equal(switchc[:, :, oi, oj], k, out=hit_k)
             if disjoint:
-                xp.multiply(doutc[:, :, oi, oj], hit, out=dxc[:, :, yi, xj])
+                xp.multiply(doutc[:, :, oi, oj], hit_k, out=dxc[:, :, yi, xj])
             else:
                 # Overlapping windows: within one offset the pixels are distinct, so += is exact.
-                dxc[:, :, yi, xj] += doutc[:, :, oi, oj] * hit
+                dxc[:, :, yi, xj] += doutc[:, :, oi, oj] * hit_k
 
-    threads.over_channels(unpool_channels, C, dx.size, xp)
+    threads.over_channels(_in_blocks(unpool_channels, N * H * W * dx.itemsize), C, dx.size, xp)
     return dx
+
+
+def _in_blocks(fn, channel_bytes):
+    """``fn(c0, c1)`` made to run on blocks of about BLOCK_BYTES of [c0, c1) in turn; it still
+    writes only channels [c0, c1), so threads may split the range first (threads.py)."""
+    step = max(1, BLOCK_BYTES // max(1, channel_bytes))
+
+    def blocked(c0, c1):
+        for b0 in range(c0, c1, step):
+            fn(b0, min(c1, b0 + step))
+    return blocked
+
+
+def _block_pixels(block):
+    """How many input pixels a pair of strided slices (rows, columns) of ``_offset_blocks``
+    covers."""
+    return (len(range(block[0].start, block[0].stop, block[0].step))
+            * len(range(block[1].start, block[1].stop, block[1].step)))
