@@ -129,3 +129,20 @@ def test_subnormal_weights_are_flushed_to_zero(make_opt):
     assert got[0] == 0 and got[1] == 0                  # were subnormal
     assert 0.49 < got[2] < 0.5                          # a normal number is updated, not zeroed
     assert not np.any((got != 0) & (np.abs(got) < tiny))
+
+
+def test_subnormals_are_flushed_on_the_first_step_and_every_flush_every_after():
+    # The flush is a pure function of the step count, so a resumed run flushes where an
+    # uninterrupted one does.
+    from minifcn.optim import FLUSH_EVERY, flush_due
+    assert [t for t in range(1, 3 * FLUSH_EVERY + 1) if flush_due(t)] == \
+        [1, FLUSH_EVERY + 1, 2 * FLUSH_EVERY + 1]
+    layer = nn.Conv2d(1, 2, 1, bias=False)
+    opt = SGD(layer.named_parameters(), lr=0.0, momentum=0.0, weight_decay=0.0)
+    sub = np.array([1e-39, 0.5], np.float32).reshape(2, 1, 1, 1)
+    for t in range(1, FLUSH_EVERY + 2):
+        layer.weight.grad = np.zeros_like(sub)
+        if t <= 2:                                  # lr 0: only a flush can change the weights
+            layer.weight.data[...] = sub
+        opt.step()
+        assert (layer.weight.data.ravel()[0] == 0) == (t == 1 or t == FLUSH_EVERY + 1)
