@@ -1,6 +1,7 @@
 """FCN-8s at VGG16's widths on one 375×500 image: minifcn against PyTorch CPU, one process.
 
     python bench/bench_fcn8s_cpu.py [--steps 10] [--rounds 2] [--size 375 500] [--threads 2]
+                                    [--what forward step] [--no-torch]
 
 Times a forward pass in eval mode without caches (``no_grad``) and a training step (forward,
 loss, backward with ``need_input_grad=False``: the image needs no gradient, as in PyTorch), each
@@ -16,6 +17,7 @@ import os
 from common import (back_to_back, cpu_model, make_batch, minifcn_step, randomize_score_layers,
                     report_ratio, set_inplace_relu, torch_step, try_import_torch)
 import numpy as np  # after common, which imports minifcn first (see there)
+import minifcn
 from minifcn import nn
 from minifcn.models import FCN8s
 
@@ -44,6 +46,11 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--inplace-relu", action=argparse.BooleanOptionalAction, default=True,
                     help="ReLU(inplace=True) after every conv, as the PyTorch model does")
+    ap.add_argument("--what", nargs="+", choices=("forward", "step"), default=("forward", "step"),
+                    help="time the forward (eval, no_grad), the training step, or both")
+    ap.add_argument("--torch", action=argparse.BooleanOptionalAction, default=True,
+                    help="PyTorch takes turns (--no-torch: minifcn alone, e.g. to compare two "
+                         "trees, each running its own copy of this script)")
     args = ap.parse_args()
     H, W = args.size
     x, target = make_batch(H, W)
@@ -55,7 +62,7 @@ def main():
     crit.check_target = False
     fwd = {"minifcn": lambda: minifcn_forward(model, x)}
     step = {"minifcn": lambda: minifcn_step(model, crit, x, target)}
-    if torch is not None:
+    if torch is not None and args.torch:
         torch.set_num_threads(args.threads)
         tmodel = TorchFCN8s().from_minifcn(model)
         xt, tt = torch.from_numpy(x), torch.from_numpy(target)
@@ -67,12 +74,15 @@ def main():
         step["torch"] = lambda: torch_step(tmodel, xt, tt)
     print(f"FCN-8s, one {H}×{W} image, {FORWARD_GFLOP_NOTE}; {args.steps} calls back to back "
           f"per round, {args.rounds} rounds interleaved; {cpu_model()}; numpy {np.__version__}"
-          + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else ""))
-    report_ratio(back_to_back(fwd, args.steps, args.rounds), "forward")
+          + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
+             if "torch" in fwd else "") + f"; minifcn from {os.path.dirname(minifcn.__file__)}")
+    if "forward" in args.what:
+        report_ratio(back_to_back(fwd, args.steps, args.rounds), "forward")
     model.train()
-    if torch is not None:
+    if "torch" in step:
         tmodel.train()
-    report_ratio(back_to_back(step, args.steps, args.rounds), "step")
+    if "step" in args.what:
+        report_ratio(back_to_back(step, args.steps, args.rounds), "step")
 
 
 if __name__ == "__main__":
