@@ -59,6 +59,7 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False):
 
     def pool_channels(c0, c1):                            # channels [c0, c1) of out and switch
         xc, outc, switchc = x[:, c0:c1], out[:, c0:c1], switch[:, c0:c1]
+        better, step = xp.empty(outc.shape, dtype=bool), xp.empty(outc.shape, dtype=xp.int8)
         for i, (k, (oi, oj), (yi, xj)) in enumerate(offsets):
             win, o = xc[:, :, yi, xj], outc[:, :, oi, oj]
             if i == 0 and o.shape == outc.shape:
@@ -66,9 +67,14 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False):
                 continue
             if i == 0:                                    # padding: some windows start outside
                 outc[...] = -xp.inf
-            better = win > o                              # strict: ties keep the first offset
-            xp.copyto(o, win, where=better)
-            xp.copyto(switchc[:, :, oi, oj], k, where=better)
+            # Where win > o (strict: ties keep the first offset), the switch becomes k:
+            # s += (k − s)·better, in int8 arithmetic. Whole-array passes, unlike a masked copy.
+            b, d, s = better[:, :, oi, oj], step[:, :, oi, oj], switchc[:, :, oi, oj]
+            xp.greater(win, o, out=b)
+            xp.maximum(o, win, out=o)
+            xp.subtract(xp.int8(k), s, out=d)
+            xp.multiply(d, b.view(xp.int8), out=d)
+            s += d
 
     threads.over_channels(_in_blocks(pool_channels, N * H * W * x.itemsize), C, x.size, xp)
     cache = (x.shape, (kh, kw), (sy, sx), (ph, pw), switch)
