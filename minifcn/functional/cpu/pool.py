@@ -96,7 +96,10 @@ def max_pool2d_backward(dout, cache):
     oh, ow = dout.shape[2:]
     disjoint = sy >= kh and sx >= kw
     offsets = list(_offset_blocks(kh, kw, sy, sx, ph, pw, H, W, oh, ow))
-    tiled = disjoint and sum(_block_pixels(block) for _, _, block in offsets) == H * W
+    # Disjoint windows tile the input when their offsets' blocks, one input pixel per output
+    # pixel of the block (oi, oj), add up to every pixel.
+    tiled = disjoint and sum((oi.stop - oi.start) * (oj.stop - oj.start)
+                             for _, (oi, oj), _ in offsets) == H * W
     dx = (xp.empty if tiled else xp.zeros)(x_shape, dtype=dout.dtype)
 
     def unpool_channels(c0, c1):                          # channels [c0, c1) of dx
@@ -125,9 +128,3 @@ def _in_blocks(fn, channel_bytes):
             fn(b0, min(c1, b0 + step))
     return blocked
 
-
-def _block_pixels(block):
-    """How many input pixels a pair of strided slices (rows, columns) of ``_offset_blocks``
-    covers."""
-    return (len(range(block[0].start, block[0].stop, block[0].step))
-            * len(range(block[1].start, block[1].stop, block[1].step)))
