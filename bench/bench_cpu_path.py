@@ -25,7 +25,8 @@ import contextlib
 import os
 
 import numpy as np  # after common, which imports minifcn first (see there)
-from common import back_to_back, best_and_median, cpu_model, make_batch, randomize_score_layers
+from common import (back_to_back, best_and_median, cpu_model, make_batch, minifcn_step,
+                    randomize_score_layers)
 
 from minifcn import nn
 from minifcn.functional import cpu
@@ -85,9 +86,7 @@ def stepper(model, x, t):
     opt = Adam(model.named_parameters(), lr=1e-6, weight_decay=5e-4)
 
     def step():
-        crit(model(x), t)
-        model.zero_grad()
-        model.backward(crit.backward(), need_input_grad=False)
+        minifcn_step(model, crit, x, t)
         opt.step()
     return step
 
