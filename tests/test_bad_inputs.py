@@ -27,6 +27,19 @@ TINY = ["--base-channels", "2", "--fc-channels", "8", "--progress", "false"]
 TINY_KW = dict(base_channels=2, fc_channels=8, progress=False)
 
 
+def photos_and_masks(root, n, mask=None):
+    """root/photos and root/masks holding n grey 8×8 photos p0.png … and their masks (``mask``,
+    all 0 by default): the smallest folders ``prepare`` reads. Returns the two folders."""
+    images, masks = root / "photos", root / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for i in range(n):
+        Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(images / f"p{i}.png")
+        Image.fromarray(np.zeros((8, 8), np.uint8) if mask is None else mask).save(
+            masks / f"p{i}.png")
+    return images, masks
+
+
 def hashes(*roots):
     """{path: sha256} of every file under ``roots`` (files or folders)."""
     out = {}

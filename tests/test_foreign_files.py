@@ -17,7 +17,7 @@ from minifcn.models import FCN8s
 from minifcn.runfolder import RunFolder
 from minifcn.textfile import read_lines, read_text
 from minifcn.train import train
-from test_bad_inputs import TINY, cli, hashes, one_error_line
+from test_bad_inputs import TINY, cli, hashes, one_error_line, photos_and_masks
 
 TINY_KW = dict(base_channels=2, fc_channels=8, progress=False)
 NAMES = ["background", "circle", "square", "triangle", "cross"]
@@ -173,14 +173,9 @@ def test_an_index_column_orders_the_classes(tmp_path):
     ("0 background 0 0 0\n5 thing 255 0 0\n", r":2: index 5 is past the list"),
 ])
 def test_a_prepare_classes_file_that_contradicts_itself(capsys, tmp_path, text, message):
-    images, masks = tmp_path / "photos", tmp_path / "masks"
-    images.mkdir()
-    masks.mkdir()
-    for i in range(2):
-        Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(images / f"p{i}.png")
-        mask = np.zeros((8, 8, 3), np.uint8)
-        mask[:4] = (255, 0, 0)
-        Image.fromarray(mask).save(masks / f"p{i}.png")
+    mask = np.zeros((8, 8, 3), np.uint8)
+    mask[:4] = (255, 0, 0)
+    images, masks = photos_and_masks(tmp_path, 2, mask)
     classes = tmp_path / "classes.txt"
     classes.write_text(text)
     with pytest.raises(ValueError, match=message):
@@ -218,12 +213,7 @@ def test_an_image_over_pillows_limit_is_named(capsys, own, tmp_path, monkeypatch
 
 
 def test_a_mask_over_pillows_limit_is_named_by_prepare(capsys, tmp_path, monkeypatch):
-    images, masks = tmp_path / "photos", tmp_path / "masks"
-    images.mkdir()
-    masks.mkdir()
-    for i in range(2):
-        Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(images / f"p{i}.png")
-        Image.fromarray(np.zeros((8, 8), np.uint8)).save(masks / f"p{i}.png")
+    images, masks = photos_and_masks(tmp_path, 2)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 20)
     code, _, err = cli(capsys, "prepare", "--images", images, "--masks", masks, "--out",
                        tmp_path / "out")

@@ -18,7 +18,7 @@ from minifcn import io
 from minifcn.data.shapes import make_shapes
 from minifcn.runfolder import LOCK, RunFolder
 from minifcn.train import CheckpointNotWritten, train
-from test_bad_inputs import REPO, TINY, cli, hashes, one_error_line
+from test_bad_inputs import REPO, TINY, cli, hashes, one_error_line, photos_and_masks
 
 TINY_KW = dict(base_channels=2, fc_channels=8, progress=False)
 N = 600                      # iterations of the run that a signal stops (a few seconds)
@@ -195,14 +195,8 @@ def test_a_full_disk_in_prepare_keeps_nothing_half_made_and_says_so(capsys, tmp_
                                                                     monkeypatch):
     import importlib
 
-    from PIL import Image
     prepare_module = importlib.import_module("minifcn.data.prepare")   # (data.prepare: a function)
-    images, masks = tmp_path / "photos", tmp_path / "masks"
-    images.mkdir()
-    masks.mkdir()
-    for i in range(3):
-        Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(images / f"p{i}.png")
-        Image.fromarray(np.zeros((8, 8), np.uint8)).save(masks / f"p{i}.png")
+    images, masks = photos_and_masks(tmp_path, 3)
     before = hashes(tmp_path)
 
     def disk_full(*args, **kwargs):
