@@ -11,7 +11,7 @@ after the other, best and median of ``--rounds`` — with everything on, and wit
     whole fast path   off: the textbook kernels of conv.py and pool.py
     cpu pooling       max pooling through one window view instead of per-offset blocks
     channel threads   MINIFCN_NUM_THREADS=1 (BLAS keeps its threads)
-    shifted           few-channel convolutions through im2col (only runs on one thread)
+    shifted           few-channel convolutions through im2col
     implicit padding  a padded copy of each input before im2col
     tall weight grad  the weight-gradient GEMM in its direct orientation
     data grad as conv the data gradient through col2im

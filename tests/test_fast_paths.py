@@ -162,6 +162,7 @@ def test_padding_trim_computes_what_the_whole_convolution_does(rng, monkeypatch,
     (lambda: nn.Conv2d(3, 4, 3, stride=2, padding=2, dilation=2, seed=0, dtype=np.float64),
      (1, 3, 9, 8)),
     (lambda: nn.Conv2d(3, 5, 3, padding=100, seed=0, dtype=np.float64), (1, 3, 3, 4)),
+    (lambda: nn.Conv2d(3, 3, 3, padding=1, seed=0, dtype=np.float64), (1, 3, 5, 4)),
     (lambda: nn.ConvTranspose2d(3, 2, 4, stride=2, padding=1, seed=0, dtype=np.float64),
      (1, 3, 4, 5)),
     (lambda: nn.MaxPool2d(3, 2, 1, ceil_mode=True), (1, 2, 7, 8)),
@@ -171,12 +172,17 @@ def test_fast_paths_still_pass_gradient_checks(make, shape, rng, monkeypatch, ma
     monkeypatch.setattr(workspace, "CHUNK_BYTES", 1)        # many bands, one workspace
     monkeypatch.setattr(shifted, "MAX_CHANNELS", max_shifted)
     monkeypatch.setattr(shifted, "MIN_CHANNELS", 1)
-    monkeypatch.setattr(shifted, "MIN_OUTPUT_PIXELS", 1)
-    monkeypatch.setenv("MINIFCN_NUM_THREADS", "1")          # shifted.py runs on one thread
+    monkeypatch.setenv("MINIFCN_NUM_THREADS", "1")          # every O ≤ C, not only O ≤ 8
     monkeypatch.setattr(shifted, "BAND_BYTES", 1)           # one output row per band
-    x = rng.standard_normal(shape)
-    errors = check_layer(make(), x, n_samples=40)
+    calls = []
+    monkeypatch.setattr(shifted, "conv_apply",
+                        lambda *a, f=shifted.conv_apply: calls.append(1) or f(*a))
+    layer = make()
+    errors = check_layer(layer, rng.standard_normal(shape), n_samples=40)
     assert max(errors.values()) < 1e-7, errors
+    stride_one_o_le_c = (isinstance(layer, nn.Conv2d) and layer.stride in (1, (1, 1))
+                         and layer.weight.shape[0] <= layer.weight.shape[1])
+    assert bool(calls) == (max_shifted > 0 and stride_one_o_le_c)
 
 
 def test_relu_inplace_matches_and_overwrites(xp, rng):
@@ -309,17 +315,14 @@ def test_stride_one_data_grad_as_a_convolution_equals_col2im(C, O, k, p, d, rng)
                                   (2, 1, 8, 7, 2, 3, 3)])
 @pytest.mark.parametrize("band_bytes", [1, 2 ** 20])
 def test_shifted_products_equal_im2col(case, band_bytes, rng, monkeypatch):
-    # shifted.py's forward and weight gradient against the im2col path, one row per band or all
+    # shifted.py's forward against the im2col path, one output row per band or all of them
     N, C, H, W, O, k, d = case
     monkeypatch.setattr(shifted, "BAND_BYTES", band_bytes)
     x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((O, C, k, k))
     g = conv_geometry((H, W), (k, k), 1, 1, d)
-    dy = rng.standard_normal((N, O, *g.out_hw))
-    got = (shifted.conv_apply(x, w, g), shifted.conv_weight_grad(x, dy, w.shape, g))
+    got = shifted.conv_apply(x, w, g)
     monkeypatch.setattr(shifted, "MAX_CHANNELS", 0)
-    want = (conv_mod._conv_apply(x, w, g), conv_mod._conv_weight_grad(x, dy, w.shape, g))
-    for a, b in zip(got, want):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got, conv_mod._conv_apply(x, w, g), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("switch", ["IMPLICIT_PADDING", "TALL_WEIGHT_GRAD",
@@ -346,10 +349,14 @@ def test_a_fresh_workspace_per_call_gives_the_same_result(monkeypatch):
     np.testing.assert_allclose(out, naive.conv2d_naive(x, w, None, 1, 1), atol=1e-10)
 
 
-def test_shifted_products_only_on_large_maps_on_one_thread(monkeypatch):
+def test_shifted_products_where_they_were_measured_to_win(monkeypatch):
+    # 8–16 input channels, no more outputs than inputs; on two threads only 8 outputs
+    g = conv_geometry((326, 326), (3, 3), 1, 1)
     monkeypatch.setenv("MINIFCN_NUM_THREADS", "1")
-    small = conv_geometry((126, 126), (3, 3), 1, 1)         # the main job's conv1_2
-    large = conv_geometry((326, 326), (3, 3), 1, 1)         # the paper geometry's
-    assert not shifted.applies(8, 8, small) and shifted.applies(8, 8, large)
+    assert shifted.applies(8, 8, g) and shifted.applies(16, 16, g)
+    assert not shifted.applies(8, 16, g) and not shifted.applies(32, 32, g)
+    assert not shifted.applies(3, 3, g)
+    assert not shifted.applies(8, 8, conv_geometry((326, 326), (3, 3), 2, 1))
     monkeypatch.setenv("MINIFCN_NUM_THREADS", "2")
-    assert not shifted.applies(8, 8, large)
+    assert shifted.applies(8, 8, g) and shifted.applies(16, 8, g)
+    assert not shifted.applies(16, 16, g)

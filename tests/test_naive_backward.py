@@ -24,6 +24,7 @@ CONV_CASES = [  # (N, C, H, W, O, k, stride, pad, dilation)
     (1, 3, 5, 4, 2, 3, 1, 100, 1),     # FCN's conv1_1 padding: only the middle is computed
     (1, 2, 6, 5, 3, 3, 2, 7, 1),       # stride 2, 2 rows of padding-only windows per edge
     (2, 2, 5, 6, 2, 3, 1, 9, 2),       # dilation 2, 5 rows of padding-only windows per edge
+    (2, 4, 7, 6, 4, 3, 1, 1, 1),       # O = C: the forward and the data gradient both shifted
     (1, 2, 4, 7, 3, 3, 3, 5, 1),       # stride 3, uneven margins against the input size
     (1, 4, 7, 7, 3, 7, 1, 0, 1),       # fc6-like: the kernel as large as the input
 ]
@@ -81,11 +82,10 @@ def test_max_pool2d_backward_naive_is_the_gradient(case, rng):
 @pytest.mark.parametrize("case", CONV_CASES)
 @pytest.mark.parametrize("max_shifted", [0, 16], ids=["im2col", "shifted"])
 def test_conv2d_backward_matches_naive(xp, case, max_shifted, monkeypatch):
-    # Stride-1 convolutions with few channels take shifted.py's path; 0 forces im2col.
+    # Stride-1 convolutions with few channels, O ≤ C, take shifted.py's path; 0 forces im2col.
     monkeypatch.setattr(shifted, "MAX_CHANNELS", max_shifted)
     monkeypatch.setattr(shifted, "MIN_CHANNELS", 1)
-    monkeypatch.setattr(shifted, "MIN_OUTPUT_PIXELS", 1)
-    monkeypatch.setenv("MINIFCN_NUM_THREADS", "1")          # shifted.py runs on one thread
+    monkeypatch.setenv("MINIFCN_NUM_THREADS", "1")          # every O ≤ C, not only O ≤ 8
     N, C, H, W, O, k, s, p, d = case
     rng = np.random.default_rng(7)
     x, w, b = _randn(rng, N, C, H, W), _randn(rng, O, C, k, k), _randn(rng, O)

@@ -129,8 +129,6 @@ def _conv_weight_grad(x, dy, w_shape, g):
     at the end (a few MB). fc6 and fc7 have few pixels (192) and a huge dW (100M floats), where the
     direct product is fast and the final transpose would cost more than the GEMM: direct.
     """
-    if shifted.applies(x.shape[1], w_shape[0], g):
-        return shifted.conv_weight_grad(x, dy, w_shape, g)
     x, g = _explicitly_padded(x, g)
     xp = get_array_module(x, dy)
     N, C = x.shape[:2]
