@@ -16,6 +16,7 @@ after the other, best and median of ``--rounds`` — with everything on, and wit
     tall weight grad  the weight-gradient GEMM in its direct orientation
     data grad as conv the data gradient through col2im
     workspace reuse   a fresh band buffer per call
+    cache bands       im2col bands as large as CHUNK_BYTES allows, not cache-sized
 
 The ratio printed is (time with the piece off) / (time with everything on): above 1 the piece
 pays on this machine. minifcn only, no PyTorch. Prints ``lscpu``'s model name.
@@ -78,6 +79,7 @@ PIECES = {
     "tall weight grad": lambda: setting(cpu_conv, "TALL_WEIGHT_GRAD", False),
     "data grad as conv": lambda: setting(cpu_conv, "DATA_GRAD_AS_CONV", False),
     "workspace reuse": lambda: setting(workspace, "REUSE", False),
+    "cache bands": lambda: setting(workspace, "CACHE_BYTES", 2 ** 40),
 }
 
 

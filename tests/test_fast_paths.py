@@ -341,6 +341,19 @@ def test_each_cpu_piece_switched_off_gives_the_same_gradients(switch, monkeypatc
             np.testing.assert_allclose(got, want, atol=1e-10)
 
 
+def test_bands_fit_the_cache_unless_that_leaves_too_few_pixels():
+    mib = 2 ** 20
+    # the small FCN's conv1_2 weight gradient: 72 rows of windows × 326 pixels, 94 KB per row
+    row = 72 * 326 * 4
+    assert workspace.rows_per_band(row, 326, 326) == workspace.CACHE_BYTES // row
+    # VGG16's conv3_2: 1.6 MB per row of 175 pixels, two rows would fit the cache
+    row = 2304 * 175 * 4
+    assert workspace.rows_per_band(row, 144, 175) == -(-workspace.MIN_BAND_PIXELS // 175)
+    assert workspace.rows_per_band(row, 144, 175, chunk_bytes=10 * mib) == 10 * mib // row
+    assert workspace.rows_per_band(row, 5, 175) == 5                    # at most all rows
+    assert workspace.rows_per_band(200 * mib, 5, 175) == 1              # at least one
+
+
 def test_a_fresh_workspace_per_call_gives_the_same_result(monkeypatch):
     monkeypatch.setattr(workspace, "REUSE", False)
     rng = np.random.default_rng(12)

@@ -56,10 +56,10 @@ def _conv_apply(x, w, g):
     ckk = w2.shape[1]
     y = xp.empty((N, O, oh, ow), dtype=x.dtype)
     row_bytes = _cols_bytes_per_row(ckk, ow, x.itemsize)
-    buf = workspace.band_buffer(xp, oh, row_bytes, x.dtype, getattr(x, "device", None))
+    buf = workspace.band_buffer(xp, oh, row_bytes, x.dtype, getattr(x, "device", None), ow)
     for n in range(N):
         yn = y[n].reshape(O, oh * ow)
-        for r0, r1 in workspace.bands(oh, row_bytes):
+        for r0, r1 in workspace.bands(oh, row_bytes, ow):
             cols = workspace.view(buf, (1, C, kh, kw, r1 - r0, ow))
             im2col_band(x[n:n + 1], cols, g, r0, r1)
             xp.matmul(w2, cols.reshape(ckk, -1), out=yn[:, r0 * ow:r1 * ow])
@@ -101,10 +101,10 @@ def _conv_data_grad_col2im(dy, w, x_shape, g):
     ckk = w2t.shape[0]
     dx = xp.zeros((N, C, H, W), dtype=dy.dtype)
     row_bytes = _cols_bytes_per_row(ckk, ow, dy.itemsize)
-    buf = workspace.band_buffer(xp, oh, row_bytes, dy.dtype, getattr(dy, "device", None))
+    buf = workspace.band_buffer(xp, oh, row_bytes, dy.dtype, getattr(dy, "device", None), ow)
     for n in range(N):
         dyn = dy[n].reshape(O, oh * ow)
-        for r0, r1 in workspace.bands(oh, row_bytes):
+        for r0, r1 in workspace.bands(oh, row_bytes, ow):
             dcols = workspace.view(buf, (ckk, (r1 - r0) * ow))
             xp.matmul(w2t, dyn[:, r0 * ow:r1 * ow], out=dcols)
             col2im_band(dcols.reshape(1, C, kh, kw, r1 - r0, ow), dx[n:n + 1], g, r0)
@@ -136,12 +136,12 @@ def _conv_weight_grad(x, dy, w_shape, g):
     oh, ow = g.out_hw
     ckk = C * kh * kw
     row_bytes = _cols_bytes_per_row(ckk, ow, x.itemsize)
-    buf = workspace.band_buffer(xp, oh, row_bytes, x.dtype, getattr(x, "device", None))
+    buf = workspace.band_buffer(xp, oh, row_bytes, x.dtype, getattr(x, "device", None), ow)
     transposed = TALL_WEIGHT_GRAD and ckk >= O and oh * ow >= O
     acc = None                      # the first product is the accumulator: no zeros, no add
     for n in range(N):
         dyn = dy[n].reshape(O, oh * ow)
-        for r0, r1 in workspace.bands(oh, row_bytes):
+        for r0, r1 in workspace.bands(oh, row_bytes, ow):
             cols = workspace.view(buf, (1, C, kh, kw, r1 - r0, ow))
             im2col_band(x[n:n + 1], cols, g, r0, r1)
             cols = cols.reshape(ckk, -1)
