@@ -22,8 +22,9 @@ CHUNK_BYTES = 128 * 2 ** 20
 # FCN's layers (whole matrices of a few to tens of MB) ran faster in such bands than in one.
 CACHE_BYTES = 4 * 2 ** 20
 # Bands of VGG16-width layers cut to CACHE_BYTES (one or two rows, a few hundred pixels) made
-# the GEMMs slower than the cache made them faster.
-MIN_BAND_PIXELS = 4096
+# their GEMMs slower than the cache made them faster: 512 channels ran best from about 2000
+# pixels on, while 128 channels lost speed from about 4000 on.
+MIN_BAND_PIXELS = 2048
 REUSE = True        # False: a fresh buffer per call (bench/bench_cpu_path.py measures the gain)
 
 _BUFFERS = {}      # (library, dtype, device) → the flat buffer, kept between calls
