@@ -341,7 +341,8 @@ def test_each_cpu_piece_switched_off_gives_the_same_gradients(switch, monkeypatc
             np.testing.assert_allclose(got, want, atol=1e-10)
 
 
-def test_bands_fit_the_cache_unless_that_leaves_too_few_pixels():
+def test_bands_fit_the_cache_unless_that_leaves_too_few_pixels(monkeypatch):
+    monkeypatch.setenv("MINIFCN_NUM_THREADS", "1")
     mib = 2 ** 20
     # the small FCN's conv1_2 weight gradient: 72 rows of windows × 326 pixels, 94 KB per row
     row = 72 * 326 * 4
@@ -352,6 +353,9 @@ def test_bands_fit_the_cache_unless_that_leaves_too_few_pixels():
     assert workspace.rows_per_band(row, 144, 175, chunk_bytes=10 * mib) == 10 * mib // row
     assert workspace.rows_per_band(row, 5, 175) == 5                    # at most all rows
     assert workspace.rows_per_band(200 * mib, 5, 175) == 1              # at least one
+    small = 72 * 326 * 4
+    monkeypatch.setenv("MINIFCN_NUM_THREADS", "2")                      # CACHE_BYTES per thread
+    assert workspace.rows_per_band(small, 326, 326) == 2 * workspace.CACHE_BYTES // small
 
 
 def test_a_fresh_workspace_per_call_gives_the_same_result(monkeypatch):

@@ -17,9 +17,13 @@ which adds up to a large share of an FCN training step at VGG16's widths. So one
 per (library, dtype, device) is kept and grown when a layer needs more. Only one band is alive at
 a time: no kernel holds the buffer while calling another kernel that uses it.
 """
+from . import threads
+
 CHUNK_BYTES = 128 * 2 ** 20
-# An eighth of a 32 MiB last-level cache, shared with the layer's input and output: the small
-# FCN's layers (whole matrices of a few to tens of MB) ran faster in such bands than in one.
+# Per thread (threads.py splits a band's copies between them): an eighth of a 32 MiB last-level
+# cache, shared with the layer's input and output. The small FCN's layers (whole matrices of a
+# few to tens of MB) ran faster in such bands than in one; on two threads, bands of 4 MiB in all
+# ran slower than 8: the copies of a band that small are not split (MIN_ELEMENTS_PER_THREAD).
 CACHE_BYTES = 4 * 2 ** 20
 # Bands of VGG16-width layers cut to CACHE_BYTES (one or two rows, a few hundred pixels) made
 # their GEMMs slower than the cache made them faster: 512 channels ran best from about 2000
@@ -32,13 +36,14 @@ _BUFFERS = {}      # (library, dtype, device) → the flat buffer, kept between 
 
 def rows_per_band(bytes_per_row, total_rows, row_pixels=1, chunk_bytes=None):
     """How many output rows (of ``row_pixels`` pixels and ``bytes_per_row`` bytes of windows
-    each) a band takes: those that fit in CACHE_BYTES, or MIN_BAND_PIXELS pixels' worth if
-    that is more, and never more than fit in ``chunk_bytes`` (None: the module's CHUNK_BYTES,
-    read at call time so that tests can shrink it); at least one, at most all."""
+    each) a band takes: those that fit in CACHE_BYTES per thread, or MIN_BAND_PIXELS pixels'
+    worth if that is more, and never more than fit in ``chunk_bytes`` (None: the module's
+    CHUNK_BYTES, read at call time so that tests can shrink it); at least one, at most all."""
     chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
     if not chunk_bytes:
         return total_rows
-    rows = max(CACHE_BYTES // max(1, bytes_per_row), -(-MIN_BAND_PIXELS // max(1, row_pixels)))
+    cache_bytes = CACHE_BYTES * threads.num_threads()
+    rows = max(cache_bytes // max(1, bytes_per_row), -(-MIN_BAND_PIXELS // max(1, row_pixels)))
     rows = min(rows, chunk_bytes // max(1, bytes_per_row))
     return max(1, min(total_rows, int(rows)))
 
