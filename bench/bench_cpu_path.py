@@ -15,6 +15,7 @@ after the other, best and median of ``--rounds`` — with everything on, and wit
     implicit padding  a padded copy of each input before im2col
     tall weight grad  the weight-gradient GEMM in its direct orientation
     data grad as conv the data gradient through col2im
+    shared windows    the weight gradient unfolds x, not reusing the data gradient's windows of dy
     workspace reuse   a fresh band buffer per call
     cache bands       im2col bands as large as CHUNK_BYTES allows, not cache-sized
 
@@ -78,6 +79,7 @@ PIECES = {
     "padding trim": lambda: setting(cpu_conv, "PADDING_TRIM", False),
     "tall weight grad": lambda: setting(cpu_conv, "TALL_WEIGHT_GRAD", False),
     "data grad as conv": lambda: setting(cpu_conv, "DATA_GRAD_AS_CONV", False),
+    "shared windows": lambda: setting(cpu_conv, "SHARED_WINDOWS", False),
     "workspace reuse": lambda: setting(workspace, "REUSE", False),
     "cache bands": lambda: setting(workspace, "CACHE_BYTES", 2 ** 40),
 }

@@ -298,6 +298,26 @@ def test_frozen_conv_gets_no_weight_grad_but_the_same_input_grad(rng):
     assert conv.weight.grad is None and conv.bias.grad is not None
 
 
+@pytest.mark.parametrize("case", [(2, 5, 7, 6, 4, 3, 1, 1), (1, 4, 9, 8, 4, 3, 1, 2),
+                                  (1, 3, 6, 7, 2, 3, 2, 2), (1, 6, 5, 5, 6, 1, 1, 0)])
+def test_one_im2col_of_dy_gives_both_gradients(case, rng, monkeypatch):
+    # stride 1, O ≤ C: the weight gradient comes from the data gradient's windows of dy, and
+    # x is never unfolded (the separate weight gradient would raise)
+    N, C, H, W, O, k, d, p = case
+    monkeypatch.setattr(shifted, "MAX_CHANNELS", 0)
+    x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((O, C, k, k))
+    out, cache = F.conv2d_forward(x, w, None, 1, p, d)
+    dout = rng.standard_normal(out.shape)
+
+    def unfolds_x(*args):
+        raise AssertionError("x was unfolded for the weight gradient")
+    monkeypatch.setattr(conv_mod, "_conv_weight_grad", unfolds_x)
+    dx, dw, _ = F.conv2d_backward(dout, cache)
+    want_dx, want_dw, _ = naive.conv2d_backward_naive(dout, x, w, 1, p, d)
+    np.testing.assert_allclose(dx, want_dx, atol=1e-10)
+    np.testing.assert_allclose(dw, want_dw, atol=1e-10)
+
+
 @pytest.mark.parametrize("C,O,k,p,d", [(4, 3, 3, 1, 1), (3, 3, 3, 2, 2), (5, 2, 2, 0, 1),
                                        (2, 2, 7, 0, 1), (3, 3, 3, 0, 1)])
 def test_stride_one_data_grad_as_a_convolution_equals_col2im(C, O, k, p, d, rng):
@@ -326,7 +346,7 @@ def test_shifted_products_equal_im2col(case, band_bytes, rng, monkeypatch):
 
 
 @pytest.mark.parametrize("switch", ["IMPLICIT_PADDING", "TALL_WEIGHT_GRAD",
-                                    "DATA_GRAD_AS_CONV"])
+                                    "DATA_GRAD_AS_CONV", "SHARED_WINDOWS"])
 def test_each_cpu_piece_switched_off_gives_the_same_gradients(switch, monkeypatch):
     # bench/bench_cpu_path.py switches these off one at a time to measure them
     monkeypatch.setattr(conv_mod, switch, False)

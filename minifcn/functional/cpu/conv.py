@@ -31,6 +31,7 @@ IMPLICIT_PADDING = True     # im2col writes the padding's zeros; no padded copy 
 TALL_WEIGHT_GRAD = True     # orient the weight-gradient GEMM so that its result is tall
 DATA_GRAD_AS_CONV = True    # stride 1, O ≤ C: the data gradient as a convolution, no col2im
 PADDING_TRIM = True         # windows that see only padding (conv1_1's 100) are not computed
+SHARED_WINDOWS = True       # data grad as conv: its im2col of dy serves the weight grad too
 
 
 def _cols_bytes_per_row(ckk, ow, itemsize):
@@ -49,21 +50,29 @@ def _conv_apply(x, w, g):
         return shifted.conv_apply(x, w, g)
     x, g = _explicitly_padded(x, g)
     xp = get_array_module(x, w)
-    N, C = x.shape[:2]
-    O, _, kh, kw = w.shape
+    N, O = x.shape[0], w.shape[0]
     oh, ow = g.out_hw
     w2 = w.reshape(O, -1)                                  # (O, C·kh·kw)
-    ckk = w2.shape[1]
     y = xp.empty((N, O, oh, ow), dtype=x.dtype)
-    row_bytes = _cols_bytes_per_row(ckk, ow, x.itemsize)
+    for n, r0, r1, cols in _im2col_bands(x, w.shape[2:], g):
+        xp.matmul(w2, cols, out=y[n].reshape(O, oh * ow)[:, r0 * ow:r1 * ow])
+    return y
+
+
+def _im2col_bands(x, kernel, g):
+    """(n, r0, r1, cols) for each image n and band [r0, r1) of output rows (``workspace.bands``):
+    cols (C·kh·kw, (r1 − r0)·ow) holds that band's windows, built by im2col in the shared
+    workspace buffer, which the next band overwrites."""
+    xp = get_array_module(x)
+    N, C = x.shape[:2]
+    (kh, kw), (oh, ow) = kernel, g.out_hw
+    row_bytes = _cols_bytes_per_row(C * kh * kw, ow, x.itemsize)
     buf = workspace.band_buffer(xp, oh, row_bytes, x.dtype, getattr(x, "device", None), ow)
     for n in range(N):
-        yn = y[n].reshape(O, oh * ow)
         for r0, r1 in workspace.bands(oh, row_bytes, ow):
             cols = workspace.view(buf, (1, C, kh, kw, r1 - r0, ow))
             im2col_band(x[n:n + 1], cols, g, r0, r1)
-            xp.matmul(w2, cols.reshape(ckk, -1), out=yn[:, r0 * ow:r1 * ow])
-    return y
+            yield n, r0, r1, cols.reshape(C * kh * kw, -1)
 
 
 def _conv_data_grad(dy, w, x_shape, g):
@@ -76,15 +85,57 @@ def _conv_data_grad(dy, w, x_shape, g):
     read, add and write dx. It is faster where O ≤ C; with O > C the im2col of dy is the larger
     one, so col2im stays there (bench/RESULTS.md, "Figures that were in code comments").
     """
+    flipped = _flipped_geometry(dy, w, g)
+    if flipped is not None:
+        return _conv_apply(dy, _flipped(w), flipped)
+    return _conv_data_grad_col2im(dy, w, x_shape, g)
+
+
+def _flipped_geometry(dy, w, g):
+    """The geometry of the data gradient as a convolution of dy (see ``_conv_data_grad``), or
+    None where it does not go that way (stride > 1, O > C, or a padding over d(k−1))."""
     (ph, pw), (dh, dw_), (kh, kw) = g.padding, g.dilation, w.shape[2:]
     flipped_pad = (dh * (kh - 1) - ph, dw_ * (kw - 1) - pw)
     if DATA_GRAD_AS_CONV and g.stride == (1, 1) and w.shape[0] <= w.shape[1] \
             and min(flipped_pad) >= 0:
-        xp = get_array_module(w)
-        w_flipped = xp.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
-        return _conv_apply(dy, w_flipped,
-                           conv_geometry(dy.shape[2:], (kh, kw), 1, flipped_pad, g.dilation))
-    return _conv_data_grad_col2im(dy, w, x_shape, g)
+        return conv_geometry(dy.shape[2:], (kh, kw), 1, flipped_pad, g.dilation)
+    return None
+
+
+def _flipped(w):
+    """(O, C, kh, kw) → (C, O, kh, kw), each kernel turned by 180°: the data gradient's kernel."""
+    return get_array_module(w).ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+
+
+def _conv_grads_from_dy_windows(dy, x, w, g, flipped):
+    """(dx, dW) of y = conv(x, w) from one im2col of dy: stride 1, ``flipped`` its geometry.
+
+    The data gradient's windows of dy are also the weight gradient's: with cols_dy (O·kh·kw,
+    H·W), whose row (o, ky', kx') at input pixel q holds dy[o, q − d·(k−1−ky') + p], and
+    x2 = x (C, H·W),
+
+        dW[o, c, ky, kx] = Σ_q x[c, q] · dy[o, q − d·ky + p]
+                         = (cols_dy @ x2ᵀ)[(o, k−1−ky, k−1−kx), c].
+
+    So each band of cols_dy feeds two GEMMs, dx's and dW's (a tall (O·kh·kw, C) product, like
+    ``_conv_weight_grad``'s), and x is never unfolded: one im2col per backward instead of two.
+    """
+    xp = get_array_module(dy, x)
+    N, C, H, W = x.shape
+    O, _, kh, kw = w.shape
+    wf2 = _flipped(w).reshape(C, -1)                       # (C, O·kh·kw)
+    dyp, flipped = _explicitly_padded(dy, flipped)
+    dx = xp.empty(x.shape, dtype=dy.dtype)
+    acc = None
+    for n, r0, r1, cols in _im2col_bands(dyp, (kh, kw), flipped):
+        xp.matmul(wf2, cols, out=dx[n].reshape(C, H * W)[:, r0 * W:r1 * W])
+        prod = cols @ x[n].reshape(C, H * W)[:, r0 * W:r1 * W].T        # (O·kh·kw, C)
+        if acc is None:
+            acc = prod
+        else:
+            acc += prod
+    dw = acc.reshape(O, kh, kw, C)[:, ::-1, ::-1].transpose(0, 3, 1, 2)
+    return dx, xp.ascontiguousarray(dw)
 
 
 def _conv_data_grad_col2im(dy, w, x_shape, g):
@@ -131,26 +182,17 @@ def _conv_weight_grad(x, dy, w_shape, g):
     """
     x, g = _explicitly_padded(x, g)
     xp = get_array_module(x, dy)
-    N, C = x.shape[:2]
-    O, _, kh, kw = w_shape
+    O, C, kh, kw = w_shape
     oh, ow = g.out_hw
-    ckk = C * kh * kw
-    row_bytes = _cols_bytes_per_row(ckk, ow, x.itemsize)
-    buf = workspace.band_buffer(xp, oh, row_bytes, x.dtype, getattr(x, "device", None), ow)
-    transposed = TALL_WEIGHT_GRAD and ckk >= O and oh * ow >= O
+    transposed = TALL_WEIGHT_GRAD and C * kh * kw >= O and oh * ow >= O
     acc = None                      # the first product is the accumulator: no zeros, no add
-    for n in range(N):
-        dyn = dy[n].reshape(O, oh * ow)
-        for r0, r1 in workspace.bands(oh, row_bytes, ow):
-            cols = workspace.view(buf, (1, C, kh, kw, r1 - r0, ow))
-            im2col_band(x[n:n + 1], cols, g, r0, r1)
-            cols = cols.reshape(ckk, -1)
-            dyb = dyn[:, r0 * ow:r1 * ow]
-            prod = cols @ dyb.T if transposed else dyb @ cols.T
-            if acc is None:
-                acc = prod
-            else:
-                acc += prod
+    for n, r0, r1, cols in _im2col_bands(x, (kh, kw), g):
+        dyb = dy[n].reshape(O, oh * ow)[:, r0 * ow:r1 * ow]
+        prod = cols @ dyb.T if transposed else dyb @ cols.T
+        if acc is None:
+            acc = prod
+        else:
+            acc += prod
     return (xp.ascontiguousarray(acc.T) if transposed else acc).reshape(w_shape)
 
 
@@ -207,8 +249,13 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
     """
     x, w, has_bias, margin, g = cache
     dy = dout if margin == (0, 0) else dout[_inner_block(margin, g)]   # the rest sent nothing
-    dx = _conv_data_grad(dy, w, x.shape, g) if need_dx else None
-    dw = _conv_weight_grad(x, dy, w.shape, g) if need_dw else None
+    flipped = _flipped_geometry(dy, w, g) if need_dx and need_dw else None
+    if SHARED_WINDOWS and flipped is not None and not shifted.applies(w.shape[0], w.shape[1],
+                                                                       flipped):
+        dx, dw = _conv_grads_from_dy_windows(dy, x, w, g, flipped)
+    else:
+        dx = _conv_data_grad(dy, w, x.shape, g) if need_dx else None
+        dw = _conv_weight_grad(x, dy, w.shape, g) if need_dw else None
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     return dx, dw, db
 
