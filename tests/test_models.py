@@ -55,7 +55,10 @@ def test_backward_returns_the_input_gradient_or_none(cls):
     model(x)
     assert model.backward(np.ones_like(score), need_input_grad=False) is None
     for name, p in learned:                        # the parameters' gradients are the same
-        np.testing.assert_allclose(p.grad, grads[name], rtol=1e-5, atol=1e-6)
+        # up to float32 rounding: with dx, a stride-1 layer's dW is summed from dy's windows
+        # (cpu/conv.py), without it from x's, so an entry that cancels differs in its last bits
+        scale = np.abs(grads[name]).max()
+        np.testing.assert_allclose(p.grad, grads[name], rtol=1e-5, atol=1e-6 * scale)
     assert all(m.cache is None for m in model.modules())   # backward released every cache
 
 
