@@ -299,7 +299,7 @@ def test_frozen_conv_gets_no_weight_grad_but_the_same_input_grad(rng):
 
 
 @pytest.mark.parametrize("case", [(2, 5, 7, 6, 4, 3, 1, 1), (1, 4, 9, 8, 4, 3, 1, 2),
-                                  (1, 3, 6, 7, 2, 3, 2, 2), (1, 6, 5, 5, 6, 1, 1, 0)])
+                                  (1, 3, 6, 7, 2, 3, 2, 2), (1, 6, 5, 5, 6, 1, 1, 0)])   # O = C
 def test_one_im2col_of_dy_gives_both_gradients(case, rng, monkeypatch):
     # stride 1, O ≤ C: the weight gradient comes from the data gradient's windows of dy, and
     # x is never unfolded (the separate weight gradient would raise)
@@ -316,6 +316,22 @@ def test_one_im2col_of_dy_gives_both_gradients(case, rng, monkeypatch):
     want_dx, want_dw, _ = naive.conv2d_backward_naive(dout, x, w, 1, p, d)
     np.testing.assert_allclose(dx, want_dx, atol=1e-10)
     np.testing.assert_allclose(dw, want_dw, atol=1e-10)
+
+
+def test_a_score_layer_unfolds_x_for_its_tall_weight_gradient(rng, monkeypatch):
+    # 1×1, O < C (score_fr): dW from dy's windows would be a wide (O, C) product, so the
+    # weight gradient keeps its own tall one
+    x, w = rng.standard_normal((1, 16, 5, 6)), rng.standard_normal((3, 16, 1, 1))
+    out, cache = F.conv2d_forward(x, w, None, 1, 0)
+    dout = rng.standard_normal(out.shape)
+    calls = []
+    monkeypatch.setattr(conv_mod, "_conv_weight_grad",
+                        lambda *a, f=conv_mod._conv_weight_grad: calls.append(1) or f(*a))
+    dx, dw, _ = F.conv2d_backward(dout, cache)
+    want_dx, want_dw, _ = naive.conv2d_backward_naive(dout, x, w, 1, 0, 1)
+    np.testing.assert_allclose(dx, want_dx, atol=1e-10)
+    np.testing.assert_allclose(dw, want_dw, atol=1e-10)
+    assert calls
 
 
 @pytest.mark.parametrize("C,O,k,p,d", [(4, 3, 3, 1, 1), (3, 3, 3, 2, 2), (5, 2, 2, 0, 1),

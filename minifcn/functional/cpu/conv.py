@@ -250,8 +250,11 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
     x, w, has_bias, margin, g = cache
     dy = dout if margin == (0, 0) else dout[_inner_block(margin, g)]   # the rest sent nothing
     flipped = _flipped_geometry(dy, w, g) if need_dx and need_dw else None
-    if SHARED_WINDOWS and flipped is not None and not shifted.applies(w.shape[0], w.shape[1],
-                                                                       flipped):
+    O, C = w.shape[:2]
+    # dW from dy's windows is an (O·kh·kw, C) product: only where that is tall (not the 1×1
+    # score layers, O < C), and only where the data gradient builds those windows (not shifted)
+    if SHARED_WINDOWS and flipped is not None and O * w.shape[2] * w.shape[3] >= C \
+            and not shifted.applies(O, C, flipped):
         dx, dw = _conv_grads_from_dy_windows(dy, x, w, g, flipped)
     else:
         dx = _conv_data_grad(dy, w, x.shape, g) if need_dx else None
