@@ -299,7 +299,8 @@ def test_frozen_conv_gets_no_weight_grad_but_the_same_input_grad(rng):
 
 
 @pytest.mark.parametrize("case", [(2, 5, 7, 6, 4, 3, 1, 1), (1, 4, 9, 8, 4, 3, 1, 2),
-                                  (1, 3, 6, 7, 2, 3, 2, 2), (1, 6, 5, 5, 6, 1, 1, 0)])   # O = C
+                                  (1, 3, 6, 7, 2, 3, 2, 2),           # dilation 2
+                                  (1, 6, 5, 5, 6, 1, 1, 0)])          # 1×1, O = C
 def test_one_im2col_of_dy_gives_both_gradients(case, rng, monkeypatch):
     # stride 1, O ≤ C: the weight gradient comes from the data gradient's windows of dy, and
     # x is never unfolded (the separate weight gradient would raise)
@@ -381,15 +382,14 @@ def test_bands_fit_the_cache_unless_that_leaves_too_few_pixels(monkeypatch):
     monkeypatch.setenv("MINIFCN_NUM_THREADS", "1")
     mib = 2 ** 20
     # the small FCN's conv1_2 weight gradient: 72 rows of windows × 326 pixels, 94 KB per row
-    row = 72 * 326 * 4
-    assert workspace.rows_per_band(row, 326, 326) == workspace.CACHE_BYTES // row
+    small = 72 * 326 * 4
+    assert workspace.rows_per_band(small, 326, 326) == workspace.CACHE_BYTES // small
     # VGG16's conv3_2: 1.6 MB per row of 175 pixels, two rows would fit the cache
     row = 2304 * 175 * 4
     assert workspace.rows_per_band(row, 144, 175) == -(-workspace.MIN_BAND_PIXELS // 175)
     assert workspace.rows_per_band(row, 144, 175, chunk_bytes=10 * mib) == 10 * mib // row
     assert workspace.rows_per_band(row, 5, 175) == 5                    # at most all rows
     assert workspace.rows_per_band(200 * mib, 5, 175) == 1              # at least one
-    small = 72 * 326 * 4
     monkeypatch.setenv("MINIFCN_NUM_THREADS", "2")                      # CACHE_BYTES per thread
     assert workspace.rows_per_band(small, 326, 326) == 2 * workspace.CACHE_BYTES // small
 
