@@ -18,6 +18,7 @@ after the other, best and median of ``--rounds`` — with everything on, and wit
     shared windows    the weight gradient unfolds x, not reusing the data gradient's windows of dy
     workspace reuse   a fresh band buffer per call
     cache bands       im2col bands as large as CHUNK_BYTES allows, not cache-sized
+    winograd          wide 3×3 convolutions through im2col, not F(2×2, 3×3) (VGG16 widths)
 
 The ratio printed is (time with the piece off) / (time with everything on): above 1 the piece
 pays on this machine. minifcn only, no PyTorch. Prints ``lscpu``'s model name.
@@ -82,6 +83,7 @@ PIECES = {
     "shared windows": lambda: setting(cpu_conv, "SHARED_WINDOWS", False),
     "workspace reuse": lambda: setting(workspace, "REUSE", False),
     "cache bands": lambda: setting(workspace, "CACHE_BYTES", 2 ** 40),
+    "winograd": lambda: setting(cpu_conv, "WINOGRAD", False),
 }
 
 

@@ -15,7 +15,8 @@ backward pass, which keeps memory at the size of the activations (the trade PyTo
 
 Reading order, each step calling down: this file (the three products) → ``bands.py`` (one band
 of windows, split over threads by ``threads.py``) → ``..sizes`` (which windows read padding).
-Convolutions with stride 1 and few input channels skip im2col: ``shifted.py``.
+Convolutions with stride 1 and few input channels skip im2col: ``shifted.py``; 3×3 ones with
+many channels take Winograd's algorithm instead: ``winograd.py``.
 The bands and the buffer they live in come from ``workspace.py``; the geometry ``g`` is a
 ``sizes.ConvGeometry``.
 """
@@ -23,7 +24,7 @@ from ...backend import get_array_module
 from ..conv import check_conv_args, transposed_geometry
 from ..im2col import pad2d
 from ..sizes import conv_geometry
-from . import shifted, workspace
+from . import shifted, winograd, workspace
 from .bands import col2im_band, im2col_band
 
 # Each piece can be switched off, so that bench/bench_cpu_path.py can measure what it buys.
@@ -32,6 +33,12 @@ TALL_WEIGHT_GRAD = True     # orient the weight-gradient GEMM so that its result
 DATA_GRAD_AS_CONV = True    # stride 1, O ≤ C: the data gradient as a convolution, no col2im
 PADDING_TRIM = True         # windows that see only padding (conv1_1's 100) are not computed
 SHARED_WINDOWS = True       # data grad as conv: its im2col of dy serves the weight grad too
+WINOGRAD = True             # wide 3×3 stride-1 convolutions: F(2×2, 3×3), no im2col
+
+
+def _winograd(in_channels, out_channels, g):
+    """Whether a convolution of this geometry goes through winograd.py."""
+    return WINOGRAD and winograd.applies(in_channels, out_channels, g)
 
 
 def _cols_bytes_per_row(ckk, ow, itemsize):
@@ -48,6 +55,8 @@ def _conv_apply(x, w, g):
     """
     if shifted.applies(x.shape[1], w.shape[0], g):         # few channels: no im2col at all
         return shifted.conv_apply(x, w, g)
+    if _winograd(x.shape[1], w.shape[0], g):               # many channels: fewer products
+        return winograd.conv_apply(x, w, g)
     x, g = _explicitly_padded(x, g)
     xp = get_array_module(x, w)
     N, O = x.shape[0], w.shape[0]
@@ -83,7 +92,8 @@ def _conv_data_grad(dy, w, x_shape, g):
     outputs whose windows held it). That is one im2col of dy (O·kh·kw rows) and a GEMM written
     straight into dx, instead of a GEMM into dcols (C·kh·kw rows) and kh·kw col2im passes that
     read, add and write dx. It is faster where O ≤ C; with O > C the im2col of dy is the larger
-    one, so col2im stays there (bench/RESULTS.md, "Figures that were in code comments").
+    one, so col2im stays there (bench/RESULTS.md, "Figures that were in code comments"), unless
+    the convolution of dy goes through winograd.py, which has no im2col.
     """
     flipped = _flipped_geometry(dy, w, g)
     if flipped is not None:
@@ -93,13 +103,15 @@ def _conv_data_grad(dy, w, x_shape, g):
 
 def _flipped_geometry(dy, w, g):
     """The geometry of the data gradient as a convolution of dy (see ``_conv_data_grad``), or
-    None where it does not go that way (stride > 1, O > C, or a padding over d(k−1))."""
+    None where it does not go that way (stride > 1, a padding over d(k−1), or O > C outside
+    winograd.py)."""
     (ph, pw), (dh, dw_), (kh, kw) = g.padding, g.dilation, w.shape[2:]
     flipped_pad = (dh * (kh - 1) - ph, dw_ * (kw - 1) - pw)
-    if DATA_GRAD_AS_CONV and g.stride == (1, 1) and w.shape[0] <= w.shape[1] \
-            and min(flipped_pad) >= 0:
-        return conv_geometry(dy.shape[2:], (kh, kw), 1, flipped_pad, g.dilation)
-    return None
+    if not (DATA_GRAD_AS_CONV and g.stride == (1, 1) and min(flipped_pad) >= 0):
+        return None
+    O, C = w.shape[:2]
+    flipped = conv_geometry(dy.shape[2:], (kh, kw), 1, flipped_pad, g.dilation)
+    return flipped if O <= C or _winograd(O, C, flipped) else None
 
 
 def _flipped(w):
@@ -180,9 +192,11 @@ def _conv_weight_grad(x, dy, w_shape, g):
     at the end (a few MB). fc6 and fc7 have few pixels (192) and a huge dW (100M floats), where the
     direct product is fast and the final transpose would cost more than the GEMM: direct.
     """
+    O, C, kh, kw = w_shape
+    if _winograd(C, O, g):
+        return winograd.weight_grad(x, dy, g)
     x, g = _explicitly_padded(x, g)
     xp = get_array_module(x, dy)
-    O, C, kh, kw = w_shape
     oh, ow = g.out_hw
     transposed = TALL_WEIGHT_GRAD and C * kh * kw >= O and oh * ow >= O
     acc = None                      # the first product is the accumulator: no zeros, no add
@@ -252,9 +266,10 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
     flipped = _flipped_geometry(dy, w, g) if need_dx and need_dw else None
     O, C = w.shape[:2]
     # dW from dy's windows is an (O·kh·kw, C) product: only where that is tall (not the 1×1
-    # score layers, O < C), and only where the data gradient builds those windows (not shifted)
+    # score layers, O < C), and only where the data gradient builds those windows (not shifted,
+    # not Winograd)
     if SHARED_WINDOWS and flipped is not None and O * w.shape[2] * w.shape[3] >= C \
-            and not shifted.applies(O, C, flipped):
+            and not shifted.applies(O, C, flipped) and not _winograd(O, C, flipped):
         dx, dw = _conv_grads_from_dy_windows(dy, x, w, g, flipped)
     else:
         dx = _conv_data_grad(dy, w, x.shape, g) if need_dx else None
