@@ -9,6 +9,7 @@ compare them, and both with the naive loops), with what pays off on a CPU and no
 - implicit padding: im2col writes the padding's zeros instead of copying a padded input;
 - the orientation of the weight-gradient GEMM that OpenBLAS runs fastest;
 - a few-channel convolution as shifted matrix products, with no im2col (``shifted.py``);
+- a wide 3×3 convolution by Winograd's F(2×2, 3×3), with fewer multiplications (``winograd.py``);
 - max pooling one window offset at a time, over channel blocks in threads.
 
 The one door: ``door(textbook_kernel)`` returns the function ``minifcn.functional`` exports.
