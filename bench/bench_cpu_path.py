@@ -27,9 +27,9 @@ import argparse
 import contextlib
 import os
 
-import numpy as np  # after common, which imports minifcn first (see there)
 from common import (back_to_back, best_and_median, cpu_model, make_batch, minifcn_step,
                     randomize_score_layers)
+import numpy as np  # noqa: E402 (after common, which imports minifcn first: see there)
 
 from minifcn import nn
 from minifcn.functional import cpu

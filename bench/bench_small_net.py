@@ -26,9 +26,9 @@ import importlib
 import os
 import time
 
-import numpy as np  # after common, which imports minifcn first (see there)
 from common import (LayerTimer, back_to_back, cpu_model, make_batch, print_kinds,
                     randomize_score_layers, report_ratio, torch_kinds, try_import_torch)
+import numpy as np  # noqa: E402 (after common, which imports minifcn first: see there)
 
 from minifcn import nn
 from minifcn.models import FCN8s

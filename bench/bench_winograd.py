@@ -13,8 +13,8 @@ paying. Prints ``lscpu``'s model name. The whole step: ``bench_fcn8s_cpu.py`` an
 """
 import argparse
 
-import numpy as np  # after common, which imports minifcn first (see there)
 from common import back_to_back, best_and_median, cpu_model
+import numpy as np  # noqa: E402 (after common, which imports minifcn first: see there)
 
 from minifcn.functional.cpu import conv as cpu_conv
 from minifcn.functional.cpu import winograd
