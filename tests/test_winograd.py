@@ -15,7 +15,7 @@ import minifcn.functional as F
 from minifcn import nn
 from minifcn.functional import naive
 from minifcn.functional.cpu import conv as conv_mod
-from minifcn.functional.cpu import threads, winograd
+from minifcn.functional.cpu import threads, winograd, workspace
 from minifcn.functional.sizes import conv_geometry
 from minifcn.gradcheck import check_layer
 
@@ -115,14 +115,61 @@ def test_winograd_switched_off_gives_the_same_gradients(rng, monkeypatch):
     # bench/bench_cpu_path.py switches it off to measure what it buys
     monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
     x, w = rng.standard_normal((1, 4, 8, 9)), rng.standard_normal((4, 4, 3, 3))
+    dout = rng.standard_normal((1, 4, 8, 9))
     results = []
     for on in (True, False):
         monkeypatch.setattr(conv_mod, "WINOGRAD", on)
         out, cache = F.conv2d_forward(x, w, None, 1, 1)
-        results.append((out, *F.conv2d_backward(np.ones_like(out), cache)))
+        results.append((out, *F.conv2d_backward(dout, cache)))
     for got, want in zip(*results):
         if want is not None:
             np.testing.assert_allclose(got, want, atol=1e-10)
+
+
+@pytest.mark.parametrize("C_in,C_out", [(5, 3), (3, 5)])
+def test_a_stride_one_transposed_convolution_takes_winograd_with_the_roles_swapped(
+        C_in, C_out, rng, monkeypatch):
+    # its forward is a data gradient, its backward a forward and a weight gradient with x and
+    # dy swapped: all three against the im2col path (itself tested against the naive loops)
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    x, w = rng.standard_normal((2, C_in, 6, 7)), rng.standard_normal((C_in, C_out, 3, 3))
+    dout = rng.standard_normal((2, C_out, 6, 7))
+    results, calls = [], []
+    monkeypatch.setattr(winograd, "weight_grad",
+                        lambda *a, f=winograd.weight_grad: calls.append(1) or f(*a))
+    for on in (True, False):
+        monkeypatch.setattr(conv_mod, "WINOGRAD", on)
+        out, cache = F.conv_transpose2d_forward(x, w, None, 1, 1)
+        results.append((out, *F.conv_transpose2d_backward(dout, cache)))
+    for got, want in zip(*results):
+        if want is not None:
+            np.testing.assert_allclose(got, want, atol=1e-10)
+    assert calls
+
+
+def test_a_strided_dy_from_the_padding_trim(rng, monkeypatch):
+    # padding 3 > d(k−1): the outer ring is the bias, and the backward hands Winograd a view
+    # of dout (strided) and the inner geometry (padding 2)
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    x, w = rng.standard_normal((2, 3, 5, 6)), rng.standard_normal((4, 3, 3, 3))
+    out, cache = F.conv2d_forward(x, w, None, 1, 3)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, _ = F.conv2d_backward(dout, cache)
+    want_dx, want_dw, _ = naive.conv2d_backward_naive(dout, x, w, 1, 3)
+    np.testing.assert_allclose(dx, want_dx, atol=1e-10)
+    np.testing.assert_allclose(dw, want_dw, atol=1e-10)
+    np.testing.assert_allclose(out, naive.conv2d_naive(x, w, None, 1, 3), atol=1e-10)
+
+
+def test_winograd_shares_the_im2col_workspace_buffer(rng, monkeypatch):
+    # one buffer per (library, dtype, device), whichever kernel asked for it first
+    monkeypatch.setattr(workspace, "_BUFFERS", {})
+    x, w = rng.standard_normal((1, 4, 8, 8)), rng.standard_normal((4, 4, 3, 3))
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    F.conv2d_forward(x, w, None, 1, 1)
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 10 ** 9)
+    F.conv2d_forward(x, w, None, 1, 1)
+    assert len(workspace._BUFFERS) == 1, list(workspace._BUFFERS)
 
 
 def test_gradient_check_through_winograd(rng, monkeypatch):

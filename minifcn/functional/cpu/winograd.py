@@ -23,10 +23,10 @@ weight gradient is the adjoint of the forward above, which is linear in U:
 
     dU[ξ] (O, C) = Σ_tiles dM[ξ] (O, tiles) @ V[ξ]ᵀ,   dM = A dy_tile Aᵀ,   dW = Gᵀ dU G
 
-Everything runs in bands of tile rows, so V and M stay within ``BAND_BYTES`` each, in the
-shared workspace buffer (workspace.py). NumPy only: the device
-takes the textbook im2col kernels (functional/conv.py). Tested against them and the naive loops
-in tests/test_winograd.py.
+Everything runs in bands of tile rows: V and M stay within ``BAND_BYTES`` each, in the
+workspace buffer that conv.py's im2col bands use (workspace.py), and the transforms' own
+temporaries are about another band's worth. NumPy only: the device takes the textbook im2col
+kernels (functional/conv.py). Tested against them and the naive loops in tests/test_winograd.py.
 """
 import numpy as np
 
@@ -43,6 +43,9 @@ BAND_BYTES = 32 * 2 ** 20
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])    # (4, 3)
 # vec(G g Gᵀ) = (G ⊗ G) vec(g): the filter transform of every (o, c) in one GEMM.
 G_KRON = np.kron(G, G)                                                      # (16, 9)
+# Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]], so A has −1 in its last row: row 3 of A d Aᵀ is −d's odd
+# row and column 3 its odd column. _output_adjoint leaves these signs out; they go into dW here.
+_SIGN = np.outer([1, 1, 1, -1], [1, 1, 1, -1]).reshape(16, 1)
 
 
 def applies(in_channels, out_channels, g):
@@ -153,9 +156,6 @@ def _output_adjoint(dy, t0, dM):
     threads.over_channels(block, O, dM.size // 4, np)
 
 
-# A = Aᵀᵀ has −1 in its last row: row 3 of A d Aᵀ is −d's odd row, column 3 its odd column.
-_SIGN = np.outer([1, 1, 1, -1], [1, 1, 1, -1]).reshape(16, 1)
-
 
 def _tiles(g, channels, itemsize):
     """(th, tw, rows per band): 2×2 output tiles down and across, and a band's tile rows."""
@@ -164,9 +164,11 @@ def _tiles(g, channels, itemsize):
     return th, tw, max(1, min(th, BAND_BYTES // (16 * channels * tw * itemsize)))
 
 
-def _buffers(dtype, sizes):
-    """Flat views of the shared workspace buffer, one of each size, side by side."""
-    buf = workspace.band_buffer(np, 1, sum(sizes) * np.dtype(dtype).itemsize, dtype)
+def _buffers(x, sizes):
+    """Flat views of the workspace buffer that conv.py's bands use too (same library, dtype and
+    device as x), one of each size, side by side."""
+    buf = workspace.band_buffer(np, 1, sum(sizes) * x.itemsize, x.dtype,
+                                getattr(x, "device", None))
     offsets = np.cumsum([0, *sizes])
     return [buf[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
 
@@ -180,7 +182,7 @@ def conv_apply(x, w, g):
     th, tw, step = _tiles(g, max(C, O), x.itemsize)
     U = filter_transform(w)
     y = np.empty((N, O, *g.out_hw), dtype=x.dtype)
-    vbuf, mbuf = _buffers(x.dtype, (16 * C * step * tw, 16 * O * step * tw))
+    vbuf, mbuf = _buffers(x, (16 * C * step * tw, 16 * O * step * tw))
     for n in range(N):
         for t0 in range(0, th, step):
             rows = min(step, th - t0)
@@ -199,7 +201,7 @@ def weight_grad(x, dy, g):
     N, C = x.shape[:2]
     O = dy.shape[1]
     th, tw, step = _tiles(g, max(C, O), x.itemsize)
-    vbuf, mbuf = _buffers(x.dtype, (16 * C * step * tw, 16 * O * step * tw))
+    vbuf, mbuf = _buffers(x, (16 * C * step * tw, 16 * O * step * tw))
     tall = O >= C
     acc = None
     for n in range(N):
