@@ -95,6 +95,7 @@ def test_channel_blocks_in_threads_give_the_same_result(rng, monkeypatch):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_a_layer_through_functional_takes_winograd(C, O, dtype, rng, monkeypatch):
     monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(winograd, "MIN_TILES", 1)
     calls = []
     for name in ("conv_apply", "weight_grad"):
         monkeypatch.setattr(winograd, name, lambda *a, f=getattr(winograd, name), n=name:
@@ -114,6 +115,7 @@ def test_a_layer_through_functional_takes_winograd(C, O, dtype, rng, monkeypatch
 def test_winograd_switched_off_gives_the_same_gradients(rng, monkeypatch):
     # bench/bench_cpu_path.py switches it off to measure what it buys
     monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(winograd, "MIN_TILES", 1)
     x, w = rng.standard_normal((1, 4, 8, 9)), rng.standard_normal((4, 4, 3, 3))
     dout = rng.standard_normal((1, 4, 8, 9))
     results = []
@@ -132,6 +134,7 @@ def test_a_stride_one_transposed_convolution_takes_winograd_with_the_roles_swapp
     # its forward is a data gradient, its backward a forward and a weight gradient with x and
     # dy swapped: all three against the im2col path (itself tested against the naive loops)
     monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(winograd, "MIN_TILES", 1)
     x, w = rng.standard_normal((2, C_in, 6, 7)), rng.standard_normal((C_in, C_out, 3, 3))
     dout = rng.standard_normal((2, C_out, 6, 7))
     results, calls = [], []
@@ -151,6 +154,7 @@ def test_a_strided_dy_from_the_padding_trim(rng, monkeypatch):
     # padding 3 > d(k−1): the outer ring is the bias, and the backward hands Winograd a view
     # of dout (strided) and the inner geometry (padding 2)
     monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(winograd, "MIN_TILES", 1)
     x, w = rng.standard_normal((2, 3, 5, 6)), rng.standard_normal((4, 3, 3, 3))
     out, cache = F.conv2d_forward(x, w, None, 1, 3)
     dout = rng.standard_normal(out.shape)
@@ -166,6 +170,7 @@ def test_winograd_shares_the_im2col_workspace_buffer(rng, monkeypatch):
     monkeypatch.setattr(workspace, "_BUFFERS", {})
     x, w = rng.standard_normal((1, 4, 8, 8)), rng.standard_normal((4, 4, 3, 3))
     monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(winograd, "MIN_TILES", 1)
     F.conv2d_forward(x, w, None, 1, 1)
     monkeypatch.setattr(winograd, "MIN_CHANNELS", 10 ** 9)
     F.conv2d_forward(x, w, None, 1, 1)
@@ -174,6 +179,7 @@ def test_winograd_shares_the_im2col_workspace_buffer(rng, monkeypatch):
 
 def test_gradient_check_through_winograd(rng, monkeypatch):
     monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(winograd, "MIN_TILES", 1)
     monkeypatch.setattr(winograd, "BAND_BYTES", 1)
     layer = nn.Conv2d(3, 4, 3, padding=1, seed=0, dtype=np.float64)
     errors = check_layer(layer, rng.standard_normal((2, 3, 5, 6)), n_samples=40)
@@ -205,3 +211,6 @@ def test_winograd_where_it_was_measured_to_win():
     assert not winograd.applies(n, n, conv_geometry((72, 88), (3, 3), 1, 2, 2))  # dilation 2
     assert not winograd.applies(n, n, conv_geometry((72, 88), (3, 3), 1, 3))     # padding 3
     assert not winograd.applies(n, n, conv_geometry((72, 88), (1, 1), 1, 0))     # 1×1
+    # too few 2×2 tiles: conv5 of a 176×176 photo without FCN's padding of 100 (11×11, 36)
+    assert not winograd.applies(512, 512, conv_geometry((11, 11), (3, 3), 1, 1))
+    assert winograd.applies(512, 512, conv_geometry((21, 21), (3, 3), 1, 1))     # 121 tiles

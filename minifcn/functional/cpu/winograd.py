@@ -35,6 +35,9 @@ from . import threads, workspace
 # From this many channels on both sides the GEMMs' saving outweighs the transforms' passes
 # (bench/RESULTS.md, "Winograd F(2×2, 3×3)").
 MIN_CHANNELS = 128
+# On smaller maps the 16 GEMMs are too short: at 512 channels, 11×11 (36 tiles) ran at 0.5–0.7×
+# im2col's speed and 21×21 (121 tiles) about even (bench/RESULTS.md).
+MIN_TILES = 100
 # V or M of one band of tile rows, at most. Long GEMMs matter more than the cache here: at 512
 # channels bands of 4–8 MiB (a few hundred tiles) ran slower than whole images, while 32 MiB
 # was as fast as 64–128 at every VGG16 width (bench/RESULTS.md, "Winograd F(2×2, 3×3)").
@@ -49,9 +52,12 @@ _SIGN = np.outer([1, 1, 1, -1], [1, 1, 1, -1]).reshape(16, 1)
 
 
 def applies(in_channels, out_channels, g):
-    """3×3, stride 1, no dilation, padding ≤ 2, and MIN_CHANNELS or more on both sides."""
+    """3×3, stride 1, no dilation, padding ≤ 2, MIN_CHANNELS or more on both sides, and an
+    output of at least MIN_TILES 2×2 tiles."""
+    tiles = ((g.out_hw[0] + 1) // 2) * ((g.out_hw[1] + 1) // 2)
     return (g.kernel == (3, 3) and g.stride == (1, 1) and g.dilation == (1, 1)
-            and max(g.padding) <= 2 and min(in_channels, out_channels) >= MIN_CHANNELS)
+            and max(g.padding) <= 2 and min(in_channels, out_channels) >= MIN_CHANNELS
+            and tiles >= MIN_TILES)
 
 
 def filter_transform(w):
