@@ -163,20 +163,23 @@ def _output_adjoint(dy, t0, dM):
 
 
 
-def _tiles(g, channels, itemsize):
-    """(th, tw, rows per band): 2×2 output tiles down and across, and a band's tile rows."""
+def _tile_bands(x, out_channels, g):
+    """(n, t0, V, M) for each image n and band of tile rows [t0, t0 + rows): V (16, C, rows, tw)
+    and M (16, O, rows, tw), side by side in the shared workspace buffer, which the next band
+    overwrites. A band holds what fits in BAND_BYTES for the wider of the two."""
+    N, C = x.shape[:2]
+    O = out_channels
     oh, ow = g.out_hw
-    th, tw = (oh + 1) // 2, (ow + 1) // 2
-    return th, tw, max(1, min(th, BAND_BYTES // (16 * channels * tw * itemsize)))
-
-
-def _buffers(x, sizes):
-    """Flat views of the workspace buffer that conv.py's bands use too (same library, dtype and
-    device as x), one of each size, side by side."""
-    buf = workspace.band_buffer(np, 1, sum(sizes) * x.itemsize, x.dtype,
+    th, tw = (oh + 1) // 2, (ow + 1) // 2                 # 2×2 output tiles down and across
+    step = max(1, min(th, BAND_BYTES // (16 * max(C, O) * tw * x.itemsize)))
+    buf = workspace.band_buffer(np, 1, 16 * (C + O) * step * tw * x.itemsize, x.dtype,
                                 getattr(x, "device", None))
-    offsets = np.cumsum([0, *sizes])
-    return [buf[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+    for n in range(N):
+        for t0 in range(0, th, step):
+            rows = min(step, th - t0)
+            V = buf[:16 * C * rows * tw].reshape(16, C, rows, tw)
+            M = buf[16 * C * rows * tw:16 * (C + O) * rows * tw].reshape(16, O, rows, tw)
+            yield n, t0, V, M
 
 
 def conv_apply(x, w, g):
@@ -185,18 +188,12 @@ def conv_apply(x, w, g):
     output transform into y."""
     N, C = x.shape[:2]
     O = w.shape[0]
-    th, tw, step = _tiles(g, max(C, O), x.itemsize)
     U = filter_transform(w)
     y = np.empty((N, O, *g.out_hw), dtype=x.dtype)
-    vbuf, mbuf = _buffers(x, (16 * C * step * tw, 16 * O * step * tw))
-    for n in range(N):
-        for t0 in range(0, th, step):
-            rows = min(step, th - t0)
-            V = vbuf[:16 * C * rows * tw].reshape(16, C, rows, tw)
-            M = mbuf[:16 * O * rows * tw].reshape(16, O, rows, tw)
-            _input_transform(x[n], g.padding, t0, V)
-            np.matmul(U, V.reshape(16, C, -1), out=M.reshape(16, O, -1))
-            _output_transform(M, y[n], t0)
+    for n, t0, V, M in _tile_bands(x, O, g):
+        _input_transform(x[n], g.padding, t0, V)
+        np.matmul(U, V.reshape(16, C, -1), out=M.reshape(16, O, -1))
+        _output_transform(M, y[n], t0)
     return y
 
 
@@ -204,25 +201,18 @@ def weight_grad(x, dy, g):
     """dW (O, C, 3, 3) of y = conv(x, w) where ``applies``: Σ over bands of tile rows of
     dM[ξ] @ V[ξ]ᵀ, then Gᵀ dU G. The product's result is (O, C) or its transpose, whichever
     is taller (cpu/conv.py, ``_conv_weight_grad``)."""
-    N, C = x.shape[:2]
-    O = dy.shape[1]
-    th, tw, step = _tiles(g, max(C, O), x.itemsize)
-    vbuf, mbuf = _buffers(x, (16 * C * step * tw, 16 * O * step * tw))
+    C, O = x.shape[1], dy.shape[1]
     tall = O >= C
     acc = None
-    for n in range(N):
-        for t0 in range(0, th, step):
-            rows = min(step, th - t0)
-            V = vbuf[:16 * C * rows * tw].reshape(16, C, rows, tw)
-            dM = mbuf[:16 * O * rows * tw].reshape(16, O, rows, tw)
-            _input_transform(x[n], g.padding, t0, V)
-            _output_adjoint(dy[n], t0, dM)
-            V2, dM2 = V.reshape(16, C, -1), dM.reshape(16, O, -1)
-            prod = dM2 @ V2.transpose(0, 2, 1) if tall else V2 @ dM2.transpose(0, 2, 1)
-            if acc is None:
-                acc = prod
-            else:
-                acc += prod
+    for n, t0, V, dM in _tile_bands(x, O, g):
+        _input_transform(x[n], g.padding, t0, V)
+        _output_adjoint(dy[n], t0, dM)
+        V2, dM2 = V.reshape(16, C, -1), dM.reshape(16, O, -1)
+        prod = dM2 @ V2.transpose(0, 2, 1) if tall else V2 @ dM2.transpose(0, 2, 1)
+        if acc is None:
+            acc = prod
+        else:
+            acc += prod
     dU = acc if tall else acc.transpose(0, 2, 1)                       # (16, O, C)
     k = (_SIGN * G_KRON).astype(x.dtype)                                 # (16, 9)
     return (dU.reshape(16, O * C).T @ k).reshape(O, C, 3, 3)
