@@ -24,6 +24,25 @@ BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]])
 AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]])
 
 
+def _winograd_everywhere(monkeypatch):
+    """Every 3×3 stride-1 convolution of the tests' small sizes takes winograd.py."""
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(winograd, "MIN_TILES", 1)
+
+
+def _assert_the_same_without_winograd(forward, backward, x, w, dout, monkeypatch):
+    """The layer's output and gradients (stride 1, padding 1) with WINOGRAD on equal those with
+    it off (the im2col path, tested against the naive loops in test_fast_paths.py)."""
+    results = []
+    for on in (True, False):
+        monkeypatch.setattr(conv_mod, "WINOGRAD", on)
+        out, cache = forward(x, w, None, 1, 1)
+        results.append((out, *backward(dout, cache)))
+    for got, want in zip(*results):
+        if want is not None:
+            np.testing.assert_allclose(got, want, atol=1e-10)
+
+
 def test_one_tile_is_the_direct_correlation(rng):
     d, g = rng.standard_normal((4, 4)), rng.standard_normal((3, 3))
     direct = np.array([[np.sum(d[i:i + 3, j:j + 3] * g) for j in range(2)] for i in range(2)])
@@ -94,8 +113,7 @@ def test_channel_blocks_in_threads_give_the_same_result(rng, monkeypatch):
 @pytest.mark.parametrize("C,O", [(5, 3), (3, 3), (3, 6)])   # the data gradient for O > C too
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_a_layer_through_functional_takes_winograd(C, O, dtype, rng, monkeypatch):
-    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
-    monkeypatch.setattr(winograd, "MIN_TILES", 1)
+    _winograd_everywhere(monkeypatch)
     calls = []
     for name in ("conv_apply", "weight_grad"):
         monkeypatch.setattr(winograd, name, lambda *a, f=getattr(winograd, name), n=name:
@@ -114,18 +132,10 @@ def test_a_layer_through_functional_takes_winograd(C, O, dtype, rng, monkeypatch
 
 def test_winograd_switched_off_gives_the_same_gradients(rng, monkeypatch):
     # bench/bench_cpu_path.py switches it off to measure what it buys
-    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
-    monkeypatch.setattr(winograd, "MIN_TILES", 1)
+    _winograd_everywhere(monkeypatch)
     x, w = rng.standard_normal((1, 4, 8, 9)), rng.standard_normal((4, 4, 3, 3))
-    dout = rng.standard_normal((1, 4, 8, 9))
-    results = []
-    for on in (True, False):
-        monkeypatch.setattr(conv_mod, "WINOGRAD", on)
-        out, cache = F.conv2d_forward(x, w, None, 1, 1)
-        results.append((out, *F.conv2d_backward(dout, cache)))
-    for got, want in zip(*results):
-        if want is not None:
-            np.testing.assert_allclose(got, want, atol=1e-10)
+    _assert_the_same_without_winograd(F.conv2d_forward, F.conv2d_backward, x, w,
+                                      rng.standard_normal((1, 4, 8, 9)), monkeypatch)
 
 
 @pytest.mark.parametrize("C_in,C_out", [(5, 3), (3, 5)])
@@ -133,28 +143,20 @@ def test_a_stride_one_transposed_convolution_takes_winograd_with_the_roles_swapp
         C_in, C_out, rng, monkeypatch):
     # its forward is a data gradient, its backward a forward and a weight gradient with x and
     # dy swapped: all three against the im2col path (itself tested against the naive loops)
-    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
-    monkeypatch.setattr(winograd, "MIN_TILES", 1)
+    _winograd_everywhere(monkeypatch)
     x, w = rng.standard_normal((2, C_in, 6, 7)), rng.standard_normal((C_in, C_out, 3, 3))
-    dout = rng.standard_normal((2, C_out, 6, 7))
-    results, calls = [], []
+    calls = []
     monkeypatch.setattr(winograd, "weight_grad",
                         lambda *a, f=winograd.weight_grad: calls.append(1) or f(*a))
-    for on in (True, False):
-        monkeypatch.setattr(conv_mod, "WINOGRAD", on)
-        out, cache = F.conv_transpose2d_forward(x, w, None, 1, 1)
-        results.append((out, *F.conv_transpose2d_backward(dout, cache)))
-    for got, want in zip(*results):
-        if want is not None:
-            np.testing.assert_allclose(got, want, atol=1e-10)
+    _assert_the_same_without_winograd(F.conv_transpose2d_forward, F.conv_transpose2d_backward,
+                                      x, w, rng.standard_normal((2, C_out, 6, 7)), monkeypatch)
     assert calls
 
 
 def test_a_strided_dy_from_the_padding_trim(rng, monkeypatch):
     # padding 3 > d(k−1): the outer ring is the bias, and the backward hands Winograd a view
     # of dout (strided) and the inner geometry (padding 2)
-    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
-    monkeypatch.setattr(winograd, "MIN_TILES", 1)
+    _winograd_everywhere(monkeypatch)
     x, w = rng.standard_normal((2, 3, 5, 6)), rng.standard_normal((4, 3, 3, 3))
     out, cache = F.conv2d_forward(x, w, None, 1, 3)
     dout = rng.standard_normal(out.shape)
@@ -169,8 +171,7 @@ def test_winograd_shares_the_im2col_workspace_buffer(rng, monkeypatch):
     # one buffer per (library, dtype, device), whichever kernel asked for it first
     monkeypatch.setattr(workspace, "_BUFFERS", {})
     x, w = rng.standard_normal((1, 4, 8, 8)), rng.standard_normal((4, 4, 3, 3))
-    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
-    monkeypatch.setattr(winograd, "MIN_TILES", 1)
+    _winograd_everywhere(monkeypatch)
     F.conv2d_forward(x, w, None, 1, 1)
     monkeypatch.setattr(winograd, "MIN_CHANNELS", 10 ** 9)
     F.conv2d_forward(x, w, None, 1, 1)
@@ -178,8 +179,7 @@ def test_winograd_shares_the_im2col_workspace_buffer(rng, monkeypatch):
 
 
 def test_gradient_check_through_winograd(rng, monkeypatch):
-    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
-    monkeypatch.setattr(winograd, "MIN_TILES", 1)
+    _winograd_everywhere(monkeypatch)
     monkeypatch.setattr(winograd, "BAND_BYTES", 1)
     layer = nn.Conv2d(3, 4, 3, padding=1, seed=0, dtype=np.float64)
     errors = check_layer(layer, rng.standard_normal((2, 3, 5, 6)), n_samples=40)
