@@ -201,6 +201,28 @@ def test_relu_inplace_matches_and_overwrites(xp, rng):
     assert layer(z) is z
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("inplace", [False, True])
+def test_relu_against_zero_blocks_is_bitwise_the_textbook(dtype, inplace, monkeypatch):
+    # cpu/activation.py compares x with a block of zeros, chunk by chunk: here chunks of 7
+    # elements, so that the last one is partial; NaN, ±0 and ±inf included.
+    from minifcn.functional import activation as textbook
+    from minifcn.functional.cpu import activation as fast
+    monkeypatch.setattr(fast, "CHUNK", 7)
+    monkeypatch.setattr(fast, "_ZEROS", {})
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 4)).astype(dtype)
+    x.reshape(-1)[:6] = [np.nan, -np.nan, 0.0, -0.0, np.inf, -np.inf]
+    ref, _ = textbook.relu_forward(x.copy())
+    y = x.copy()
+    out, cache = F.relu_forward(y, inplace=inplace)
+    assert cache is out and (out is y) == inplace and out.dtype == dtype
+    np.testing.assert_array_equal(out.view(np.uint8), ref.view(np.uint8))    # bit for bit
+    dout = np.random.default_rng(1).standard_normal(x.shape).astype(dtype)
+    np.testing.assert_array_equal(F.relu_backward(dout, cache), dout * (ref > 0))
+    strided = x[:, :, ::2]                    # not contiguous: the textbook's own line
+    np.testing.assert_array_equal(F.relu_forward(strided)[0], np.maximum(strided, 0))
+
+
 def test_relu_inplace_after_conv_keeps_the_conv_gradient(rng):
     # The FCN pattern relu(conv(h)): the conv caches its input, so overwriting its output is safe.
     conv = nn.Conv2d(2, 3, 3, padding=1, seed=0, dtype=np.float64)

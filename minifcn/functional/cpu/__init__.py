@@ -10,7 +10,8 @@ compare them, and both with the naive loops), with what pays off on a CPU and no
 - the orientation of the weight-gradient GEMM that OpenBLAS runs fastest;
 - a few-channel convolution as shifted matrix products, with no im2col (``shifted.py``);
 - a wide 3×3 convolution by Winograd's F(2×2, 3×3), with fewer multiplications (``winograd.py``);
-- max pooling one window offset at a time, over channel blocks in threads.
+- max pooling one window offset at a time, over channel blocks in threads;
+- ReLU against a block of zeros, which NumPy vectorizes, not the scalar 0 (``activation.py``).
 
 The one door: ``door(textbook_kernel)`` returns the function ``minifcn.functional`` exports.
 NumPy arrays take the fast version, device arrays the textbook one (a GPU wants few, large
@@ -25,7 +26,7 @@ import os
 import numpy as np
 
 from ...backend import get_array_module
-from . import conv, pool
+from . import activation, conv, pool
 
 _disabled = [0]            # textbook_only() blocks open
 
@@ -53,12 +54,16 @@ FAST = {"conv2d_forward": conv.conv2d_forward, "conv2d_backward": conv.conv2d_ba
         "conv_transpose2d_forward": conv.conv_transpose2d_forward,
         "conv_transpose2d_backward": conv.conv_transpose2d_backward,
         "max_pool2d_forward": pool.max_pool2d_forward,
-        "max_pool2d_backward": pool.max_pool2d_backward}
+        "max_pool2d_backward": pool.max_pool2d_backward,
+        "relu_forward": activation.relu_forward}
+# Fast forwards whose cache is the textbook's own (ReLU's output): it stays as it is, and the
+# textbook backward, which has no fast version, reads it.
+SAME_CACHE = {"relu_forward"}
 
 
 def door(textbook):
-    """``textbook`` (a forward or a backward of conv.py or pool.py), or for NumPy arrays its
-    fast version here; a backward takes the path its forward's cache came from."""
+    """``textbook`` (a forward or a backward of conv.py or pool.py, or ReLU's forward), or for
+    NumPy arrays its fast version here; a backward takes the path its forward's cache came from."""
     name = textbook.__name__          # FAST[name] is read at each call: benchmarks swap it
 
     if name.endswith("_backward"):
@@ -72,6 +77,6 @@ def door(textbook):
         def kernel(x, *args, **kwargs):
             if enabled() and get_array_module(x) is np:
                 out, cache = FAST[name](x, *args, **kwargs)
-                return out, FastCache(cache)
+                return out, cache if name in SAME_CACHE else FastCache(cache)
             return textbook(x, *args, **kwargs)
     return kernel

@@ -1,0 +1,39 @@
+"""ReLU's forward on the CPU: ``max(x, 0)`` against a block of zeros instead of the scalar 0.
+
+NumPy's ``maximum`` has a SIMD loop for two contiguous arrays, but not for an array and a
+scalar (a stride-0 operand): ``np.maximum(x, 0)`` runs several times slower than
+``np.maximum(x, zeros)`` with ``zeros`` an array like x (bench/RESULTS.md, "ReLU against a
+block of zeros"). A zero array as large as the largest activation would cost that much memory,
+so x is cut into flat chunks of ``CHUNK`` elements, each compared with the same zero block.
+Fewer, larger chunks pay less per-call overhead; a chunk of a few hundred thousand elements is
+past the point where that overhead matters.
+
+The result is bitwise the textbook's (the same ufunc, with the same operands in the same order,
+NaN and −0.0 included), and so is the cache, the output: the textbook backward reads it.
+"""
+import numpy as np
+
+from .. import activation as textbook
+
+CHUNK = 2 ** 18            # elements per call: a 1 MiB block of float32 zeros
+
+_ZEROS = {}                # dtype → a zero block of CHUNK elements, kept between calls
+
+
+def _zeros(dtype):
+    block = _ZEROS.get(dtype)
+    if block is None:
+        block = _ZEROS[dtype] = np.zeros(CHUNK, dtype=dtype)
+    return block
+
+
+def relu_forward(x, inplace=False):
+    """out = max(x, 0), as ``functional.relu_forward``; the cache is the output."""
+    if not x.flags.c_contiguous or x.dtype.kind != "f":
+        return textbook.relu_forward(x, inplace)
+    out = x if inplace else np.empty_like(x)
+    src, dst, zeros = x.reshape(-1), out.reshape(-1), _zeros(x.dtype)
+    for i in range(0, src.size, CHUNK):
+        j = min(src.size, i + CHUNK)
+        np.maximum(src[i:j], zeros[:j - i], out=dst[i:j])
+    return out, out
