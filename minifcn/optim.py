@@ -21,6 +21,7 @@ why the default training run uses Adam and the paper's recipe uses SGD.
 import numpy as np
 
 from .backend import device_of, get_array_module, to_cpu, to_device
+from .functional.cpu import threads
 
 # Weights and the optimizer's buffers (momentum, Adam's moments) slide into the subnormal range
 # slowly, a few entries per step, so they are flushed on the first step and every FLUSH_EVERY
@@ -71,6 +72,9 @@ class Optimizer:
     """
     buffers = ()
     hyperparameters = ("lr",)
+    # Whole-array operations in one update: its work is passes × elements, which decides
+    # whether splitting it between threads pays (threads.MIN_ELEMENTS_PER_THREAD).
+    passes = 1
     legacy_buffers = {}          # buffer names in checkpoints of older minifcn versions → today's
 
     def __init__(self, named_parameters, lr, weight_decay, bias_lr_mult, bias_decay_mult):
@@ -102,7 +106,7 @@ class Optimizer:
         if all(p.grad is not None for _, p in self.params):
             xp = get_array_module(flat.data)
             grad = xp.concatenate([p.grad.reshape(-1) for _, p in self.params_in_order()])
-            self.update(flat.data, grad, flat.buffers, flat.segments, flat.scratch)
+            self._update_in_blocks(flat, grad)
         else:                   # some parameter got no gradient: update the others one by one
             for name, p, sl in flat.slots:
                 if p.grad is not None:
@@ -114,6 +118,17 @@ class Optimizer:
         """Update the flat weights w in place from the flat gradient g (which it may overwrite);
         ``segments``: (slice, lr_mult, decay_mult) covering w; ``buf``: scratch like w."""
         raise NotImplementedError
+
+    def _update_in_blocks(self, flat, grad):
+        """``update`` on the whole flat layout. Every element's update reads only that element,
+        so on the CPU the flat range is split into blocks between threads (functional/cpu/
+        threads.py: NumPy runs each operation on one core), with the same result as one call."""
+        def block(i0, i1):
+            self.update(flat.data[i0:i1], grad[i0:i1],
+                        {b: a[i0:i1] for b, a in flat.buffers.items()},
+                        _segments_within(flat.segments, i0, i1), flat.scratch[i0:i1])
+        n = flat.data.size
+        threads.over_channels(block, n, n * self.passes, get_array_module(flat.data))
 
     def params_in_order(self):
         return [(n, p) for n, p, _ in self._flat.slots]
@@ -150,6 +165,17 @@ class Optimizer:
             getattr(self, b)[n] = to_device(v, device_of(p.data)).astype(p.data.dtype, copy=True)
         self.t = (info or {}).get("step", 0)
         self._flat = None                           # laid out again, with these, on the next step
+
+
+def _segments_within(segments, i0, i1):
+    """The parts of ``segments`` (slice, lr_mult, decay_mult) inside [i0, i1), as slices of the
+    block ``w[i0:i1]``."""
+    out = []
+    for sl, lr_mult, decay_mult in segments:
+        start, stop = max(sl.start, i0), min(sl.stop, i1)
+        if start < stop:
+            out.append((slice(start - i0, stop - i0), lr_mult, decay_mult))
+    return out
 
 
 class FlatLayout:
@@ -209,6 +235,7 @@ class SGD(Optimizer):
     """
     buffers = ("velocity",)                 # Caffe's "history": v in the update above
     hyperparameters = ("lr", "momentum", "weight_decay")
+    passes = 6                              # operations per element in update (see Optimizer)
 
     def __init__(self, named_parameters, lr, momentum=0.99, weight_decay=5e-4,
                  bias_lr_mult=2.0, bias_decay_mult=0.0):
@@ -242,6 +269,7 @@ class Adam(Optimizer):
     """
     buffers = ("exp_avg", "exp_avg_sq")
     hyperparameters = ("lr", "weight_decay")
+    passes = 15
     # Older minifcn 0.1.0 subclassed SGD and stored m as "velocity", v as "second".
     legacy_buffers = {"velocity": "exp_avg", "second": "exp_avg_sq"}
 

@@ -146,3 +146,46 @@ def test_subnormals_are_flushed_on_the_first_step_and_every_flush_every_after():
             layer.weight.data[...] = sub
         opt.step()
         assert (layer.weight.data.ravel()[0] == 0) == (t == 1 or t == FLUSH_EVERY + 1)
+
+
+@pytest.mark.parametrize("make_opt", [lambda ps: SGD(ps, lr=1e-2, momentum=0.9),
+                                      lambda ps: Adam(ps, lr=1e-2, weight_decay=1e-3)],
+                         ids=["sgd", "adam"])
+def test_an_update_split_between_threads_is_bitwise_one_update(make_opt, monkeypatch):
+    # The flat range is cut into blocks (3 threads: uneven blocks, one of them across the
+    # weights/biases boundary, where the learning-rate and decay multipliers change).
+    from minifcn.functional.cpu import threads
+
+    def run():
+        rng = np.random.default_rng(0)
+        net = nn.Sequential(nn.Conv2d(3, 5, 3, seed=1), nn.Conv2d(5, 4, 1, seed=2))
+        opt = make_opt(net.named_parameters())
+        for _ in range(3):                    # the first step flushes subnormals too
+            for p in net.parameters():
+                p.grad = rng.standard_normal(p.data.shape).astype(p.data.dtype)
+            opt.step()
+        return [p.data.copy() for p in net.parameters()] + \
+            [a.copy() for b in opt.buffers for a in getattr(opt, b).values()]
+
+    monkeypatch.setenv("MINIFCN_NUM_THREADS", "1")
+    one = run()
+    calls = []
+    monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setenv("MINIFCN_NUM_THREADS", "3")
+    real = threads.over_channels
+    monkeypatch.setattr(threads, "over_channels",
+                        lambda fn, n, *a: real(lambda i0, i1: (calls.append((i0, i1)),
+                                                               fn(i0, i1)), n, *a))
+    many = run()
+    assert len(calls) == 9                    # 3 steps × 3 blocks
+    for a, b in zip(one, many):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_segments_within_a_block():
+    from minifcn.optim import _segments_within
+    segments = [(slice(0, 10), 1.0, 1.0), (slice(10, 14), 2.0, 0.0)]
+    assert _segments_within(segments, 0, 14) == segments
+    assert _segments_within(segments, 8, 12) == [(slice(0, 2), 1.0, 1.0), (slice(2, 4), 2.0, 0.0)]
+    assert _segments_within(segments, 10, 13) == [(slice(0, 3), 2.0, 0.0)]
+    assert _segments_within(segments, 3, 7) == [(slice(0, 4), 1.0, 1.0)]

@@ -64,7 +64,9 @@ def over_channels(fn, n_channels, n_elements, xp):
 
     ``fn`` must write only to channels [c0, c1) of its outputs. ``n_elements`` is the size of
     the work (e.g. of the output), which decides how many threads are worth it. The calling
-    thread does the first block itself; an exception in any block is raised here.
+    thread does the first block itself; an exception in any block is raised here. The range
+    need not be channels: any index whose blocks write disjoint outputs will do (the
+    optimizers split their flat parameter arrays this way, minifcn/optim.py).
     """
     n = 1
     if xp.__name__ == "numpy":
