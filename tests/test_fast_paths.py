@@ -384,6 +384,27 @@ def test_shifted_products_equal_im2col(case, band_bytes, rng, monkeypatch):
     np.testing.assert_allclose(got, conv_mod._conv_apply(x, w, g), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_shifted_bands_on_threads_are_bitwise_one_thread(dtype, monkeypatch):
+    # Threads take whole bands (one output row each here, so 3 threads get uneven shares), and
+    # each band is one batched product and one sum however many threads there are.
+    from minifcn.functional.cpu import threads
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 8, 11, 9)).astype(dtype)
+    w = rng.standard_normal((8, 8, 3, 3)).astype(dtype)
+    g = conv_geometry((11, 9), (3, 3), 1, 2, 2)             # dilation 2: taps 2·Wp and 2 apart
+    monkeypatch.setattr(shifted, "BAND_BYTES", 1)
+    monkeypatch.setenv("MINIFCN_NUM_THREADS", "1")
+    one = shifted.conv_apply(x, w, g)
+    monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setenv("MINIFCN_NUM_THREADS", "3")
+    many = shifted.conv_apply(x, w, g)
+    np.testing.assert_array_equal(one, many)
+    np.testing.assert_allclose(many, naive.conv2d_naive(x.astype(np.float64),
+                                                        w.astype(np.float64), None, 1, 2, 2),
+                               rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-4)
+
+
 @pytest.mark.parametrize("switch", ["IMPLICIT_PADDING", "TALL_WEIGHT_GRAD",
                                     "DATA_GRAD_AS_CONV", "SHARED_WINDOWS"])
 def test_each_cpu_piece_switched_off_gives_the_same_gradients(switch, monkeypatch):

@@ -9,10 +9,14 @@ Wp − ow columns are junk, thrown away):
 
 Each slice is a BLAS matrix as it is (row stride Hp·Wp), so nothing is copied kh·kw times: the
 im2col matrix, kh·kw times the input, is never written and never read back. With few channels
-im2col's copies, not the arithmetic, are what a convolution costs. The kh·kw partial products
-are summed in an accumulator, so output rows go in bands small enough (``BAND_BYTES``) that the
-accumulator, the product being added and the input slice stay in a core's L2 cache: with the
-whole map in one band those sums ran from memory and the path lost most of its gain.
+im2col's copies, not the arithmetic, are what a convolution costs.
+
+The kh·kw slices of one band are themselves one strided view (kh, kw, C, L) of xf (tap (ky, kx)
+starts ky·d·Wp + kx·d further), so a band is a single batched ``matmul`` of the taps (kh, kw,
+O, C) with that view, then one sum over the kh·kw partial products: two NumPy calls per band,
+not two per tap. Bands are small enough (``BAND_BYTES``) that the partial products are still in
+the cache when they are summed, and threads take whole bands (threads.py): each band is
+computed the same way on any number of threads, so the result is bitwise the same.
 
 When it runs (``applies``, bench/RESULTS.md "Shifted products in cache-sized bands"): 8 to 16
 input channels and no more output channels than input ones. With more outputs than inputs the
@@ -22,12 +26,22 @@ channels (conv1_1's 3) the (O, C) taps are too thin for BLAS. The weight gradien
 through im2col: its per-tap products (O, pixels) @ (pixels, C) have a tiny result and run far
 below the tall GEMM of conv.py.
 """
+import threading
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
 from ...backend import get_array_module
 from . import threads, workspace
 
 MIN_CHANNELS, MAX_CHANNELS = 8, 16
-# The accumulator, one partial product and the input slice of a band: about a core's L2 cache.
-BAND_BYTES = 384 * 2 ** 10
+# Per thread: a band's kh·kw partial products, their sum and its input rows. Bands of 1–3 MiB
+# ran fastest on the small FCN's conv1_2 (8 channels at 326²) and conv2_2 (16 at 163²); with
+# 6 MiB its products ran at a third of the speed (bench/RESULTS.md, "Shifted products as one
+# batched product per band").
+BAND_BYTES = 2 * 2 ** 20
+
+_local = threading.local()      # each thread's band buffer (partial products and their sum)
 
 
 def applies(in_channels, out_channels, g):
@@ -61,36 +75,54 @@ def _padded(x1, xf, Hp, Wp, g):
     plane[:, ph:ph + H, pw:pw + W] = x1
 
 
-def _rows_per_band(oh, Wp, C, O, itemsize):
-    """Output rows per band: accumulator and partial product (O each) and input slice (C), all
-    Wp wide, within BAND_BYTES; at least one row."""
-    return max(1, min(oh, BAND_BYTES // max(1, (2 * O + C) * Wp * itemsize)))
+def _rows_per_band(oh, Wp, C, O, taps, itemsize):
+    """Output rows per band: the taps' partial products and their sum (O each) and the input
+    rows (C), all Wp wide, within BAND_BYTES; at least one row."""
+    return max(1, min(oh, BAND_BYTES // max(1, ((taps + 1) * O + C) * Wp * itemsize)))
+
+
+def _band_buffer(size, dtype):
+    """This thread's buffer of at least ``size`` elements, kept between calls (the threads of
+    threads.py live as long as the process, and a fresh buffer per band would page-fault)."""
+    buf = getattr(_local, "buf", None)
+    if buf is None or buf.size < size or buf.dtype != dtype:
+        buf = _local.buf = np.empty(size, dtype=dtype)
+    return buf
+
+
+def _band(xf, taps, Wp, g, r0, r1):
+    """The wide output rows [r0, r1) of one image, (O, (r1 − r0)·Wp): the sum over taps of
+    taps[ky, kx] (O, C) @ the slice of xf that tap reads, as one batched product."""
+    (kh, kw, O, C), (dh, dw), L = taps.shape, g.dilation, (r1 - r0) * Wp
+    step, item = xf.strides
+    view = as_strided(xf[:, r0 * Wp:], shape=(kh, kw, C, L),
+                      strides=(dh * Wp * item, dw * item, step, item), writeable=False)
+    buf = _band_buffer((kh * kw + 1) * O * L, xf.dtype)
+    parts = buf[:kh * kw * O * L].reshape(kh, kw, O, L)
+    np.matmul(taps, view, out=parts)
+    total = buf[kh * kw * O * L:(kh * kw + 1) * O * L].reshape(O, L)
+    return np.add.reduce(parts.reshape(kh * kw, O, L), axis=0, out=total)
 
 
 def conv_apply(x, w, g):
     """y = conv(x, w), stride 1, no bias: x (N, C, H, W), w (O, C, kh, kw) → (N, O, oh, ow)."""
     xp = get_array_module(x, w)
-    (N, C), O = x.shape[:2], w.shape[0]
+    (N, C), (O, _, kh, kw) = x.shape[:2], w.shape
     oh, ow = g.out_hw
-    Hp, Wp, offsets = _layout(x.shape, g)
-    taps = [xp.ascontiguousarray(w[:, :, k // g.kernel[1], k % g.kernel[1]])     # (O, C) each
-            for k in range(len(offsets))]
-    rows = _rows_per_band(oh, Wp, C, O, x.itemsize)
-    buf = workspace.band_buffer(xp, 1, (C * Hp * Wp + 2 * O * rows * Wp) * x.itemsize, x.dtype,
+    Hp, Wp, _ = _layout(x.shape, g)
+    taps = xp.ascontiguousarray(w.transpose(2, 3, 0, 1))                  # (kh, kw, O, C)
+    rows = _rows_per_band(oh, Wp, C, O, kh * kw, x.itemsize)
+    bands = [(r0, min(oh, r0 + rows)) for r0 in range(0, oh, rows)]
+    buf = workspace.band_buffer(xp, 1, C * Hp * Wp * x.itemsize, x.dtype,
                                 getattr(x, "device", None))
     xf = workspace.view(buf, (C, Hp * Wp))
-    sums = buf[C * Hp * Wp:C * Hp * Wp + 2 * O * rows * Wp]       # accumulator, partial product
     y = xp.empty((N, O, oh, ow), dtype=x.dtype)
     for n in range(N):
         _padded(x[n], xf, Hp, Wp, g)
-        for r0 in range(0, oh, rows):
-            r1 = min(oh, r0 + rows)
-            L = (r1 - r0) * Wp
-            acc, part = sums[:O * L].reshape(O, L), sums[O * L:2 * O * L].reshape(O, L)
-            for k, off in enumerate(offsets):
-                cols = xf[:, r0 * Wp + off:r0 * Wp + off + L]                # (C, L)
-                xp.matmul(taps[k], cols, out=part if k else acc)
-                if k:
-                    acc += part
-            y[n, :, r0:r1] = acc.reshape(O, r1 - r0, Wp)[:, :, :ow]
+
+        def some_bands(b0, b1):                     # bands [b0, b1) write only their rows of y
+            for r0, r1 in bands[b0:b1]:
+                y[n, :, r0:r1] = _band(xf, taps, Wp, g, r0, r1).reshape(
+                    O, r1 - r0, Wp)[:, :, :ow]
+        threads.over_channels(some_bands, len(bands), y[n].size * kh * kw, xp)
     return y
