@@ -49,10 +49,11 @@ def applies(in_channels, out_channels, g):
     channels and no more output channels than input ones; on several threads only for at most
     MIN_CHANNELS outputs.
 
-    The products here are small enough that BLAS runs them on one core, while conv.py's im2col
-    GEMMs use every core and its copies are split between threads (threads.py). On several
-    cores only the thinnest outputs still gain, whose im2col GEMM (8 rows) BLAS runs poorly on
-    any number of cores: the paper geometry's conv1_2 at 326².
+    On several cores only the thinnest outputs gain, whose im2col GEMM (8 rows) BLAS runs
+    poorly on any number of cores: the paper geometry's conv1_2 at 326². With 16 outputs the
+    forward is faster here too, but the backward then loses conv.py's shared windows (one
+    im2col of dy for both gradients), and two-thread steps with 16 allowed were no faster
+    (bench/RESULTS.md, "Shifted products as one batched product per band").
     """
     return (g.stride == (1, 1) and MIN_CHANNELS <= in_channels <= MAX_CHANNELS
             and out_channels <= in_channels
