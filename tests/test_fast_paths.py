@@ -163,6 +163,7 @@ def test_padding_trim_computes_what_the_whole_convolution_does(rng, monkeypatch,
      (1, 3, 9, 8)),
     (lambda: nn.Conv2d(3, 5, 3, padding=100, seed=0, dtype=np.float64), (1, 3, 3, 4)),
     (lambda: nn.Conv2d(3, 3, 3, padding=1, seed=0, dtype=np.float64), (1, 3, 5, 4)),
+    (lambda: nn.Conv2d(2, 3, 3, padding=1, seed=0, dtype=np.float64), (1, 2, 5, 4)),   # O > C
     (lambda: nn.ConvTranspose2d(3, 2, 4, stride=2, padding=1, seed=0, dtype=np.float64),
      (1, 3, 4, 5)),
     (lambda: nn.MaxPool2d(3, 2, 1, ceil_mode=True), (1, 2, 7, 8)),
@@ -180,9 +181,11 @@ def test_fast_paths_still_pass_gradient_checks(make, shape, rng, monkeypatch, ma
     layer = make()
     errors = check_layer(layer, rng.standard_normal(shape), n_samples=40)
     assert max(errors.values()) < 1e-7, errors
-    stride_one_o_le_c = (isinstance(layer, nn.Conv2d) and layer.stride in (1, (1, 1))
-                         and layer.weight.shape[0] <= layer.weight.shape[1])
-    assert bool(calls) == (max_shifted > 0 and stride_one_o_le_c)
+    # shifted.py computes every stride-1 convolution here: with O ≤ C its forward, with O > C
+    # its data gradient, a convolution of dy (O → C channels) padded by k − 1 − p (the padding
+    # trim leaves p = 100 at k − 1)
+    stride_one = isinstance(layer, nn.Conv2d) and layer.stride == (1, 1)
+    assert bool(calls) == (max_shifted > 0 and stride_one)
 
 
 def test_relu_inplace_matches_and_overwrites(xp, rng):

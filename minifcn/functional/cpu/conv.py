@@ -30,7 +30,7 @@ from .bands import col2im_band, im2col_band
 # Each piece can be switched off, so that bench/bench_cpu_path.py can measure what it buys.
 IMPLICIT_PADDING = True     # im2col writes the padding's zeros; no padded copy of the input
 TALL_WEIGHT_GRAD = True     # orient the weight-gradient GEMM so that its result is tall
-DATA_GRAD_AS_CONV = True    # stride 1, O ≤ C (any O, C in Winograd): dx as a conv, no col2im
+DATA_GRAD_AS_CONV = True    # stride 1, O ≤ C (any O, C in Winograd or shifted): dx as a conv
 PADDING_TRIM = True         # windows that see only padding (conv1_1's 100) are not computed
 SHARED_WINDOWS = True       # data grad as conv: its im2col of dy serves the weight grad too
 WINOGRAD = True             # wide 3×3 stride-1 convolutions: F(2×2, 3×3), no im2col
@@ -93,7 +93,8 @@ def _conv_data_grad(dy, w, x_shape, g):
     straight into dx, instead of a GEMM into dcols (C·kh·kw rows) and kh·kw col2im passes that
     read, add and write dx. It is faster where O ≤ C; with O > C the im2col of dy is the larger
     one, so col2im stays there (bench/RESULTS.md, "Figures that were in code comments"), unless
-    the convolution of dy goes through winograd.py, which has no im2col.
+    the convolution of dy skips im2col: through winograd.py, or shifted.py (the small FCN's
+    conv2_1, 8 → 16 channels, whose dy has 16).
     """
     flipped = _flipped_geometry(dy, w, g)
     if flipped is not None:
@@ -104,14 +105,15 @@ def _conv_data_grad(dy, w, x_shape, g):
 def _flipped_geometry(dy, w, g):
     """The geometry of the data gradient as a convolution of dy (see ``_conv_data_grad``), or
     None where it does not go that way (stride > 1, a padding over d(k−1), or O > C outside
-    winograd.py)."""
+    winograd.py and shifted.py)."""
     (ph, pw), (dh, dw_), (kh, kw) = g.padding, g.dilation, w.shape[2:]
     flipped_pad = (dh * (kh - 1) - ph, dw_ * (kw - 1) - pw)
     if not (DATA_GRAD_AS_CONV and g.stride == (1, 1) and min(flipped_pad) >= 0):
         return None
     O, C = w.shape[:2]
     flipped = conv_geometry(dy.shape[2:], (kh, kw), 1, flipped_pad, g.dilation)
-    return flipped if O <= C or _winograd(O, C, flipped) else None
+    return flipped if O <= C or _winograd(O, C, flipped) or shifted.applies(O, C, flipped) \
+        else None
 
 
 def _flipped(w):
