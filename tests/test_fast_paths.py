@@ -408,6 +408,26 @@ def test_shifted_bands_on_threads_are_bitwise_one_thread(dtype, monkeypatch):
                                rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-4)
 
 
+@pytest.mark.parametrize("C,O,shared", [(8, 8, True), (8, 16, False)])
+def test_the_backward_shares_dy_windows_unless_dy_is_wider(C, O, shared, monkeypatch):
+    # conv1_2 (8 → 8): one im2col of dy for both gradients. conv2_1 (8 → 16): its data
+    # gradient, a convolution of the 16-channel dy, through shifted.py, and x unfolded for dW.
+    monkeypatch.setenv("MINIFCN_NUM_THREADS", "2")
+    calls = []
+    for mod, name in ((conv_mod, "_conv_grads_from_dy_windows"), (shifted, "conv_apply")):
+        monkeypatch.setattr(mod, name, lambda *a, f=getattr(mod, name), n=name:
+                            calls.append(n) or f(*a))
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((1, C, 7, 6)), rng.standard_normal((O, C, 3, 3))
+    out, cache = F.conv2d_forward(x, w, None, 1, 1)
+    calls.clear()
+    dout = rng.standard_normal(out.shape)
+    for got, want in zip(F.conv2d_backward(dout, cache)[:2],
+                         naive.conv2d_backward_naive(dout, x, w, 1, 1, 1)):
+        np.testing.assert_allclose(got, want, atol=1e-10)
+    assert calls == (["_conv_grads_from_dy_windows"] if shared else ["conv_apply"])
+
+
 @pytest.mark.parametrize("switch", ["IMPLICIT_PADDING", "TALL_WEIGHT_GRAD",
                                     "DATA_GRAD_AS_CONV", "SHARED_WINDOWS"])
 def test_each_cpu_piece_switched_off_gives_the_same_gradients(switch, monkeypatch):

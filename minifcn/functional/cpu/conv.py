@@ -268,10 +268,12 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
     flipped = _flipped_geometry(dy, w, g) if need_dx and need_dw else None
     O, C = w.shape[:2]
     # dW from dy's windows is an (O·kh·kw, C) product: only where that is tall (not the 1×1
-    # score layers, O < C), and only where the data gradient builds those windows (not shifted,
-    # not Winograd)
+    # score layers, O < C), not in Winograd (no windows), and only where dy is no wider than x:
+    # with O ≤ C one im2col of dy for both gradients beat shifted.py's data gradient plus an
+    # im2col of x for the weight gradient (conv1_2), with O > C it lost (conv2_1, bench/
+    # RESULTS.md "Shifted products as one batched product per band")
     if SHARED_WINDOWS and flipped is not None and O * w.shape[2] * w.shape[3] >= C \
-            and not shifted.applies(O, C, flipped) and not _winograd(O, C, flipped):
+            and O <= C and not _winograd(O, C, flipped):
         dx, dw = _conv_grads_from_dy_windows(dy, x, w, g, flipped)
     else:
         dx = _conv_data_grad(dy, w, x.shape, g) if need_dx else None
