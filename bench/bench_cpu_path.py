@@ -10,6 +10,7 @@ after the other, best and median of ``--rounds`` — with everything on, and wit
 
     whole fast path   off: the textbook kernels of conv.py and pool.py
     cpu pooling       max pooling through one window view instead of per-offset blocks
+    relu zero block   ReLU's forward against the scalar 0 (the textbook's), not a zero block
     channel threads   MINIFCN_NUM_THREADS=1 (BLAS keeps its threads)
     shifted           few-channel convolutions through im2col
     implicit padding  a padded copy of each input before im2col
@@ -32,6 +33,7 @@ from common import (back_to_back, best_and_median, cpu_model, make_batch, minifc
 import numpy as np  # noqa: E402 (after common, which imports minifcn first: see there)
 
 from minifcn import nn
+from minifcn.functional import activation as textbook_activation
 from minifcn.functional import cpu
 from minifcn.functional import pool as textbook_pool
 from minifcn.functional.cpu import conv as cpu_conv
@@ -74,6 +76,8 @@ def textbook_pooling():
 PIECES = {
     "whole fast path": lambda: cpu.textbook_only(),
     "cpu pooling": textbook_pooling,
+    "relu zero block": lambda: setting(cpu, "FAST", {
+        **cpu.FAST, "relu_forward": textbook_activation.relu_forward}),
     "channel threads": lambda: env("MINIFCN_NUM_THREADS", "1"),
     "shifted": lambda: setting(shifted, "MAX_CHANNELS", 0),
     "implicit padding": lambda: setting(cpu_conv, "IMPLICIT_PADDING", False),
