@@ -2,11 +2,11 @@
 
 NumPy's ``maximum`` has a SIMD loop for two contiguous arrays, but not for an array and a
 scalar (a stride-0 operand): ``np.maximum(x, 0)`` runs several times slower than
-``np.maximum(x, zeros)`` with ``zeros`` an array like x (bench/RESULTS.md, "ReLU against a
-block of zeros"). A zero array as large as the largest activation would cost that much memory,
-so x is cut into flat chunks of ``CHUNK`` elements, each compared with the same zero block.
-Fewer, larger chunks pay less per-call overhead; a chunk of a few hundred thousand elements is
-past the point where that overhead matters.
+``np.maximum(x, zeros)`` with ``zeros`` an array like x (``python bench/bench_relu.py``;
+bench/RESULTS.md, "Issue 23, fifth round"). A zero array as large as the largest activation
+would cost that much memory, so x is cut into flat chunks of ``CHUNK`` elements, each compared
+with the same zero block. Each chunk is one NumPy call, whose overhead chunks of a few thousand
+elements do not repay; 2¹⁸ also beat 2¹⁶ at VGG16's widths.
 
 The result is bitwise the textbook's (the same ufunc, with the same operands in the same order,
 NaN and −0.0 included), and so is the cache, the output: the textbook backward reads it.

@@ -271,7 +271,7 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
     # score layers, O < C), not in Winograd (no windows), and only where dy is no wider than x:
     # with O ≤ C one im2col of dy for both gradients beat shifted.py's data gradient plus an
     # im2col of x for the weight gradient (conv1_2), with O > C it lost (conv2_1, bench/
-    # RESULTS.md "Shifted products as one batched product per band")
+    # RESULTS.md "Issue 23, fifth round")
     if SHARED_WINDOWS and flipped is not None and O * w.shape[2] * w.shape[3] >= C \
             and O <= C and not _winograd(O, C, flipped):
         dx, dw = _conv_grads_from_dy_windows(dy, x, w, g, flipped)

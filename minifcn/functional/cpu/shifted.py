@@ -35,10 +35,10 @@ from ...backend import get_array_module
 from . import threads, workspace
 
 MIN_CHANNELS, MAX_CHANNELS = 8, 16
-# Per thread: a band's kh·kw partial products, their sum and its input rows. Bands of 1–3 MiB
-# ran fastest on the small FCN's conv1_2 (8 channels at 326²) and conv2_2 (16 at 163²); with
-# 6 MiB its products ran at a third of the speed (bench/RESULTS.md, "Shifted products as one
-# batched product per band").
+# Per thread: a band's kh·kw partial products, their sum and its input rows. On two threads
+# conv1_2 of the small FCN (8 channels at 326²) ran best with bands of about 2–4 MB, 16
+# channels at 163² with 1–2 MB, and with about 7 MB conv1_2's products ran at a third of the
+# speed (bench/RESULTS.md, "Issue 23, fifth round").
 BAND_BYTES = 2 * 2 ** 20
 
 _local = threading.local()      # each thread's band buffer (partial products and their sum)
@@ -53,7 +53,7 @@ def applies(in_channels, out_channels, g):
     poorly on any number of cores: the paper geometry's conv1_2 at 326². With 16 outputs the
     forward is faster here too, but the backward then loses conv.py's shared windows (one
     im2col of dy for both gradients), and two-thread steps with 16 allowed were no faster
-    (bench/RESULTS.md, "Shifted products as one batched product per band").
+    (bench/RESULTS.md, "Issue 23, fifth round").
     """
     return (g.stride == (1, 1) and MIN_CHANNELS <= in_channels <= MAX_CHANNELS
             and out_channels <= in_channels
