@@ -116,7 +116,9 @@ class Optimizer:
 
     def update(self, w, g, buffers, segments, buf):
         """Update the flat weights w in place from the flat gradient g (which it may overwrite);
-        ``segments``: (slice, lr_mult, decay_mult) covering w; ``buf``: scratch like w."""
+        ``segments``: (slice, lr_mult, decay_mult) covering w; ``buf``: scratch like w.
+        Elementwise only: it may be called on any block of the flat arrays (nothing global,
+        such as a gradient norm, may enter it)."""
         raise NotImplementedError
 
     def _update_in_blocks(self, flat, grad):
@@ -269,7 +271,7 @@ class Adam(Optimizer):
     """
     buffers = ("exp_avg", "exp_avg_sq")
     hyperparameters = ("lr", "weight_decay")
-    passes = 15
+    passes = 15                             # operations per element in update (see Optimizer)
     # Older minifcn 0.1.0 subclassed SGD and stored m as "velocity", v as "second".
     legacy_buffers = {"velocity": "exp_avg", "second": "exp_avg_sq"}
 

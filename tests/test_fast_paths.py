@@ -15,7 +15,7 @@ from minifcn.backend import to_cpu
 from minifcn.functional.cpu import conv as conv_mod
 from minifcn.functional import naive
 from minifcn.functional.cpu import pool as pool_mod
-from minifcn.functional.cpu import shifted, workspace
+from minifcn.functional.cpu import shifted, textbook_only, workspace
 from minifcn.functional.cpu.bands import col2im_rows, im2col_rows
 from minifcn.functional.im2col import pad2d
 from minifcn.functional.sizes import conv_geometry
@@ -211,19 +211,28 @@ def test_relu_against_zero_blocks_is_bitwise_the_textbook(dtype, inplace, monkey
     # elements, so that the last one is partial; NaN, ±0 and ±inf included.
     from minifcn.functional import activation as textbook
     from minifcn.functional.cpu import activation as fast
+    from minifcn.functional import cpu
     monkeypatch.setattr(fast, "CHUNK", 7)
     monkeypatch.setattr(fast, "_ZEROS", {})
+    calls = []
+    monkeypatch.setitem(cpu.FAST, "relu_forward",
+                        lambda *a, **k: calls.append(1) or fast.relu_forward(*a, **k))
     x = np.random.default_rng(0).standard_normal((2, 3, 5, 4)).astype(dtype)
     x.reshape(-1)[:6] = [np.nan, -np.nan, 0.0, -0.0, np.inf, -np.inf]
     ref, _ = textbook.relu_forward(x.copy())
     y = x.copy()
     out, cache = F.relu_forward(y, inplace=inplace)
-    assert cache is out and (out is y) == inplace and out.dtype == dtype
+    assert calls and cache is out and (out is y) == inplace and out.dtype == dtype
+    assert len(fast._ZEROS[np.dtype(dtype)]) == 7                  # the zero block was used
     np.testing.assert_array_equal(out.view(np.uint8), ref.view(np.uint8))    # bit for bit
     dout = np.random.default_rng(1).standard_normal(x.shape).astype(dtype)
     np.testing.assert_array_equal(F.relu_backward(dout, cache), dout * (ref > 0))
     strided = x[:, :, ::2]                    # not contiguous: the textbook's own line
     np.testing.assert_array_equal(F.relu_forward(strided)[0], np.maximum(strided, 0))
+    for other in (-1.5, [1.0, -2.0], np.float32(-2), x.astype(x.dtype.newbyteorder())):
+        got, want = F.relu_forward(other)[0], textbook.relu_forward(other)[0]
+        assert type(got) is type(want) and np.asarray(got).dtype == np.asarray(want).dtype
+        np.testing.assert_array_equal(got, want)
 
 
 def test_relu_inplace_after_conv_keeps_the_conv_gradient(rng):
@@ -388,24 +397,29 @@ def test_shifted_products_equal_im2col(case, band_bytes, rng, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_shifted_bands_on_threads_are_bitwise_one_thread(dtype, monkeypatch):
-    # Threads take whole bands (one output row each here, so 3 threads get uneven shares), and
-    # each band is one batched product and one sum however many threads there are.
+@pytest.mark.parametrize("kernel,pad,dil", [((3, 3), (2, 2), 2),    # taps 2·Wp and 2 apart
+                                            ((2, 5), (0, 2), 1)])   # kh ≠ kw, ph ≠ pw
+def test_shifted_bands_on_threads_are_bitwise_one_thread(dtype, kernel, pad, dil, monkeypatch):
+    # Threads take whole bands (3 output rows each here, so 3 threads get uneven shares, each
+    # band long enough that threads sharing a buffer would clash), and each band is one batched
+    # product and one sum however many threads there are.
     from minifcn.functional.cpu import threads
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((2, 8, 11, 9)).astype(dtype)
-    w = rng.standard_normal((8, 8, 3, 3)).astype(dtype)
-    g = conv_geometry((11, 9), (3, 3), 1, 2, 2)             # dilation 2: taps 2·Wp and 2 apart
-    monkeypatch.setattr(shifted, "BAND_BYTES", 1)
+    x = rng.standard_normal((2, 8, 40, 33)).astype(dtype)
+    w = rng.standard_normal((8, 8, *kernel)).astype(dtype)
+    g = conv_geometry((40, 33), kernel, 1, pad, dil)
+    Wp = 33 + 2 * pad[1]
+    monkeypatch.setattr(shifted, "BAND_BYTES", 3 * (11 * 8) * Wp * x.itemsize)
     monkeypatch.setenv("MINIFCN_NUM_THREADS", "1")
     one = shifted.conv_apply(x, w, g)
     monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 1)
     monkeypatch.setenv("MINIFCN_NUM_THREADS", "3")
     many = shifted.conv_apply(x, w, g)
     np.testing.assert_array_equal(one, many)
-    np.testing.assert_allclose(many, naive.conv2d_naive(x.astype(np.float64),
-                                                        w.astype(np.float64), None, 1, 2, 2),
-                               rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-4)
+    with textbook_only():                     # the textbook takes (ph, pw); the naive loops don't
+        ref, _ = F.conv2d_forward(x.astype(np.float64), w.astype(np.float64), None, 1, pad, dil)
+    np.testing.assert_allclose(many, ref, rtol=1e-4 if dtype == np.float32 else 1e-12,
+                               atol=1e-4 if dtype == np.float32 else 1e-12)
 
 
 @pytest.mark.parametrize("C,O,shared", [(8, 8, True), (8, 16, False)])

@@ -1,11 +1,13 @@
-"""The CPU's fast path: the kernels of conv.py and pool.py, tuned for NumPy on a few cores.
+"""The CPU's fast path: the kernels of conv.py and pool.py (and ReLU's forward), tuned for NumPy
+on a few cores.
 
 Skip this package on a first reading: it computes what the textbook kernels compute (the tests
 compare them, and both with the naive loops), with what pays off on a CPU and nowhere else:
 
 - row bands of the im2col matrix in one reused buffer (``workspace.py``, ``bands.py``): the
   whole matrix of a VGG16-width layer would be gigabytes, and fresh buffers page-fault;
-- copies split over channels between threads (``threads.py``): NumPy copies on one core;
+- copies split over channels between threads (``threads.py``): NumPy copies on one core (the
+  shifted products' bands and the optimizers' flat update are split the same way);
 - implicit padding: im2col writes the padding's zeros instead of copying a padded input;
 - the orientation of the weight-gradient GEMM that OpenBLAS runs fastest;
 - a few-channel convolution as shifted matrix products, with no im2col (``shifted.py``);
@@ -16,8 +18,9 @@ compare them, and both with the naive loops), with what pays off on a CPU and no
 The one door: ``door(textbook_kernel)`` returns the function ``minifcn.functional`` exports.
 NumPy arrays take the fast version, device arrays the textbook one (a GPU wants few, large
 operations, not bands and threads). A backward follows its forward: the fast forward's cache is
-a ``FastCache``. ``MINIFCN_CPU_FAST_PATH=0``, or ``with textbook_only():``, sends NumPy arrays
-through the textbook kernels too.
+a ``FastCache``, except ReLU's, which is the textbook's own (``SAME_CACHE``).
+``MINIFCN_CPU_FAST_PATH=0``, or ``with textbook_only():``, sends NumPy arrays through the
+textbook kernels too.
 """
 import contextlib
 import functools

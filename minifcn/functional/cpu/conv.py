@@ -30,7 +30,7 @@ from .bands import col2im_band, im2col_band
 # Each piece can be switched off, so that bench/bench_cpu_path.py can measure what it buys.
 IMPLICIT_PADDING = True     # im2col writes the padding's zeros; no padded copy of the input
 TALL_WEIGHT_GRAD = True     # orient the weight-gradient GEMM so that its result is tall
-DATA_GRAD_AS_CONV = True    # stride 1, O ≤ C (any O, C in Winograd or shifted): dx as a conv
+DATA_GRAD_AS_CONV = True    # stride 1, O ≤ C (or where winograd/shifted take it): dx as a conv
 PADDING_TRIM = True         # windows that see only padding (conv1_1's 100) are not computed
 SHARED_WINDOWS = True       # data grad as conv: its im2col of dy serves the weight grad too
 WINOGRAD = True             # wide 3×3 stride-1 convolutions: F(2×2, 3×3), no im2col

@@ -50,9 +50,8 @@ def applies(in_channels, out_channels, g):
     MIN_CHANNELS outputs.
 
     On several cores only the thinnest outputs gain, whose im2col GEMM (8 rows) BLAS runs
-    poorly on any number of cores: the paper geometry's conv1_2 at 326². With 16 outputs the
-    forward is faster here too, but the backward then loses conv.py's shared windows (one
-    im2col of dy for both gradients), and two-thread steps with 16 allowed were no faster
+    poorly on any number of cores: the paper geometry's conv1_2 at 326². Two-thread steps with
+    16 outputs allowed too were no faster, in the paper's geometry or the main job's
     (bench/RESULTS.md, "Issue 23, fifth round").
     """
     return (g.stride == (1, 1) and MIN_CHANNELS <= in_channels <= MAX_CHANNELS

@@ -1,5 +1,8 @@
 """Channel-parallel copies on the CPU: im2col, col2im and max pooling on several cores.
 
+(The same split serves work other than copies: shifted.py's bands of matrix products and the
+optimizers' flat update, minifcn/optim.py. Whatever the work, each block writes its own part.)
+
 The GEMMs of a convolution already run on every core (BLAS has its own threads), but the
 copies around them — im2col's windows, col2im's sums, the pooling windows — are single NumPy
 operations, and a NumPy operation runs on one core. They are memory-bound loops that release
