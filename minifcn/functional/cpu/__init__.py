@@ -18,7 +18,8 @@ compare them, and both with the naive loops), with what pays off on a CPU and no
 The one door: ``door(textbook_kernel)`` returns the function ``minifcn.functional`` exports.
 NumPy arrays take the fast version, device arrays the textbook one (a GPU wants few, large
 operations, not bands and threads). A backward follows its forward: the fast forward's cache is
-a ``FastCache``, except ReLU's, which is the textbook's own (``SAME_CACHE``).
+a ``FastCache``, unless the backward has no fast version (ReLU's): then the fast forward's
+cache is the textbook's own, for the textbook backward.
 ``MINIFCN_CPU_FAST_PATH=0``, or ``with textbook_only():``, sends NumPy arrays through the
 textbook kernels too.
 """
@@ -59,15 +60,13 @@ FAST = {"conv2d_forward": conv.conv2d_forward, "conv2d_backward": conv.conv2d_ba
         "max_pool2d_forward": pool.max_pool2d_forward,
         "max_pool2d_backward": pool.max_pool2d_backward,
         "relu_forward": activation.relu_forward}
-# Fast forwards whose cache is the textbook's own (ReLU's output): it stays as it is, and the
-# textbook backward, which has no fast version, reads it.
-SAME_CACHE = {"relu_forward"}
 
 
 def door(textbook):
     """``textbook`` (a forward or a backward of conv.py or pool.py, or ReLU's forward), or for
     NumPy arrays its fast version here; a backward takes the path its forward's cache came from."""
     name = textbook.__name__          # FAST[name] is read at each call: benchmarks swap it
+    tagged = name.replace("_forward", "_backward") in FAST     # else the textbook reads the cache
 
     if name.endswith("_backward"):
         @functools.wraps(textbook)
@@ -80,6 +79,6 @@ def door(textbook):
         def kernel(x, *args, **kwargs):
             if enabled() and get_array_module(x) is np:
                 out, cache = FAST[name](x, *args, **kwargs)
-                return out, cache if name in SAME_CACHE else FastCache(cache)
+                return out, FastCache(cache) if tagged else cache
             return textbook(x, *args, **kwargs)
     return kernel
