@@ -139,6 +139,30 @@ def test_max_pool_on_threads_is_bitwise_the_single_thread_result(shape, k, s, p,
     np.testing.assert_array_equal(many[0], naive.max_pool2d_naive(x, k, s, p, ceil))
 
 
+@pytest.mark.parametrize("shape,split", [
+    ((1, 8, 326, 326), True),     # pool1 of the small FCN in the paper's geometry
+    ((1, 16, 163, 163), True),    # pool2
+    ((1, 32, 82, 82), False),     # pool3: too short to repay a second thread
+])
+def test_pools_split_from_a_smaller_layer_than_copies(shape, split, monkeypatch):
+    """pool.WORK_PER_ELEMENT: on two threads the small FCN's first two pools are split, forward
+    and backward, though im2col's copies of that size would not be."""
+    monkeypatch.setenv("MINIFCN_NUM_THREADS", "2")
+    assert shape[2] * shape[3] * shape[1] < 2 * threads.MIN_ELEMENTS_PER_THREAD
+    used = []
+    real = threads.over_channels
+
+    def counting(fn, n_channels, n_elements, xp):
+        used.append(max(1, min(2, n_channels, n_elements // threads.MIN_ELEMENTS_PER_THREAD)))
+        return real(fn, n_channels, n_elements, xp)
+
+    monkeypatch.setattr(threads, "over_channels", counting)
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    out, cache = F.max_pool2d_forward(x, 2, 2, 0, True)
+    F.max_pool2d_backward(np.ones_like(out), cache)
+    assert used == ([2, 2] if split else [1, 1])
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")   # Python ≥ 3.12 on fork with threads
 def test_a_forked_child_gets_its_own_workers(split_everything):

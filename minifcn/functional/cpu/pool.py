@@ -19,6 +19,14 @@ from . import threads
 # passes over a block (one per window offset) find it still in the cache instead of reading the
 # whole layer (100 MB at pool1 of FCN) from memory kh·kw times.
 BLOCK_BYTES = 2 ** 20
+# How many elements of copying (threads.py's measure of work) one element of a pooling layer's
+# input counts for. A pool makes several short passes per window offset over strided slices
+# (forward: compare, max and three int8 updates; backward: compare and a strided write), with
+# no BLAS threads to share the cores with, so it pays to split it from a smaller layer than
+# im2col's copies: pool1 and pool2 of the small FCN in the paper's geometry (850k and 425k
+# inputs), whose steps ran about 2% faster with them split (bench/RESULTS.md, "Issue 23, sixth
+# round"; 4 was a little slower than 8).
+WORK_PER_ELEMENT = 8
 
 
 def _offset_blocks(kh, kw, sy, sx, ph, pw, H, W, oh, ow):
@@ -76,7 +84,8 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False):
             xp.multiply(d, b.view(xp.int8), out=d)
             s += d
 
-    threads.over_channels(_in_blocks(pool_channels, N * H * W * x.itemsize), C, x.size, xp)
+    threads.over_channels(_in_blocks(pool_channels, N * H * W * x.itemsize), C,
+                          x.size * WORK_PER_ELEMENT, xp)
     cache = (x.shape, (kh, kw), (sy, sx), (ph, pw), switch)
     return out, cache
 
@@ -114,7 +123,8 @@ def max_pool2d_backward(dout, cache):
                 # Overlapping windows: within one offset the pixels are distinct, so += is exact.
                 dxc[:, :, yi, xj] += doutc[:, :, oi, oj] * hit_k
 
-    threads.over_channels(_in_blocks(unpool_channels, N * H * W * dx.itemsize), C, dx.size, xp)
+    threads.over_channels(_in_blocks(unpool_channels, N * H * W * dx.itemsize), C,
+                          dx.size * WORK_PER_ELEMENT, xp)
     return dx
 
 
