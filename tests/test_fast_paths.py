@@ -493,3 +493,36 @@ def test_shifted_products_where_they_were_measured_to_win(monkeypatch):
     monkeypatch.setenv("MINIFCN_NUM_THREADS", "2")
     assert shifted.applies(8, 8, g) and shifted.applies(16, 8, g)
     assert not shifted.applies(16, 16, g)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_gradient_as_a_product_with_ones_is_the_sum(dtype, monkeypatch):
+    """cpu/conv.py's db: each image's (O, pixels) times a kept vector of ones, summed over the
+    images; a strided dout takes NumPy's sum. Sizes grow and shrink, so the vector is cut and
+    regrown, and both dtypes keep their own."""
+    monkeypatch.setattr(conv_mod, "_ONES", {})
+    rng = np.random.default_rng(11)
+    for N, O, h, w in [(2, 3, 4, 5), (1, 4, 9, 7), (3, 2, 2, 3), (2, 5, 6, 6)]:
+        dout = rng.standard_normal((N, O, h, w)).astype(dtype)
+        ref = dout.astype(np.float64).sum(axis=(0, 2, 3))
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        for d in (dout, np.asfortranarray(dout), dout[:, :, ::-1]):
+            db = conv_mod._bias_grad(d)
+            assert db.dtype == dtype and db.shape == (O,)
+            np.testing.assert_allclose(db, ref, rtol=tol, atol=tol)
+    assert conv_mod._ONES[np.dtype(dtype)].size == 63      # grown to the largest map, 9·7
+    # through the layers' kernels, against the textbook's
+    x = rng.standard_normal((2, 3, 8, 6)).astype(dtype)
+    wt = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    y, cache = F.conv2d_forward(x, wt, b, 1, 1)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    z, tcache = F.conv_transpose2d_forward(x, wt.transpose(1, 0, 2, 3).copy(), b, 2, 1)
+    dz = rng.standard_normal(z.shape).astype(dtype)
+    fast = F.conv2d_backward(dy, cache)[2], F.conv_transpose2d_backward(dz, tcache)[2]
+    with textbook_only():
+        y, cache = F.conv2d_forward(x, wt, b, 1, 1)
+        z, tcache = F.conv_transpose2d_forward(x, wt.transpose(1, 0, 2, 3).copy(), b, 2, 1)
+        slow = F.conv2d_backward(dy, cache)[2], F.conv_transpose2d_backward(dz, tcache)[2]
+    for a, c in zip(fast, slow):
+        np.testing.assert_allclose(a, c, rtol=1e-5 if dtype == np.float32 else 1e-12)
