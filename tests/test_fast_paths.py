@@ -15,9 +15,9 @@ from minifcn.backend import to_cpu
 from minifcn.functional.cpu import conv as conv_mod
 from minifcn.functional import naive
 from minifcn.functional.cpu import pool as pool_mod
-from minifcn.functional.cpu import shifted, textbook_only, workspace
+from minifcn.functional.cpu import bands, shifted, textbook_only, workspace
 from minifcn.functional.cpu.bands import col2im_rows, im2col_rows
-from minifcn.functional.im2col import pad2d
+from minifcn.functional.im2col import pad2d, window_view
 from minifcn.functional.sizes import conv_geometry
 from minifcn.gradcheck import check_layer
 
@@ -39,14 +39,20 @@ def _band_sizes(oh):
 
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_im2col_implicit_padding_equals_padded_copy(xp, case, dtype):
+@pytest.mark.parametrize("unfold", ["offsets", "one view"])
+def test_im2col_implicit_padding_equals_padded_copy(xp, case, dtype, unfold, monkeypatch):
+    # "one view": bands.py's small-input path (a padded copy, one strided copy) for every case
+    monkeypatch.setattr(bands, "SMALL_INPUT", 0 if unfold == "offsets" else 10 ** 9)
+    monkeypatch.setattr(bands, "MAX_LOOP_OFFSETS", 0)
     N, C, H, W, O, k, s, p, d = case
     x = xp.asarray(np.random.default_rng(0).standard_normal((N, C, H, W)).astype(dtype))
     oh, ow = F.conv_output_size(H, k, s, p, d), F.conv_output_size(W, k, s, p, d)
     geo = ((k, k), (s, s), (d, d))
     for r0, r1 in [(0, oh), (oh // 2, oh), (0, 1)]:
         fast = im2col_rows(x, *geo, r0, r1, ow, padding=(p, p))
-        ref = im2col_rows(pad2d(x, p, p), *geo, r0, r1, ow)
+        with monkeypatch.context() as offset_loop:        # the reference: a padded copy, the
+            offset_loop.setattr(bands, "SMALL_INPUT", 0)  # offsets' loop
+            ref = im2col_rows(pad2d(x, p, p), *geo, r0, r1, ow)
         np.testing.assert_array_equal(to_cpu(fast), to_cpu(ref))
         # and the adjoint: col2im into the unpadded gradient = padded col2im, then cropped
         dx = xp.zeros((N, C, H, W), dtype=dtype)
@@ -526,3 +532,18 @@ def test_bias_gradient_as_a_product_with_ones_is_the_sum(dtype, monkeypatch):
         slow = F.conv2d_backward(dy, cache)[2], F.conv_transpose2d_backward(dz, tcache)[2]
     for a, c in zip(fast, slow):
         np.testing.assert_allclose(a, c, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("C,H,k,p,one_view", [(64, 11, 7, 0, True),     # fc6, paper geometry
+                                              (64, 4, 7, 3, True),      # fc6, main job's
+                                              (64, 21, 3, 1, False),    # conv5: the loop
+                                              (64, 33, 7, 0, False)])   # a large input: the loop
+def test_small_inputs_with_many_offsets_unfold_in_one_view(C, H, k, p, one_view, monkeypatch):
+    monkeypatch.setenv("MINIFCN_NUM_THREADS", "1")        # the input size is per thread's block
+    views = []
+    monkeypatch.setattr(bands, "window_view", lambda *a: views.append(a) or window_view(*a))
+    x = np.random.default_rng(0).standard_normal((1, C, H, H)).astype(np.float32)
+    w = np.random.default_rng(1).standard_normal((8, C, k, k)).astype(np.float32)
+    out, _ = F.conv2d_forward(x, w, None, 1, p)
+    assert bool(views) == one_view
+    np.testing.assert_allclose(out, naive.conv2d_naive(x, w, None, 1, p), rtol=1e-4, atol=1e-4)

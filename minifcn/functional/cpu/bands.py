@@ -10,7 +10,9 @@ already the NCHW layout of one output image (no transpose afterwards).
 
 The copy is done the Chainer way: a loop over the kh·kw kernel offsets, each a plain strided slice
 of the padded input (ky, kx) → all output pixels at once. No fancy indexing, no scatter/``add.at``,
-so the same lines run on NumPy and CuPy and col2im is deterministic.
+so the same lines run on NumPy and CuPy and col2im is deterministic. (A small input under a large
+kernel, fc6's 7×7, is unfolded in one copy of the textbook's window view instead: see
+``SMALL_INPUT``.)
 
 Both functions work on a band of output rows ``[r0, r1)`` so that callers can build the (large)
 buffer a few rows at a time: for conv1_2 of FCN on a 500×375 image, cols for the whole image
@@ -20,8 +22,16 @@ split between CPU threads (see threads.py). The arithmetic of which outputs read
 and which read padding is ``sizes.valid_range``, shared with max pooling.
 """
 from ...backend import get_array_module
+from ..im2col import pad2d, window_view
 from ..sizes import strided, valid_range
 from . import threads
+
+# A kernel of more than MAX_LOOP_OFFSETS offsets on an input of at most SMALL_INPUT elements is
+# unfolded in one strided copy of a padded copy of the input (the textbook's window view,
+# functional/im2col.py), not offset by offset: there the loop's NumPy calls (49 to 245 for
+# fc6's 7×7) cost more than copying the input once more. For a 3×3 (conv5 of the small FCN at
+# 21²) the loop was as fast or faster (bench/RESULTS.md, "Issue 23, sixth round").
+SMALL_INPUT, MAX_LOOP_OFFSETS = 2 ** 16, 9
 
 
 def im2col_rows(xpad, kernel, stride, dilation, r0, r1, ow, out=None, padding=(0, 0)):
@@ -39,6 +49,10 @@ def im2col_rows(xpad, kernel, stride, dilation, r0, r1, ow, out=None, padding=(0
     (kh, kw), (sy, sx), (dy, dx), (ph, pw) = kernel, stride, dilation, padding
     if out is None:
         out = xp.empty((N, C, kh, kw, r1 - r0, ow), dtype=xpad.dtype)
+    if xpad.size <= SMALL_INPUT and kh * kw > MAX_LOOP_OFFSETS:
+        xpad = pad2d(xpad, ph, pw)
+        out[...] = window_view(xpad[:, :, r0 * sy:], kernel, stride, dilation, (r1 - r0, ow))
+        return out
     for ky in range(kh):
         i0, i1, y0 = valid_range(ky * dy, sy, ph, H, r0, r1)     # band rows that see real rows
         for kx in range(kw):
