@@ -20,6 +20,9 @@ after the other, best and median of ``--rounds`` — with everything on, and wit
     workspace reuse   a fresh band buffer per call
     cache bands       im2col bands as large as CHUNK_BYTES allows, not cache-sized
     winograd          wide 3×3 convolutions through im2col, not F(2×2, 3×3) (VGG16 widths)
+    pool threads      pooling split between threads only from the size im2col's copies are
+    bias by BLAS      the bias gradient by NumPy's sum, not a product with ones
+    fc6 one view      a small input under a large kernel (fc6) unfolded offset by offset
 
 The ratio printed is (time with the piece off) / (time with everything on): above 1 the piece
 pays on this machine. minifcn only, no PyTorch. Prints ``lscpu``'s model name.
@@ -37,7 +40,8 @@ from minifcn.functional import activation as textbook_activation
 from minifcn.functional import cpu
 from minifcn.functional import pool as textbook_pool
 from minifcn.functional.cpu import conv as cpu_conv
-from minifcn.functional.cpu import shifted, workspace
+from minifcn.functional.cpu import bands, shifted, workspace
+from minifcn.functional.cpu import pool as cpu_pool
 from minifcn.models import FCN8s
 from minifcn.optim import Adam
 
@@ -88,6 +92,9 @@ PIECES = {
     "workspace reuse": lambda: setting(workspace, "REUSE", False),
     "cache bands": lambda: setting(workspace, "CACHE_BYTES", 2 ** 40),
     "winograd": lambda: setting(cpu_conv, "WINOGRAD", False),
+    "pool threads": lambda: setting(cpu_pool, "WORK_PER_ELEMENT", 1),
+    "bias by BLAS": lambda: setting(cpu_conv, "BIAS_BY_BLAS", False),
+    "fc6 one view": lambda: setting(bands, "SMALL_INPUT", 0),
 }
 
 

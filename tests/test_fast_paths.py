@@ -449,7 +449,7 @@ def test_the_backward_shares_dy_windows_unless_dy_is_wider(C, O, shared, monkeyp
 
 
 @pytest.mark.parametrize("switch", ["IMPLICIT_PADDING", "TALL_WEIGHT_GRAD",
-                                    "DATA_GRAD_AS_CONV", "SHARED_WINDOWS"])
+                                    "DATA_GRAD_AS_CONV", "SHARED_WINDOWS", "BIAS_BY_BLAS"])
 def test_each_cpu_piece_switched_off_gives_the_same_gradients(switch, monkeypatch):
     # bench/bench_cpu_path.py switches these off one at a time to measure them
     monkeypatch.setattr(conv_mod, switch, False)

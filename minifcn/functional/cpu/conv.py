@@ -36,6 +36,7 @@ DATA_GRAD_AS_CONV = True    # stride 1, O ≤ C (or where winograd/shifted take 
 PADDING_TRIM = True         # windows that see only padding (conv1_1's 100) are not computed
 SHARED_WINDOWS = True       # data grad as conv: its im2col of dy serves the weight grad too
 WINOGRAD = True             # wide 3×3 stride-1 convolutions: F(2×2, 3×3), no im2col
+BIAS_BY_BLAS = True         # the bias gradient as a product with ones, not NumPy's sum
 
 _ONES = {}                  # dtype → a vector of ones for the bias gradient, grown when needed
 
@@ -292,7 +293,7 @@ def _bias_grad(dout):
     sum over axes (0, 2, 3) took 2.5–5× longer at the small FCN's widths (bench/RESULTS.md,
     "Issue 23, sixth round")."""
     N, O, oh, ow = dout.shape
-    if not dout.flags.c_contiguous:
+    if not (BIAS_BY_BLAS and dout.flags.c_contiguous):
         return dout.sum(axis=(0, 2, 3))
     ones = _ONES.get(dout.dtype)
     if ones is None or ones.size < oh * ow:         # kept: a fresh one cost as much as the sum
