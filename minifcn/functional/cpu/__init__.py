@@ -8,8 +8,10 @@ compare them, and both with the naive loops), with what pays off on a CPU and no
   whole matrix of a VGG16-width layer would be gigabytes, and fresh buffers page-fault;
 - copies split over channels between threads (``threads.py``): NumPy copies on one core (the
   shifted products' bands and the optimizers' flat update are split the same way);
-- implicit padding: im2col writes the padding's zeros instead of copying a padded input;
-- the orientation of the weight-gradient GEMM that OpenBLAS runs fastest;
+- implicit padding: im2col writes the padding's zeros instead of copying a padded input (but a
+  small input under a large kernel, fc6's, is padded and unfolded in one copy);
+- the orientation of the weight-gradient GEMM that OpenBLAS runs fastest, and the bias
+  gradient as a product with ones;
 - a few-channel convolution as shifted matrix products, with no im2col (``shifted.py``);
 - a wide 3×3 convolution by Winograd's F(2×2, 3×3), with fewer multiplications (``winograd.py``);
 - max pooling one window offset at a time, over channel blocks in threads;
