@@ -547,3 +547,30 @@ def test_small_inputs_with_many_offsets_unfold_in_one_view(C, H, k, p, one_view,
     out, _ = F.conv2d_forward(x, w, None, 1, p)
     assert bool(views) == one_view
     np.testing.assert_allclose(out, naive.conv2d_naive(x, w, None, 1, p), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("geo", [((5, 3), (2, 1), (2, 1), (1, 2)),     # kernel, stride,
+                                 ((3, 7), (1, 3), (0, 4), (2, 1)),     # padding, dilation
+                                 ((4, 4), (3, 2), (1, 3), (1, 1))])
+def test_one_view_unfolding_equals_the_offsets_loop_on_uneven_geometry(geo, monkeypatch):
+    (kh, kw), stride, (ph, pw), dil = geo
+    x = np.random.default_rng(7).standard_normal((2, 3, 13, 11))
+    oh, ow = (F.conv_output_size(n, k, s, p, d) for n, k, s, p, d in
+              zip((13, 11), (kh, kw), stride, (ph, pw), dil))
+    monkeypatch.setattr(bands, "MAX_LOOP_OFFSETS", 0)
+    for r0, r1 in [(0, oh), (1, oh), (oh - 1, oh)]:
+        monkeypatch.setattr(bands, "SMALL_INPUT", 10 ** 9)
+        one = im2col_rows(x, (kh, kw), stride, dil, r0, r1, ow, padding=(ph, pw))
+        monkeypatch.setattr(bands, "SMALL_INPUT", 0)
+        loop = im2col_rows(x, (kh, kw), stride, dil, r0, r1, ow, padding=(ph, pw))
+        np.testing.assert_array_equal(one, loop)
+    monkeypatch.setattr(bands, "SMALL_INPUT", 10 ** 9)
+    with pytest.raises(ValueError, match="reach past"):
+        im2col_rows(x, (kh, kw), stride, dil, 0, oh + 1, ow, padding=(ph, pw))
+
+
+def test_bias_gradient_of_a_device_array_stays_on_its_device(xp):
+    dout = np.random.default_rng(2).standard_normal((2, 3, 4, 5))
+    db = conv_mod._bias_grad(xp.asarray(dout))           # the stand-in's array: NumPy's sum,
+    assert type(db) is type(xp.asarray(dout[0, 0, 0]))  # never a NumPy vector of ones mixed in
+    np.testing.assert_allclose(to_cpu(db), dout.sum(axis=(0, 2, 3)), rtol=1e-12)

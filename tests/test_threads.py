@@ -142,19 +142,20 @@ def test_max_pool_on_threads_is_bitwise_the_single_thread_result(shape, k, s, p,
 @pytest.mark.parametrize("shape,split", [
     ((1, 8, 326, 326), True),     # pool1 of the small FCN in the paper's geometry
     ((1, 16, 163, 163), True),    # pool2
-    ((1, 32, 82, 82), False),     # pool3: too short to repay a second thread
+    ((1, 32, 82, 82), False),     # pool3: 215k inputs, 8 × 215k is under two threads' worth
 ])
 def test_pools_split_from_a_smaller_layer_than_copies(shape, split, monkeypatch):
     """pool.WORK_PER_ELEMENT: on two threads the small FCN's first two pools are split, forward
     and backward, though im2col's copies of that size would not be."""
     monkeypatch.setenv("MINIFCN_NUM_THREADS", "2")
     assert shape[2] * shape[3] * shape[1] < 2 * threads.MIN_ELEMENTS_PER_THREAD
-    used = []
+    used = []                     # per call of over_channels: the blocks it ran
     real = threads.over_channels
 
     def counting(fn, n_channels, n_elements, xp):
-        used.append(max(1, min(2, n_channels, n_elements // threads.MIN_ELEMENTS_PER_THREAD)))
-        return real(fn, n_channels, n_elements, xp)
+        blocks = []
+        real(lambda c0, c1: blocks.append((c0, c1)) or fn(c0, c1), n_channels, n_elements, xp)
+        used.append(len(blocks))
 
     monkeypatch.setattr(threads, "over_channels", counting)
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)

@@ -26,11 +26,12 @@ from ..im2col import pad2d, window_view
 from ..sizes import strided, valid_range
 from . import threads
 
-# A kernel of more than MAX_LOOP_OFFSETS offsets on an input of at most SMALL_INPUT elements is
-# unfolded in one strided copy of a padded copy of the input (the textbook's window view,
-# functional/im2col.py), not offset by offset: there the loop's NumPy calls (49 to 245 for
-# fc6's 7×7) cost more than copying the input once more. For a 3×3 (conv5 of the small FCN at
-# 21²) the loop was as fast or faster (bench/RESULTS.md, "Issue 23, sixth round").
+# A kernel of more than MAX_LOOP_OFFSETS offsets on an input of at most SMALL_INPUT elements (the
+# channel block im2col_rows gets: one image, and one thread's channels when threads.py splits
+# them) is unfolded in one strided copy of a padded copy of the input (the textbook's window
+# view, functional/im2col.py), not offset by offset: there the loop's NumPy calls (49 to 245
+# for fc6's 7×7) cost more than copying the input once more. For a 3×3 (conv5 of the small FCN
+# at 21²) the loop was as fast or faster (bench/RESULTS.md, "Issue 23, sixth round").
 SMALL_INPUT, MAX_LOOP_OFFSETS = 2 ** 16, 9
 
 
@@ -40,7 +41,8 @@ def im2col_rows(xpad, kernel, stride, dilation, r0, r1, ow, out=None, padding=(0
     xpad: (N, C, Hp, Wp), already padded, or the unpadded input together with ``padding``
     (ph, pw): then the padding is implicit — each kernel offset copies only the block of the
     band that reads real pixels and writes zeros around it, so no padded copy of the input is
-    ever made (one fewer pass over 100 MB for FCN's first layers).
+    made (one fewer pass over 100 MB for FCN's first layers); only a small input under a large
+    kernel (``SMALL_INPUT``) is padded, then copied through the window view at once.
     kernel, stride, dilation: (h, w) pairs.
     Returns cols (N, C, kh, kw, r1 − r0, ow); ``out`` may be given to reuse a buffer.
     """
@@ -51,6 +53,11 @@ def im2col_rows(xpad, kernel, stride, dilation, r0, r1, ow, out=None, padding=(0
         out = xp.empty((N, C, kh, kw, r1 - r0, ow), dtype=xpad.dtype)
     if xpad.size <= SMALL_INPUT and kh * kw > MAX_LOOP_OFFSETS:
         xpad = pad2d(xpad, ph, pw)
+        # the view does not check its bounds: the band's last window must end inside xpad
+        if r1 > r0 and ((r1 - 1) * sy + (kh - 1) * dy >= xpad.shape[2]
+                        or (ow - 1) * sx + (kw - 1) * dx >= xpad.shape[3]):
+            raise ValueError(f"im2col_rows: output rows [{r0}, {r1}) × {ow} columns reach past "
+                             f"the padded input {tuple(xpad.shape[2:])}")
         out[...] = window_view(xpad[:, :, r0 * sy:], kernel, stride, dilation, (r1 - r0, ow))
         return out
     for ky in range(kh):

@@ -288,16 +288,19 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
 
 
 def _bias_grad(dout):
-    """db (O,) = dout (N, O, oh, ow) summed over images and pixels: a product of each image's
-    (O, oh·ow) with a vector of ones, which BLAS runs in one pass on every core, where NumPy's
-    sum over axes (0, 2, 3) took 2.5–5× longer at the small FCN's widths (bench/RESULTS.md,
-    "Issue 23, sixth round")."""
+    """db (O,) = dout (N, O, oh, ow) summed over images and pixels: each image's (O, oh·ow)
+    times a vector of ones, a matrix-vector product in BLAS, then the sum over images. NumPy's
+    sum over axes (0, 2, 3) was slower at the convolutions' map sizes (bench/RESULTS.md, "Issue
+    23, sixth round"). The vector is kept and grown (a fresh one per call would cost about
+    what the product saves); only NumPy arrays come here, anything else takes NumPy's sum."""
     N, O, oh, ow = dout.shape
-    if not (BIAS_BY_BLAS and dout.flags.c_contiguous):
+    if not (BIAS_BY_BLAS and isinstance(dout, np.ndarray) and dout.flags.c_contiguous):
         return dout.sum(axis=(0, 2, 3))
     ones = _ONES.get(dout.dtype)
-    if ones is None or ones.size < oh * ow:         # kept: a fresh one cost as much as the sum
-        ones = _ONES[dout.dtype] = np.ones(oh * ow, dtype=dout.dtype)
+    if ones is None or ones.size < oh * ow:
+        ones = np.ones(oh * ow, dtype=dout.dtype)
+        ones.flags.writeable = False                    # shared by every later call
+        _ONES[dout.dtype] = ones
     return (dout.reshape(N, O, oh * ow) @ ones[:oh * ow]).sum(axis=0)
 
 

@@ -22,10 +22,9 @@ BLOCK_BYTES = 2 ** 20
 # How many elements of copying (threads.py's measure of work) one element of a pooling layer's
 # input counts for. A pool makes several short passes per window offset over strided slices
 # (forward: compare, max and three int8 updates; backward: compare and a strided write), with
-# no BLAS threads to share the cores with, so it pays to split it from a smaller layer than
-# im2col's copies: pool1 and pool2 of the small FCN in the paper's geometry (850k and 425k
-# inputs), whose steps ran about 2% faster with them split (bench/RESULTS.md, "Issue 23, sixth
-# round"; 4 was a little slower than 8).
+# no BLAS threads to share the cores with, so it is split from a smaller layer than im2col's
+# copies: with 8, pool1 and pool2 of the small FCN in the paper's geometry (850k and 425k
+# inputs) run on two threads, pool3 (215k) on one (bench/RESULTS.md, "Issue 23, sixth round").
 WORK_PER_ELEMENT = 8
 
 
