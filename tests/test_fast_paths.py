@@ -219,7 +219,7 @@ def test_relu_against_zero_blocks_is_bitwise_the_textbook(dtype, inplace, monkey
     from minifcn.functional.cpu import activation as fast
     from minifcn.functional import cpu
     monkeypatch.setattr(fast, "CHUNK", 7)
-    monkeypatch.setattr(fast, "_ZEROS", {})
+    monkeypatch.setattr(workspace, "_CONSTANTS", {})
     calls = []
     monkeypatch.setitem(cpu.FAST, "relu_forward",
                         lambda *a, **k: calls.append(1) or fast.relu_forward(*a, **k))
@@ -229,7 +229,7 @@ def test_relu_against_zero_blocks_is_bitwise_the_textbook(dtype, inplace, monkey
     y = x.copy()
     out, cache = F.relu_forward(y, inplace=inplace)
     assert calls and cache is out and (out is y) == inplace and out.dtype == dtype
-    assert len(fast._ZEROS[np.dtype(dtype)]) == 7                  # the zero block was used
+    assert workspace._CONSTANTS[0, np.dtype(dtype)].size == 7     # the zero block was used
     np.testing.assert_array_equal(out.view(np.uint8), ref.view(np.uint8))    # bit for bit
     dout = np.random.default_rng(1).standard_normal(x.shape).astype(dtype)
     np.testing.assert_array_equal(F.relu_backward(dout, cache), dout * (ref > 0))
@@ -506,7 +506,7 @@ def test_bias_gradient_as_a_product_with_ones_is_the_sum(dtype, monkeypatch):
     """cpu/conv.py's db: each image's (O, pixels) times a kept vector of ones, summed over the
     images; a strided dout takes NumPy's sum. Sizes grow and shrink, so the vector is cut and
     regrown, and both dtypes keep their own."""
-    monkeypatch.setattr(conv_mod, "_ONES", {})
+    monkeypatch.setattr(workspace, "_CONSTANTS", {})
     rng = np.random.default_rng(11)
     for N, O, h, w in [(2, 3, 4, 5), (1, 4, 9, 7), (3, 2, 2, 3), (2, 5, 6, 6)]:
         dout = rng.standard_normal((N, O, h, w)).astype(dtype)
@@ -516,7 +516,7 @@ def test_bias_gradient_as_a_product_with_ones_is_the_sum(dtype, monkeypatch):
             db = conv_mod._bias_grad(d)
             assert db.dtype == dtype and db.shape == (O,)
             np.testing.assert_allclose(db, ref, rtol=tol, atol=tol)
-    assert conv_mod._ONES[np.dtype(dtype)].size == 63      # grown to the largest map, 9·7
+    assert workspace._CONSTANTS[1, np.dtype(dtype)].size == 63    # grown to the largest map, 9·7
     # through the layers' kernels, against the textbook's
     x = rng.standard_normal((2, 3, 8, 6)).astype(dtype)
     wt = rng.standard_normal((4, 3, 3, 3)).astype(dtype)

@@ -14,17 +14,9 @@ NaN and −0.0 included), and so is the cache, the output: the textbook backward
 import numpy as np
 
 from .. import activation as textbook
+from .workspace import constant
 
 CHUNK = 2 ** 18            # elements per call: a 1 MiB block of float32 zeros
-
-_ZEROS = {}                # dtype → a zero block of CHUNK elements, kept between calls
-
-
-def _zeros(dtype):
-    block = _ZEROS.get(dtype)
-    if block is None or block.size != CHUNK:          # CHUNK is read at each call (benchmarks)
-        block = _ZEROS[dtype] = np.zeros(CHUNK, dtype=dtype)
-    return block
 
 
 def relu_forward(x, inplace=False):
@@ -35,7 +27,7 @@ def relu_forward(x, inplace=False):
             and x.dtype.isnative):
         return textbook.relu_forward(x, inplace)
     out = x if inplace else np.empty_like(x)
-    src, dst, zeros = x.reshape(-1), out.reshape(-1), _zeros(x.dtype)
+    src, dst, zeros = x.reshape(-1), out.reshape(-1), constant(0, CHUNK, x.dtype)
     for i in range(0, src.size, CHUNK):
         j = min(src.size, i + CHUNK)
         np.maximum(src[i:j], zeros[:j - i], out=dst[i:j])

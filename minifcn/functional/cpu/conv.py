@@ -38,8 +38,6 @@ SHARED_WINDOWS = True       # data grad as conv: its im2col of dy serves the wei
 WINOGRAD = True             # wide 3×3 stride-1 convolutions: F(2×2, 3×3), no im2col
 BIAS_BY_BLAS = True         # the bias gradient as a product with ones, not NumPy's sum
 
-_ONES = {}                  # dtype → a vector of ones for the bias gradient, grown when needed
-
 
 def _winograd(in_channels, out_channels, g):
     """Whether a convolution of this geometry goes through winograd.py."""
@@ -291,17 +289,12 @@ def _bias_grad(dout):
     """db (O,) = dout (N, O, oh, ow) summed over images and pixels: each image's (O, oh·ow)
     times a vector of ones, a matrix-vector product in BLAS, then the sum over images. NumPy's
     sum over axes (0, 2, 3) was slower at the convolutions' map sizes (bench/RESULTS.md, "Issue
-    23, sixth round"). The vector is kept and grown (a fresh one per call would cost about
-    what the product saves); only NumPy arrays come here, anything else takes NumPy's sum."""
+    23, sixth round"). The ones are kept between calls (``workspace.constant``); only NumPy
+    arrays come here, anything else takes NumPy's sum."""
     N, O, oh, ow = dout.shape
     if not (BIAS_BY_BLAS and isinstance(dout, np.ndarray) and dout.flags.c_contiguous):
         return dout.sum(axis=(0, 2, 3))
-    ones = _ONES.get(dout.dtype)
-    if ones is None or ones.size < oh * ow:
-        ones = np.ones(oh * ow, dtype=dout.dtype)
-        ones.flags.writeable = False                    # shared by every later call
-        _ONES[dout.dtype] = ones
-    return (dout.reshape(N, O, oh * ow) @ ones[:oh * ow]).sum(axis=0)
+    return (dout.reshape(N, O, oh * ow) @ workspace.constant(1, oh * ow, dout.dtype)).sum(axis=0)
 
 
 def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0):

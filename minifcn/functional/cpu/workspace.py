@@ -15,8 +15,11 @@ Allocating a fresh buffer per band (or per call) costs a page fault and the kern
 each 4 KiB page on first touch — large blocks are mmap'ed and handed back to the OS on free —
 which adds up to a large share of an FCN training step at VGG16's widths. So one buffer
 per (library, dtype, device) is kept and grown when a layer needs more. Only one band is alive at
-a time: no kernel holds the buffer while calling another kernel that uses it.
+a time: no kernel holds the buffer while calling another kernel that uses it. For the same
+reason the read-only constant vectors other kernels read (``constant``) are kept too.
 """
+import numpy as np
+
 from . import threads
 
 CHUNK_BYTES = 128 * 2 ** 20
@@ -32,6 +35,7 @@ MIN_BAND_PIXELS = 2048
 REUSE = True        # False: a fresh buffer per call (bench/bench_cpu_path.py measures the gain)
 
 _BUFFERS = {}      # (library, dtype, device) → the flat buffer, kept between calls
+_CONSTANTS = {}    # (value, dtype) → a read-only NumPy vector of that value, grown when needed
 
 
 def rows_per_band(bytes_per_row, total_rows, row_pixels=1, chunk_bytes=None):
@@ -76,3 +80,16 @@ def view(buf, shape):
     for s in shape:
         size *= s
     return buf[:size].reshape(shape)
+
+
+def constant(value, size, dtype):
+    """A read-only NumPy vector of ``size`` elements equal to ``value``: the first ``size`` of
+    one kept per (value, dtype) and grown when a caller needs more, because a fresh one per call
+    would cost about what it serves (ReLU's block of zeros, the bias gradient's ones)."""
+    key = (value, np.dtype(dtype))
+    block = _CONSTANTS.get(key)
+    if block is None or block.size < size:
+        block = np.full(size, value, dtype=dtype)
+        block.flags.writeable = False                 # shared by every later caller
+        _CONSTANTS[key] = block
+    return block[:size]
