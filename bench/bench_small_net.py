@@ -1,7 +1,8 @@
 """The main job's network, training steps back to back: minifcn against PyTorch CPU, one process.
 
     python bench/bench_small_net.py [--steps 10] [--rounds 5] [--sizes 128 …] [--threads 2]
-                                    [--no-layers] [--no-update] [--geometry main paper]
+                                    [--no-layers] [--by kind|layer] [--no-update]
+                                    [--geometry main paper]
 
 The network is the one ``python -m minifcn train`` trains by default: FCN-8s with base_channels 8,
 fc_channels 128 and 5 classes, in the main job's geometry (``--geometry main``: fc6 padded as
@@ -18,16 +19,20 @@ other, ``--rounds`` times (after a warm-up round); best and median seconds per s
 round would start each library cold (its threads asleep, or the other's still spinning).
 The per-layer table comes from inside such back-to-back steps: minifcn's layers timed by a
 wrapper around their forward and backward (common.LayerTimer), PyTorch's ops by torch.profiler,
-both summed by layer kind. Run with one thread everywhere as
+both summed by layer kind, or with ``--by layer`` by layer: PyTorch's ops by the range of the
+twin's layer of the same name that ran them, backward ops by the forward op they differentiate
+(common.torch_layers). Run with one thread everywhere as
 ``OPENBLAS_NUM_THREADS=1 MINIFCN_NUM_THREADS=1 python bench/bench_small_net.py --threads 1``.
 """
 import argparse
+import contextlib
 import importlib
 import os
 import time
 
 from common import (LayerTimer, back_to_back, cpu_model, make_batch, print_kinds,
-                    randomize_score_layers, report_ratio, torch_kinds, try_import_torch)
+                    randomize_score_layers, report_ratio, torch_kinds, torch_layer_ranges,
+                    torch_layers, try_import_torch)
 import numpy as np  # noqa: E402 (after common, which imports minifcn first: see there)
 
 from minifcn import nn
@@ -118,9 +123,10 @@ def steppers(model, tmodel, x, target, update=True):
     return runs, objects
 
 
-def layer_kinds(runs, objects, steps):
-    """Per layer kind, seconds summed over ``steps`` back-to-back steps of each library."""
-    with LayerTimer(*objects) as lt:
+def layer_kinds(runs, objects, steps, by="kind", tmodel=None):
+    """Per layer kind (``by="layer"``: per layer, ``tmodel`` the twin), seconds summed over
+    ``steps`` back-to-back steps of each library."""
+    with LayerTimer(*objects, by=by) as lt:
         t0 = CLOCK()
         for _ in range(steps):
             runs["minifcn"]()
@@ -129,10 +135,12 @@ def layer_kinds(runs, objects, steps):
     mine[("outside layers", "")] = total - sum(lt.seconds.values())
     theirs = {}
     if "torch" in runs:
-        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        ranges = torch_layer_ranges(tmodel) if by == "layer" else contextlib.nullcontext()
+        with ranges, torch.profiler.profile(
+                activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
             for _ in range(steps):
                 runs["torch"]()
-        theirs = torch_kinds(prof)
+        theirs = torch_layers(prof) if by == "layer" else torch_kinds(prof)
     return mine, theirs
 
 
@@ -148,6 +156,9 @@ def main():
                          "and/or the paper's (conv1_1 100, fc6 0)")
     ap.add_argument("--layers", action=argparse.BooleanOptionalAction, default=True,
                     help="per-layer-kind breakdown after each size's step timings")
+    ap.add_argument("--by", choices=("kind", "layer"), default="kind",
+                    help="the breakdown by layer kind (Conv2d bwd, …) or by layer (conv1_2 bwd, "
+                         "…; PyTorch's ops matched to the twin's layers of the same names)")
     ap.add_argument("--update", action=argparse.BooleanOptionalAction, default=True,
                     help="the step includes Adam's update, as training's does")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
@@ -177,7 +188,8 @@ def main():
         runs, objects = steppers(model, tmodel, x, target, args.update)
         report_ratio(back_to_back(runs, args.steps, args.rounds, CLOCK))
         if args.layers:
-            print_kinds(*layer_kinds(runs, objects, args.steps), args.steps)
+            print_kinds(*layer_kinds(runs, objects, args.steps, args.by, tmodel), args.steps,
+                        "layer kind" if args.by == "kind" else "layer")
 
 
 if __name__ == "__main__":

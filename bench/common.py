@@ -1,4 +1,6 @@
-"""Helpers shared by the benchmark scripts (no torch here: the scripts run without it)."""
+"""Helpers shared by the benchmark scripts (torch only imported where a function needs it:
+the scripts run without it)."""
+import contextlib
 import os
 import sys
 import time
@@ -118,12 +120,14 @@ def report_ratio(per_step, label="step"):
 
 
 class LayerTimer:
-    """Time spent in each kind of minifcn layer (forward and backward apart), measured inside
-    the steps it wraps: ``with LayerTimer(model, crit, optimizer) as lt: run steps``; then
-    ``lt.seconds`` {(kind, 'fwd'|'bwd'): seconds}. Wraps the leaf modules' forward/backward."""
+    """Time spent in each minifcn layer (forward and backward apart), measured inside the steps
+    it wraps: ``with LayerTimer(model, crit, optimizer) as lt: run steps``; then ``lt.seconds``
+    {(key, 'fwd'|'bwd'|'update'): seconds}, the key being the layer's kind (``by="kind"``) or
+    its name in the model (``by="layer"``: conv1_2, relu1_2, …). Wraps the leaf modules'
+    forward/backward and the optimizer's step."""
 
-    def __init__(self, *objects, clock=time.perf_counter):
-        self.objects, self.clock, self.seconds, self._undo = objects, clock, {}, []
+    def __init__(self, *objects, clock=time.perf_counter, by="kind"):
+        self.objects, self.clock, self.by, self.seconds, self._undo = objects, clock, by, {}, []
 
     def _wrap(self, obj, attr, key):
         f = getattr(obj, attr)
@@ -140,11 +144,11 @@ class LayerTimer:
     def __enter__(self):
         for obj in self.objects:
             if hasattr(obj, "modules"):
-                for m in obj.modules():
+                for name, m in obj.named_modules():
                     if not m._modules:
-                        kind = type(m).__name__
-                        self._wrap(m, "forward", (kind, "fwd"))
-                        self._wrap(m, "backward", (kind, "bwd"))
+                        key = name if self.by == "layer" and name else type(m).__name__
+                        self._wrap(m, "forward", (key, "fwd"))
+                        self._wrap(m, "backward", (key, "bwd"))
             else:                                    # an optimizer
                 self._wrap(obj, "step", (type(obj).__name__, "update"))
         return self
@@ -164,19 +168,95 @@ TORCH_KINDS = (  # aten op name fragments → the layer kind they belong to (fir
 )
 
 
+def _torch_kind(op_name):
+    """The (kind, phase) of an aten op by its name (TORCH_KINDS), or ("other", "")."""
+    return next((k for frag, k in TORCH_KINDS if frag in op_name.lower()), ("other", ""))
+
+
 def torch_kinds(prof):
     """{(kind, phase): seconds} from a torch.profiler run: each op's self time, by kind."""
     out = {}
     for ev in prof.key_averages():
-        key = next((k for frag, k in TORCH_KINDS if frag in ev.key.lower()), ("other", ""))
+        key = _torch_kind(ev.key)
         out[key] = out.get(key, 0.0) + ev.self_cpu_time_total * 1e-6
     return out
 
 
-def print_kinds(mine, theirs, steps):
-    """Per step, ms by layer kind: minifcn's and PyTorch's, and the ratio."""
+LAYER_RANGE = "layer::"          # the profiler ranges torch_layer_ranges opens
+
+
+@contextlib.contextmanager
+def torch_layer_ranges(model):
+    """While open, every leaf module's forward of a PyTorch ``model`` runs inside a profiler
+    range named after it (the last part of its name: to_pool3.relu1_1 → relu1_1), for
+    ``torch_layers``. Forward hooks only: they leave the tensors (and in-place ReLUs) alone."""
+    import torch
+    open_ranges, handles = {}, []
+
+    def enter(name):
+        def hook(module, args):
+            open_ranges[name] = torch.autograd.profiler.record_function(LAYER_RANGE + name)
+            open_ranges[name].__enter__()
+        return hook
+
+    def leave(name):
+        def hook(module, args, out):
+            open_ranges.pop(name).__exit__(None, None, None)
+        return hook
+    for name, m in model.named_modules():
+        if name and not list(m.children()):
+            short = name.rsplit(".", 1)[-1]
+            handles += [m.register_forward_pre_hook(enter(short)),
+                        m.register_forward_hook(leave(short))]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _ancestor(ev, prefix):
+    """The innermost event enclosing ``ev`` (itself included) whose name starts with prefix."""
+    while ev is not None and not ev.name.startswith(prefix):
+        ev = ev.cpu_parent
+    return ev
+
+
+def _forward_op(node):
+    """(thread, sequence number) of the forward op an autograd node differentiates."""
+    return getattr(node, "fwd_thread", node.thread), node.sequence_nr
+
+
+def torch_layers(prof):
+    """{(layer, phase): seconds} from a torch.profiler run of steps inside
+    ``torch_layer_ranges``: each op's self time goes to the layer whose forward range it ran
+    in ("fwd"), or, in the backward, to the layer whose forward op autograd's node
+    differentiates (matched by sequence number: "bwd"). Ops of neither (the loss, the optimizer,
+    crops and sums) are summed by kind, as ``torch_kinds`` does."""
+    events = prof.events()
+    layer_of_op = {}                       # (thread, sequence number) of a forward op → layer
+    for ev in events:
+        rng = _ancestor(ev, LAYER_RANGE)
+        if rng is not None and ev.sequence_nr >= 0:
+            layer_of_op[(ev.thread, ev.sequence_nr)] = rng.name[len(LAYER_RANGE):]
+    out = {}
+    for ev in events:
+        rng = _ancestor(ev, LAYER_RANGE)
+        node = None if rng is not None else _ancestor(ev, "autograd::engine::evaluate_function")
+        if rng is not None:
+            key = (rng.name[len(LAYER_RANGE):], "fwd")
+        elif node is not None and _forward_op(node) in layer_of_op:
+            key = (layer_of_op[_forward_op(node)], "bwd")
+        else:
+            key = _torch_kind(ev.name)
+        out[key] = out.get(key, 0.0) + ev.self_cpu_time_total * 1e-6
+    return out
+
+
+def print_kinds(mine, theirs, steps, title="layer kind"):
+    """Per step, ms by layer kind (or by layer): minifcn's and PyTorch's, and the ratio."""
     keys = sorted(set(mine) | set(theirs), key=lambda k: -(mine.get(k, 0) + theirs.get(k, 0)))
-    print(f"  {'layer kind':28s} {'minifcn ms':>10s} {'torch ms':>9s} {'ratio':>6s}")
+    print(f"  {title:28s} {'minifcn ms':>10s} {'torch ms':>9s} {'ratio':>6s}")
     for k in keys:
         a, b = mine.get(k, 0.0) / steps, theirs.get(k, 0.0) / steps
         ratio = f"{a / b:6.2f}" if a and b else "     -"

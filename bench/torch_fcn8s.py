@@ -8,7 +8,12 @@ model's weights so that both compute the same function (the benchmarks check tha
 timing). ``like(model)`` builds the twin of any minifcn FCN8s, in its geometry too: the main
 job's (conv1_1 padded by 0, fc6 by 3) has other crop offsets, and its skip crops reach past
 pool4/pool3 and fill with zeros there, as minifcn's ``FCN.skip_crop`` does.
+
+Every layer is a module named as minifcn names it (conv1_1, relu1_1, pool1, …, relu6, drop6), so
+that a per-layer table can set the two side by side (common.torch_layers).
 """
+from collections import OrderedDict
+
 import numpy as np
 import torch
 from torch import nn
@@ -21,25 +26,26 @@ class TorchFCN8s(nn.Module):
                  conv1_1_padding=100, fc6_padding=0, offsets=(5, 9, 31)):
         super().__init__()
         self.offsets = offsets                     # score_pool4c, score_pool3c, score
-        c_in, layers = 3, []
+        c_in, layers = 3, OrderedDict()
         for b, (_, width, n) in enumerate(CONVS, start=1):
             c_out = width * base_channels // 64
             for i in range(1, n + 1):
                 conv = nn.Conv2d(c_in, c_out, 3, padding=conv1_1_padding if (b, i) == (1, 1) else 1)
                 self.add_module(f"conv{b}_{i}", conv)     # torchfcn's parameter names
-                layers += [conv, nn.ReLU(inplace=True)]
+                layers[f"conv{b}_{i}"], layers[f"relu{b}_{i}"] = conv, nn.ReLU(inplace=True)
                 c_in = c_out
-            layers.append(nn.MaxPool2d(2, stride=2, ceil_mode=True))
+            layers[f"pool{b}"] = nn.MaxPool2d(2, stride=2, ceil_mode=True)
             if b == 3:
-                self.to_pool3 = nn.Sequential(*layers)
-                layers = []
+                self.to_pool3 = nn.Sequential(layers)
+                layers = OrderedDict()
             elif b == 4:
-                self.to_pool4 = nn.Sequential(*layers)
-                layers = []
-        self.to_pool5 = nn.Sequential(*layers)
+                self.to_pool4 = nn.Sequential(layers)
+                layers = OrderedDict()
+        self.to_pool5 = nn.Sequential(layers)
         self.fc6 = nn.Conv2d(c_in, fc_channels, 7, padding=fc6_padding)
         self.fc7 = nn.Conv2d(fc_channels, fc_channels, 1)
-        self.drop = nn.Dropout(0.5)
+        self.relu6, self.drop6 = nn.ReLU(inplace=True), nn.Dropout(0.5)
+        self.relu7, self.drop7 = nn.ReLU(inplace=True), nn.Dropout(0.5)
         self.score_fr = nn.Conv2d(fc_channels, n_class, 1)
         self.score_pool3 = nn.Conv2d(4 * base_channels, n_class, 1)
         self.score_pool4 = nn.Conv2d(8 * base_channels, n_class, 1)
@@ -53,8 +59,8 @@ class TorchFCN8s(nn.Module):
         pool3 = self.to_pool3(x)                                        # 1/8
         pool4 = self.to_pool4(pool3)                                    # 1/16
         h = self.to_pool5(pool4)                                        # 1/32
-        h = self.drop(torch.relu_(self.fc6(h)))
-        h = self.drop(torch.relu_(self.fc7(h)))
+        h = self.drop6(self.relu6(self.fc6(h)))
+        h = self.drop7(self.relu7(self.fc7(h)))
         upscore2 = self.upscore2(self.score_fr(h))                      # 1/16
         o4, o3, o = self.offsets
         h = crop(self.score_pool4(pool4), upscore2, o4)
