@@ -31,8 +31,8 @@ import argparse
 import contextlib
 import os
 
-from common import (back_to_back, best_and_median, cpu_model, make_batch, minifcn_step,
-                    randomize_score_layers)
+from common import (back_to_back, best_and_median, cpu_model, host_line, make_batch,
+                    minifcn_step, randomize_score_layers)
 import numpy as np  # noqa: E402 (after common, which imports minifcn first: see there)
 
 from minifcn import nn
@@ -129,6 +129,7 @@ def main():
           f"{os.environ.get('MINIFCN_NUM_THREADS', '(default)')}; FCN-8s widths "
           f"{args.widths}, {args.size}×{args.size}; training steps (forward, loss, backward, "
           f"Adam), {args.steps} back to back per round, {args.rounds} rounds")
+    print(host_line())
     for geo in args.geometry:
         pads = {} if geo == "main" else {"conv1_1_padding": 100, "fc6_padding": 0}
         model = FCN8s.main_job(5, *args.widths, min_size=args.size, **pads)

@@ -14,8 +14,9 @@ ratios minifcn / PyTorch are printed with ``lscpu``'s model name.
 import argparse
 import os
 
-from common import (back_to_back, cpu_model, make_batch, minifcn_step, randomize_score_layers,
-                    report_ratio, set_inplace_relu, torch_step, try_import_torch)
+from common import (back_to_back, cpu_model, host_line, make_batch, minifcn_step,
+                    randomize_score_layers, report_ratio, set_inplace_relu, torch_step,
+                    try_import_torch)
 import numpy as np  # after common, which imports minifcn first (see there)
 import minifcn
 from minifcn import nn
@@ -76,6 +77,7 @@ def main():
           f"per round, {args.rounds} rounds interleaved; {cpu_model()}; numpy {np.__version__}"
           + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
              if "torch" in fwd else "") + f"; minifcn from {os.path.dirname(minifcn.__file__)}")
+    print(host_line())
     if "forward" in args.what:
         report_ratio(back_to_back(fwd, args.steps, args.rounds), "forward")
     model.train()

@@ -30,7 +30,7 @@ import importlib
 import os
 import time
 
-from common import (LayerTimer, back_to_back, cpu_model, make_batch, print_kinds,
+from common import (LayerTimer, back_to_back, cpu_model, host_line, make_batch, print_kinds,
                     randomize_score_layers, report_ratio, torch_kinds, torch_layer_ranges,
                     torch_layers, try_import_torch)
 import numpy as np  # noqa: E402 (after common, which imports minifcn first: see there)
@@ -181,6 +181,7 @@ def main():
           f"{os.environ.get('MINIFCN_NUM_THREADS', '(default)')}; shifted.py "
           f"{'on' if args.shifted and shifted is not None else 'off'}"
           + (f"; torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else ""))
+    print(host_line())
     for size, geo in [(size, geo) for size in sizes for geo in args.geometry]:
         pads = geometry(geo, size)
         print(f"{size}×{size}, {geo} geometry ({', '.join(f'{k} {v}' for k, v in pads.items())}):")

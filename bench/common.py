@@ -77,6 +77,33 @@ def cpu_model():
         return platform.processor() or platform.machine()
 
 
+def host_rates(repeats=10):
+    """The shared host's speed now, before timing anything: a 2048² float32 GEMM (GFLOP/s, on
+    BLAS's threads) and a 64 MiB copy (GB/s read plus written, one core), best of ``repeats``.
+    Both drift with the host's other tenants, and a figure is stated with them. Neither catches
+    every slow spell: a 16-channel convolution alone ran at a third of its usual speed for
+    minutes while both rates held (bench/RESULTS.md, "Issue 23, seventh round"), which is why
+    the benchmarks interleave their rounds and report medians beside the best.
+    """
+    a = np.ones((2048, 2048), dtype=np.float32)
+    src, dst = np.ones(2 ** 24, dtype=np.float32), np.empty(2 ** 24, dtype=np.float32)
+    gemm = copy = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ a
+        t1 = time.perf_counter()
+        np.copyto(dst, src)
+        t2 = time.perf_counter()
+        gemm, copy = min(gemm, t1 - t0), min(copy, t2 - t1)
+    return 2 * 2048 ** 3 / gemm / 1e9, 2 * src.nbytes / copy / 1e9
+
+
+def host_line():
+    """``host_rates`` as words, for a benchmark's header."""
+    gemm, copy = host_rates()
+    return f"host now: sgemm 2048² {gemm:.0f} GFLOP/s, copy 64 MiB {copy:.1f} GB/s"
+
+
 def try_import_torch():
     try:
         import torch
