@@ -261,14 +261,11 @@ def torch_layers(prof):
     differentiates (matched by sequence number: "bwd"). Ops of neither (the loss, the optimizer,
     crops and sums) are summed by kind, as ``torch_kinds`` does."""
     events = prof.events()
-    layer_of_op = {}                       # (thread, sequence number) of a forward op → layer
-    for ev in events:
-        rng = _ancestor(ev, LAYER_RANGE)
-        if rng is not None and ev.sequence_nr >= 0:
-            layer_of_op[(ev.thread, ev.sequence_nr)] = rng.name[len(LAYER_RANGE):]
+    ranges = [_ancestor(ev, LAYER_RANGE) for ev in events]     # each event's forward range
+    layer_of_op = {(ev.thread, ev.sequence_nr): rng.name[len(LAYER_RANGE):]   # forward ops
+                   for ev, rng in zip(events, ranges) if rng is not None and ev.sequence_nr >= 0}
     out = {}
-    for ev in events:
-        rng = _ancestor(ev, LAYER_RANGE)
+    for ev, rng in zip(events, ranges):
         node = None if rng is not None else _ancestor(ev, "autograd::engine::evaluate_function")
         if rng is not None:
             key = (rng.name[len(LAYER_RANGE):], "fwd")
