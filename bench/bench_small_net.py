@@ -123,7 +123,7 @@ def steppers(model, tmodel, x, target, update=True):
     return runs, objects
 
 
-def layer_kinds(runs, objects, steps, by="kind", tmodel=None):
+def layer_times(runs, objects, steps, by="kind", tmodel=None):
     """Per layer kind (``by="layer"``: per layer, ``tmodel`` the twin), seconds summed over
     ``steps`` back-to-back steps of each library."""
     with LayerTimer(*objects, by=by) as lt:
@@ -189,7 +189,7 @@ def main():
         runs, objects = steppers(model, tmodel, x, target, args.update)
         report_ratio(back_to_back(runs, args.steps, args.rounds, CLOCK))
         if args.layers:
-            print_kinds(*layer_kinds(runs, objects, args.steps, args.by, tmodel), args.steps,
+            print_kinds(*layer_times(runs, objects, args.steps, args.by, tmodel), args.steps,
                         "layer kind" if args.by == "kind" else "layer")
 
 
