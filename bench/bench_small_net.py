@@ -19,13 +19,12 @@ other, ``--rounds`` times (after a warm-up round); best and median seconds per s
 round would start each library cold (its threads asleep, or the other's still spinning).
 The per-layer table comes from inside such back-to-back steps: minifcn's layers timed by a
 wrapper around their forward and backward (common.LayerTimer), PyTorch's ops by torch.profiler,
-both summed by layer kind, or with ``--by layer`` by layer: PyTorch's ops by the range of the
-twin's layer of the same name that ran them, backward ops by the forward op they differentiate
-(common.torch_layers). Run with one thread everywhere as
+each attributed to the twin's layer of the same name (forward ops by the layer's range they ran
+in, backward ops by the forward op they differentiate: common.torch_layers); summed by layer
+kind, or with ``--by layer`` shown by layer. Run with one thread everywhere as
 ``OPENBLAS_NUM_THREADS=1 MINIFCN_NUM_THREADS=1 python bench/bench_small_net.py --threads 1``.
 """
 import argparse
-import contextlib
 import importlib
 import os
 import time
@@ -124,8 +123,8 @@ def steppers(model, tmodel, x, target, update=True):
 
 
 def layer_times(runs, objects, steps, by="kind", tmodel=None):
-    """Per layer kind (``by="layer"``: per layer, ``tmodel`` the twin), seconds summed over
-    ``steps`` back-to-back steps of each library."""
+    """Per layer kind (``by="layer"``: per layer), seconds summed over ``steps`` back-to-back
+    steps of each library; ``tmodel`` is the PyTorch twin that ``runs["torch"]`` steps."""
     with LayerTimer(*objects, by=by) as lt:
         t0 = CLOCK()
         for _ in range(steps):
@@ -135,12 +134,13 @@ def layer_times(runs, objects, steps, by="kind", tmodel=None):
     mine[("outside layers", "")] = total - sum(lt.seconds.values())
     theirs = {}
     if "torch" in runs:
-        ranges = torch_layer_ranges(tmodel) if by == "layer" else contextlib.nullcontext()
-        with ranges, torch.profiler.profile(
+        with torch_layer_ranges(tmodel), torch.profiler.profile(
                 activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
             for _ in range(steps):
                 runs["torch"]()
-        theirs = torch_layers(prof) if by == "layer" else torch_kinds(prof)
+        theirs = torch_layers(prof)
+        if by == "kind":
+            theirs = torch_kinds(theirs, tmodel)
     return mine, theirs
 
 

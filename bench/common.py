@@ -185,7 +185,7 @@ class LayerTimer:
             obj.__dict__.pop(attr, None)
 
 
-TORCH_KINDS = (  # aten op name fragments → the layer kind they belong to (first match wins)
+TORCH_KINDS = (  # aten op name fragments → the kind of an op outside any layer (first match wins)
     ("convolution_backward", ("Conv2d", "bwd")),   # a transposed convolution's backward too
     ("conv_transpose", ("ConvTranspose2d", "fwd")), ("conv", ("Conv2d", "fwd")),
     ("max_pool2d_with_indices_backward", ("MaxPool2d", "bwd")), ("max_pool", ("MaxPool2d", "fwd")),
@@ -200,16 +200,8 @@ def _torch_kind(op_name):
     return next((k for frag, k in TORCH_KINDS if frag in op_name.lower()), ("other", ""))
 
 
-def torch_kinds(prof):
-    """{(kind, phase): seconds} from a torch.profiler run: each op's self time, by kind."""
-    out = {}
-    for ev in prof.key_averages():
-        key = _torch_kind(ev.key)
-        out[key] = out.get(key, 0.0) + ev.self_cpu_time_total * 1e-6
-    return out
-
-
 LAYER_RANGE = "layer::"          # the profiler ranges torch_layer_ranges opens
+AUTOGRAD_NODE = "autograd::engine::evaluate_function"   # the range of one backward node
 
 
 @contextlib.contextmanager
@@ -259,14 +251,14 @@ def torch_layers(prof):
     ``torch_layer_ranges``: each op's self time goes to the layer whose forward range it ran
     in ("fwd"), or, in the backward, to the layer whose forward op autograd's node
     differentiates (matched by sequence number: "bwd"). Ops of neither (the loss, the optimizer,
-    crops and sums) are summed by kind, as ``torch_kinds`` does."""
+    crops and sums) go to the kind their names say (``TORCH_KINDS``)."""
     events = prof.events()
     ranges = [_ancestor(ev, LAYER_RANGE) for ev in events]     # each event's forward range
     layer_of_op = {(ev.thread, ev.sequence_nr): rng.name[len(LAYER_RANGE):]   # forward ops
                    for ev, rng in zip(events, ranges) if rng is not None and ev.sequence_nr >= 0}
     out = {}
     for ev, rng in zip(events, ranges):
-        node = None if rng is not None else _ancestor(ev, "autograd::engine::evaluate_function")
+        node = None if rng is not None else _ancestor(ev, AUTOGRAD_NODE)
         if rng is not None:
             key = (rng.name[len(LAYER_RANGE):], "fwd")
         elif node is not None and _forward_op(node) in layer_of_op:
@@ -274,6 +266,22 @@ def torch_layers(prof):
         else:
             key = _torch_kind(ev.name)
         out[key] = out.get(key, 0.0) + ev.self_cpu_time_total * 1e-6
+    return out
+
+
+def torch_kinds(layers, model):
+    """{(kind, phase): seconds}: ``torch_layers``' table of a run of ``model`` summed by layer
+    kind, the class name of the layer's module (Conv2d, ReLU, …, as minifcn's LayerTimer names
+    kinds); keys that are no layer of the model (the loss, the optimizer, "other") stay as they
+    are. Kinds read from the layers, not from the ops' names: in the backward PyTorch's slow
+    convolution is ``aten::_slow_conv2d_backward`` and a ReLU's node ``ReluBackward0``, and
+    a transposed convolution's forward runs ``aten::_convolution``."""
+    kind_of = {name.rsplit(".", 1)[-1]: type(m).__name__ for name, m in model.named_modules()
+               if name}
+    out = {}
+    for (layer, phase), seconds in layers.items():
+        key = (kind_of.get(layer, layer), phase)
+        out[key] = out.get(key, 0.0) + seconds
     return out
 
 
