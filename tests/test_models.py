@@ -177,6 +177,35 @@ def test_caches_hold_no_copies():
     assert all(m.cache is None for m in model.modules())
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_last_relu_of_a_block_after_its_pool_changes_nothing(dtype):
+    """block_forward pools before its last ReLU (a quarter of the pixels): the output and every
+    gradient must be the paper's order's, conv → ReLU → pool, bit for bit."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 37, 45)).astype(dtype)
+    ours, paper = (randomize(FCN8s(**TINY)).to(dtype=dtype) for _ in range(2))
+    h_ours = h_paper = x
+    for b in range(1, 6):
+        pairs, pool = paper._blocks[b]
+        for conv, relu in pairs:
+            h_paper = relu(conv(h_paper))
+        h_paper = pool(h_paper)
+        h_ours = ours.block_forward(b, h_ours)
+        np.testing.assert_array_equal(h_ours, h_paper)
+    assert (h_paper == 0).mean() > 0.1          # windows whose max is ≤ 0 were exercised
+    d_ours = d_paper = rng.standard_normal(h_paper.shape).astype(dtype)
+    for b in range(5, 0, -1):
+        pairs, pool = paper._blocks[b]
+        d_paper = pool.backward(d_paper)
+        for conv, relu in reversed(pairs):
+            d_paper = conv.backward(relu.backward(d_paper))
+        d_ours = ours.block_backward(b, d_ours)
+        np.testing.assert_array_equal(d_ours, d_paper)
+    for (name, p), (_, q) in zip(ours.named_parameters(), paper.named_parameters()):
+        if p.grad is not None or q.grad is not None:
+            np.testing.assert_array_equal(p.grad, q.grad, err_msg=name)
+
+
 def test_device_and_dtype_moves():
     model = randomize(FCN16s(**TINY)).to(dtype=np.float64)
     assert all(p.data.dtype == np.float64 for p in model.parameters())

@@ -87,21 +87,29 @@ class VGGBackbone(nn.Module):
         raise ValueError(f"no layer {up_to!r} in the trunk")
 
     def block_forward(self, b, h):
-        """Block b: (3×3 conv → ReLU) × 2 or 3, then the 2×2 pool that halves the map."""
+        """Block b: (3×3 conv → ReLU) × 2 or 3, then the 2×2 pool that halves the map.
+
+        The block's last ReLU runs after the pool, on a quarter of the pixels. That is the same
+        function: a ReLU is monotone, so max(relu(a), relu(b)) = relu(max(a, b)), and the same
+        gradients (a window whose max is ≤ 0 sends nothing back in either order, any other
+        sends it to the same pixel); tests/test_models.py checks the two orders bit for bit.
+        """
         pairs, pool = self._blocks[b]
-        for conv, relu in pairs:
-            h = relu(conv(h))
-        return pool(h)
+        *first, (conv, relu) = pairs
+        for c, r in first:
+            h = r(c(h))
+        return relu(pool(conv(h)))                  # = pool(relu(conv(h)))
 
     def block_backward(self, b, dh, need_input_grad=True):
         """The mirror of ``block_forward``. For block 1, ``need_input_grad=False`` lets conv1_1
         skip the image's gradient (training never needs it) and returns None."""
         pairs, pool = self._blocks[b]
-        dh = pool.backward(dh)
-        for conv, relu in reversed(pairs):
-            if conv is self.conv1_1:
-                conv.need_input_grad = need_input_grad
-            dh = conv.backward(relu.backward(dh))
+        if b == 1:
+            self.conv1_1.need_input_grad = need_input_grad
+        *first, (conv, relu) = pairs
+        dh = conv.backward(pool.backward(relu.backward(dh)))
+        for c, r in reversed(first):
+            dh = c.backward(r.backward(dh))
         return dh
 
     def add_fc_layers(self, fc6, fc7, dropout=0.5):
