@@ -101,9 +101,7 @@ def host_rates(repeats=10):
 def host_line():
     """``host_rates`` as words, for a benchmark's header."""
     gemm, copy = host_rates()
-    kernels = os.environ.get("OPENBLAS_CORETYPE") or "OpenBLAS's choice"
-    return (f"host now: sgemm 2048² {gemm:.0f} GFLOP/s, copy 64 MiB {copy:.1f} GB/s; "
-            f"OPENBLAS_CORETYPE {kernels}")
+    return f"host now: sgemm 2048² {gemm:.0f} GFLOP/s, copy 64 MiB {copy:.1f} GB/s"
 
 
 def try_import_torch():

@@ -187,38 +187,3 @@ def test_a_forked_child_gets_its_own_workers(split_everything):
             pytest.fail("the forked child hung in over_channels")
         time.sleep(0.01)
     assert os.read(r, 16) == b"6"
-
-
-ZEN4 = ("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
-        "flags\t\t: fpu sse avx2 avx512f avx512bw\n\nprocessor\t: 1\nvendor_id\t: AuthenticAMD\n")
-
-
-@pytest.mark.parametrize("cpuinfo, expected", [
-    (ZEN4, "ZEN"),
-    (ZEN4.replace(" avx512f avx512bw", ""), None),                 # Zen 3: OpenBLAS picks ZEN
-    (ZEN4.replace("cpu family\t: 25", "cpu family\t: 26"), None),  # Zen 5: never measured
-    (ZEN4.replace("AuthenticAMD", "GenuineIntel", 1), None),
-    ("", None),
-])
-def test_openblas_gets_its_zen_kernels_on_zen4_only(cpuinfo, expected):
-    import minifcn
-    assert minifcn._openblas_coretype(cpuinfo) == expected
-
-
-@pytest.mark.parametrize("user_value", [None, "SKYLAKEX"])
-def test_import_sets_the_openblas_environment_unless_the_user_set_it(user_value):
-    import subprocess
-    import sys
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
-    if user_value:
-        env["OPENBLAS_CORETYPE"] = user_value
-    code = ("import os, minifcn; "
-            "print(os.environ.get('OPENBLAS_CORETYPE'), os.environ['OPENBLAS_THREAD_TIMEOUT'])")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True).stdout.split()
-    try:
-        with open("/proc/cpuinfo") as f:
-            ours = __import__("minifcn")._openblas_coretype(f.read())
-    except OSError:
-        ours = None
-    assert out == [str(user_value or ours), "10"]
