@@ -1,10 +1,13 @@
 """The models: shapes for any input size, torchfcn's parameter names, initialisation, caches,
 dropout seeds, the factory, staged copies and VGG16 → FCN convolutionization."""
+import contextlib
+
 import numpy as np
 import pytest
 
 from minifcn import data, models, nn
 from minifcn import functional as F
+from minifcn.functional.cpu import textbook_only
 from minifcn.models import VGG16, FCN8s, FCN8sAtOnce, FCN16s, FCN32s
 
 FCNS = [FCN32s, FCN16s, FCN8s, FCN8sAtOnce]
@@ -177,33 +180,43 @@ def test_caches_hold_no_copies():
     assert all(m.cache is None for m in model.modules())
 
 
+def assert_same_bits(a, b, err_msg=""):
+    """a and b equal bit for bit: +0 and −0 differ here, a NaN equals only the same NaN."""
+    assert a.dtype == b.dtype and a.shape == b.shape, (a.dtype, b.dtype, a.shape, b.shape)
+    kind = f"u{a.dtype.itemsize}"
+    np.testing.assert_array_equal(a.view(kind), b.view(kind), err_msg=err_msg)
+
+
+@pytest.mark.parametrize("kernels", ["cpu", "textbook"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_the_last_relu_of_a_block_after_its_pool_changes_nothing(dtype):
+def test_the_last_relu_of_a_block_after_its_pool_changes_nothing(dtype, kernels):
     """block_forward pools before its last ReLU (a quarter of the pixels): the output and every
-    gradient must be the paper's order's, conv → ReLU → pool, bit for bit."""
+    gradient must be the paper's order's, conv → ReLU → pool, bit for bit, on the CPU's kernels
+    and on the textbook ones that a GPU takes."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 3, 37, 45)).astype(dtype)
     ours, paper = (randomize(FCN8s(**TINY)).to(dtype=dtype) for _ in range(2))
-    h_ours = h_paper = x
-    for b in range(1, 6):
-        pairs, pool = paper._blocks[b]
-        for conv, relu in pairs:
-            h_paper = relu(conv(h_paper))
-        h_paper = pool(h_paper)
-        h_ours = ours.block_forward(b, h_ours)
-        np.testing.assert_array_equal(h_ours, h_paper)
-    assert (h_paper == 0).mean() > 0.1          # windows whose max is ≤ 0 were exercised
-    d_ours = d_paper = rng.standard_normal(h_paper.shape).astype(dtype)
-    for b in range(5, 0, -1):
-        pairs, pool = paper._blocks[b]
-        d_paper = pool.backward(d_paper)
-        for conv, relu in reversed(pairs):
-            d_paper = conv.backward(relu.backward(d_paper))
-        d_ours = ours.block_backward(b, d_ours)
-        np.testing.assert_array_equal(d_ours, d_paper)
+    with (textbook_only() if kernels == "textbook" else contextlib.nullcontext()):
+        h_ours = h_paper = x
+        for b in range(1, 6):
+            pairs, pool = paper._blocks[b]
+            for conv, relu in pairs:
+                h_paper = relu(conv(h_paper))
+            h_paper = pool(h_paper)
+            h_ours = ours.block_forward(b, h_ours)
+            assert_same_bits(h_ours, h_paper)
+        assert (h_paper == 0).mean() > 0.1          # windows whose max is ≤ 0 were exercised
+        d_ours = d_paper = rng.standard_normal(h_paper.shape).astype(dtype)
+        for b in range(5, 0, -1):
+            pairs, pool = paper._blocks[b]
+            d_paper = pool.backward(d_paper)
+            for conv, relu in reversed(pairs):
+                d_paper = conv.backward(relu.backward(d_paper))
+            d_ours = ours.block_backward(b, d_ours)
+            assert_same_bits(d_ours, d_paper)
     for (name, p), (_, q) in zip(ours.named_parameters(), paper.named_parameters()):
         if p.grad is not None or q.grad is not None:
-            np.testing.assert_array_equal(p.grad, q.grad, err_msg=name)
+            assert_same_bits(p.grad, q.grad, err_msg=name)
 
 
 def test_device_and_dtype_moves():

@@ -83,4 +83,8 @@ def max_pool2d_backward(dout, cache):
             for kx in range(kw):
                 dxpad[:, :, ky:ky + sy * oh:sy, kx:kx + sx * ow:sx] += dwin[:, :, :, :, ky, kx]
     H, W = x_shape[2:]
-    return dxpad[:, :, ph:ph + H, pw:pw + W]
+    if dxpad.shape[2:] == (H, W):
+        return dxpad
+    # padded, or ceil mode's extra row or column: a contiguous copy, as every other backward
+    # returns (a strided view would change how the next layer's sums are ordered)
+    return xp.ascontiguousarray(dxpad[:, :, ph:ph + H, pw:pw + W])

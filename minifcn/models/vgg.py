@@ -93,6 +93,8 @@ class VGGBackbone(nn.Module):
         function: a ReLU is monotone, so max(relu(a), relu(b)) = relu(max(a, b)), and the same
         gradients (a window whose max is ≤ 0 sends nothing back in either order, any other
         sends it to the same pixel); tests/test_models.py checks the two orders bit for bit.
+        (Not where the activations hold a NaN: the two orders may then route a window's
+        gradient differently, when training has already diverged.)
         """
         pairs, pool = self._blocks[b]
         *first, (conv, relu) = pairs
