@@ -1,16 +1,19 @@
 """OpenBLAS's kernel sets at the small FCN's GEMM shapes: one fresh process per OPENBLAS_CORETYPE.
 
     python bench/bench_blas_kernels.py [--coretypes default SKYLAKEX ZEN] [--repeat 3]
-                                       [--threads 2]
+                                       [--threads N]
 
 OpenBLAS (the one NumPy's wheels bundle, built for every x86 kind) picks its kernels when it
 loads, from the CPU's features, unless ``OPENBLAS_CORETYPE`` names a set. On an AMD Zen 4 it
-picks the AVX-512 ones (SkylakeX), and minifcn/__init__.py sets ZEN there instead: this script
-is what that choice rests on. ``default`` is a process with no OPENBLAS_CORETYPE at all, NumPy
-imported without minifcn: OpenBLAS's own choice (every child inherits the
-OPENBLAS_THREAD_TIMEOUT that minifcn sets here). Each child times every shape (best of 30
-products after 3 warm-ups) and the processes take turns, ``--repeat`` times; printed is the best
-rate of each shape per kernel set, in GFLOP/s, with ``lscpu``'s model name.
+picks its AVX-512 ones (SkylakeX); ``ZEN`` gives it the AVX2 kernels it uses on earlier AMD
+cores (the wheel reports them as Haswell). ``default`` is a process with no OPENBLAS_CORETYPE
+at all: OpenBLAS's own choice. Each child imports NumPy alone, with ``--threads`` BLAS threads
+(default: all cores) and the OPENBLAS_THREAD_TIMEOUT that minifcn sets in this process, and
+times every shape (best of 30 products after 3 warm-ups); the processes take turns,
+``--repeat`` times. Printed: the best rate of each shape per kernel set, in GFLOP/s, with
+``lscpu``'s model name. minifcn does not set the kernels itself: a process that imported NumPy
+before minifcn would get the other set, and a resumed training run would no longer end exactly
+where an uninterrupted one does (bench/RESULTS.md, "Issue 23, eighth round").
 
 The shapes are the convolutions' products in the paper's geometry (bench_small_net.py): the
 forward ``W (O, C·9) @ cols (C·9, pixels)`` of conv2_1, conv2_2, conv3_2, conv4_2 and conv5_2,
