@@ -25,6 +25,8 @@ after the other, best and median of ``--rounds`` — with everything on, and wit
     fc6 one view      a small input under a large kernel (fc6) unfolded offset by offset
     relu after pool   each block's last ReLU before its pool, the paper's order (models/vgg.py
                       runs it after the pool, on a quarter of the pixels; not a CPU piece)
+    runs              the trunk on full maps, not stored once per run of equal rows and
+                      columns (nn/runs.py: where conv1_1 pads by 100, the paper's geometry)
 
 The ratio printed is (time with the piece off) / (time with everything on): above 1 the piece
 pays on this machine. minifcn only, no PyTorch. Prints ``lscpu``'s model name.
@@ -45,6 +47,7 @@ from minifcn.functional.cpu import conv as cpu_conv
 from minifcn.functional.cpu import bands, shifted, workspace
 from minifcn.functional.cpu import pool as cpu_pool
 from minifcn.models import FCN8s, vgg
+from minifcn.nn import runs
 from minifcn.optim import Adam
 
 
@@ -123,6 +126,7 @@ PIECES = {
     "bias by BLAS": lambda: setting(cpu_conv, "BIAS_BY_BLAS", False),
     "fc6 one view": lambda: setting(bands, "SMALL_INPUT", 0),
     "relu after pool": paper_block_order,
+    "runs": lambda: setting(runs, "ENABLED", False),
 }
 
 

@@ -157,3 +157,43 @@ def max_pool2d_backward_naive(dout, x, kernel_size, stride=None, padding=0, ceil
                     dy, dx_ = np.unravel_index(np.argmax(window), window.shape)
                     dx[n, c, y0 + dy, x0 + dx_] += dout[n, c, i, j]
     return dx
+
+
+def expand_runs_naive(x, rows, cols):
+    """The full map of a map stored once per run (functional/runs.py): stored pixel (i, j)
+    copied into every pixel of its block, rows[i] rows by cols[j] columns."""
+    out = np.zeros(x.shape[:2] + (sum(rows), sum(cols)), dtype=x.dtype)
+    r0 = 0
+    for i, n_rows in enumerate(rows):
+        c0 = 0
+        for j, n_cols in enumerate(cols):
+            out[:, :, r0:r0 + n_rows, c0:c0 + n_cols] = x[:, :, i:i + 1, j:j + 1]
+            c0 += n_cols
+        r0 += n_rows
+    return out
+
+
+def expand_runs_backward_naive(dout, rows, cols):
+    """The adjoint of ``expand_runs_naive``: each stored pixel gets the sum over its block."""
+    dx = np.zeros(dout.shape[:2] + (len(rows), len(cols)), dtype=dout.dtype)
+    r0 = 0
+    for i, n_rows in enumerate(rows):
+        c0 = 0
+        for j, n_cols in enumerate(cols):
+            dx[:, :, i, j] = dout[:, :, r0:r0 + n_rows, c0:c0 + n_cols].sum(axis=(2, 3))
+            c0 += n_cols
+        r0 += n_rows
+    return dx
+
+
+def take_backward_naive(dout, rows_index, cols_index, stored_hw):
+    """The adjoint of taking rows ``rows_index`` and columns ``cols_index`` (None: all) of a
+    (N, C, h, w) map: each taken pixel's gradient added into the pixel it was taken from."""
+    h, w = stored_hw
+    rows_index = range(h) if rows_index is None else rows_index
+    cols_index = range(w) if cols_index is None else cols_index
+    dx = np.zeros(dout.shape[:2] + (h, w), dtype=dout.dtype)
+    for a, i in enumerate(rows_index):
+        for b, j in enumerate(cols_index):
+            dx[:, :, i, j] += dout[:, :, a, b]
+    return dx

@@ -49,6 +49,7 @@ import numpy as np
 from .. import nn
 from ..geometry import crop_offset
 from ..nn import init
+from ..nn.runs import RunMap
 from .vgg import VGG16, VGG16_CONVS, VGGBackbone
 
 # fc6's padding: 0 is the paper's; each pixel more moves fc6's window centre one pool5 pixel
@@ -110,7 +111,8 @@ class FCN(VGGBackbone):
 
     ``forward(x, return_blobs=False)`` returns the scores (N, n_class, H, W); with
     ``return_blobs=True`` it returns ``(score, blobs)``, where ``blobs`` maps the name of
-    every intermediate result, in the order computed, to the array itself (not a copy): pool1 …
+    every intermediate result, in the order computed, to the array itself (not a copy; but a
+    pool that the trunk kept in runs, ``nn/runs.py``, comes back expanded): pool1 …
     pool5, fc6, fc7, score_fr, then per skip upscore2 (upscore_pool4), score_pool4,
     score_pool4c, fuse_pool4, …, the final upscore and score, named as in the Caffe prototxt
     and torchfcn.
@@ -178,6 +180,12 @@ class FCN(VGGBackbone):
         self.score = nn.Crop(crop_offset(coarse + [final]))
         for s in self._skips:
             setattr(self, f"scale_{s.pool}", s.scale)
+        # The trunk's maps repeat rows and columns where conv1_1's padding is wide (nn/runs.py):
+        # the pools before the first skip may pass them on stored once per run; the skips and
+        # fc6 take arrays.
+        first_taken = min([int(s.pool[-1]) for s in self._skips] + [5])
+        for b in range(1, first_taken):
+            getattr(self, f"pool{b}").keep_runs = True
 
     def pool_channels(self, pool):
         """The channels of a trunk blob: pool3 4·base_channels, pool4 8·base_channels."""
@@ -221,7 +229,9 @@ class FCN(VGGBackbone):
             b[f"fuse_{s.pool}"] = h = h + b[f"score_{s.pool}c"]          # the sum, h's size
         b[self.final_upscore] = h = getattr(self, self.final_upscore)(h)  # 1/1: 568 | 184
         b["score"] = self.score(h, x)                     # 1/1: 500 from 31 | 128 from 27
-        return (b["score"], b) if return_blobs else b["score"]
+        if not return_blobs:
+            return b["score"]
+        return b["score"], {k: v.dense() if isinstance(v, RunMap) else v for k, v in b.items()}
 
     def backward(self, dscore, need_input_grad=True):
         dh = self.score.backward(dscore)                  # 1/1: 568 | 184
@@ -235,8 +245,11 @@ class FCN(VGGBackbone):
 
     # --- the trunk, fc6, fc7 and score_fr, which every FCN shares ---------------------------
     def score_fr_forward(self, x):                        # 500 | 128
-        """x → {blob name: array}: pool1 … pool5, fc6, fc7, score_fr, in order."""
+        """x → {blob name: array}: pool1 … pool5, fc6, fc7, score_fr, in order. The trunk takes x
+        as a RunMap: where conv1_1's padding is wide, the pools before the first skip come out
+        stored once per run of equal rows and columns (``nn/runs.py``), the rest as arrays."""
         b = {}
+        x = RunMap.of(x)                                  # stored once per run: nn/runs.py
         b["pool1"] = self.block_forward(1, x)              # 1/2: 349 | 63 (conv1: 698 | 126)
         b["pool2"] = self.block_forward(2, b["pool1"])    # 1/4: 175 | 32
         b["pool3"] = self.block_forward(3, b["pool2"])    # 1/8: 88 | 16

@@ -4,7 +4,7 @@ import numpy as np
 from .. import backend
 from .. import functional as F
 from ..functional.sizes import pair as _pair
-from . import init
+from . import init, runs
 from .module import Module, Parameter
 
 
@@ -31,6 +31,8 @@ class Conv2d(Module):
         self.bias = Parameter(init.uniform(rng, (out_channels,), fan_in, dtype)) if bias else None
 
     def forward(self, x):
+        if isinstance(x, runs.RunMap):       # FCN's trunk, stored once per run: nn/runs.py
+            return runs.conv2d_forward(self, x)
         b = self.bias.data if self.bias is not None else None
         out, cache = F.conv2d_forward(x, self.weight.data, b, self.stride, self.padding,
                                       self.dilation)
@@ -38,7 +40,10 @@ class Conv2d(Module):
         return out
 
     def backward(self, dout):
-        dx, dw, db = F.conv2d_backward(dout, self.pop_cache(), need_dx=self.need_input_grad,
+        cache = self.pop_cache()
+        if isinstance(cache, runs.Taken):
+            return runs.conv2d_backward(self, dout, cache)
+        dx, dw, db = F.conv2d_backward(dout, cache, need_dx=self.need_input_grad,
                                        need_dw=self.weight.requires_grad)
         self.accumulate_grads(dw, db)
         return dx

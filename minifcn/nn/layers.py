@@ -3,26 +3,33 @@ import numpy as np
 
 from .. import functional as F
 from ..functional.sizes import pair
-from . import init
+from . import init, runs
 from .module import Module, Parameter
 
 
 class MaxPool2d(Module):
-    """Max pooling; ``ceil_mode=True`` is Caffe's (and FCN's) rounding."""
+    """Max pooling; ``ceil_mode=True`` is Caffe's (and FCN's) rounding. ``keep_runs``: given a
+    RunMap (nn/runs.py), it may return one; else it returns the full map, an array."""
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
         super().__init__()
         self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
         self.padding, self.ceil_mode = padding, ceil_mode
+        self.keep_runs = False
 
     def forward(self, x):
+        if isinstance(x, runs.RunMap):
+            return runs.max_pool2d_forward(self, x)
         out, cache = F.max_pool2d_forward(x, self.kernel_size, self.stride, self.padding,
                                           self.ceil_mode)
         self.save_cache(cache)
         return out
 
     def backward(self, dout):
-        return F.max_pool2d_backward(dout, self.pop_cache())
+        cache = self.pop_cache()
+        if isinstance(cache, runs.Taken):
+            return runs.max_pool2d_backward(dout, cache)
+        return F.max_pool2d_backward(dout, cache)
 
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -38,6 +45,8 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, x):
+        if isinstance(x, runs.RunMap):           # elementwise: on the stored pixels
+            return x.apply(self.forward)
         out, cache = F.relu_forward(x, inplace=self.inplace)
         self.save_cache(cache)
         return out

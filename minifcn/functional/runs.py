@@ -1,0 +1,155 @@
+"""Maps whose rows and columns come in runs of equal ones, and the convolution and pooling of them.
+
+FCN pads conv1_1 by 100 (``models/fcn.py``). At 128×128 its output is 326×326, and only the
+middle 130×130 windows see the image: every other output pixel is the bias alone. Row 0 of that
+map equals row 1, …, row 97; so do the columns. The next 3×3 convolution maps three equal rows
+to one more row equal to them, so its output has the same runs, two rows shorter (the rows at a
+run's ends see its neighbours and differ). Pooling halves them. So the first blocks of the trunk
+compute the same rows and columns over and over: at 128×128, conv2_2's 163×163 map has only
+79×79 different pixels, conv3_3's 82×82 only 54×54.
+
+Here a map is stored once per run: ``x`` (N, C, h, w) holds one row per run of rows and one
+column per run of columns, and ``rows`` (h numbers) and ``cols`` (w numbers) say how many equal
+rows and columns each stands for. The full map is ``expand_forward(x, rows, cols)``.
+
+A stride-1 convolution of the stored map (``conv_runs``): take each stored row as often as the
+kernel can see it at once, min(run, k) times, and a run of p ≥ k padding rows as k zeros.
+Convolve that, without further padding: every output row is one window of the full map, and a
+window that lies inside one run stands for the run's length − k + 1 equal output rows. So the
+output is stored the same way, and the convolution computed exactly what the full one computes
+at those windows (the same products, added in the same order).
+
+Pooling (``pool_runs``) takes, for each distinct window, its k rows side by side, and pools
+that with stride k: equal windows inside one run are pooled once. A window cut short by ceil
+mode repeats its first row, which changes neither its maximum nor which pixel wins (the first).
+
+The backward passes are the adjoints: the gradient of a taken row adds into the stored row it
+was taken from (``take_backward``), and the gradient of the full map sums over each run
+(``expand_backward``). A stored pixel's gradient is therefore the sum over the pixels it stands
+for, which is what the weights' gradients need: they sum over every pixel of the full map, and
+the pixels of one run saw the same window.
+"""
+import functools
+import itertools
+
+from ..backend import get_array_module
+from .sizes import pool_output_size
+
+
+def is_plain(runs):
+    """Whether every run is one row long: the map is stored as it is."""
+    return all(n == 1 for n in runs)
+
+
+@functools.lru_cache(maxsize=1024)
+def conv_runs(runs, kernel, padding):
+    """One axis of a stride-1, dilation-1 convolution with ``kernel`` taps and ``padding`` zeros
+    on each side, of a map stored in ``runs`` (a tuple of run lengths).
+
+    Returns (index, pad, out_runs): the stored rows to take, in order (a tuple; None: each
+    once, as stored), the zero padding the convolution of the taken rows needs, and the runs of
+    its output. A padding of p ≥ kernel is a run of zeros too: it shrinks to kernel rows.
+    """
+    k, p = kernel, padding
+    segments = ([p] if p else []) + list(runs) + ([p] if p else [])
+    owner = [s for s, n in enumerate(segments) for _ in range(min(n, k))]
+    out_runs = tuple(segments[owner[t]] - k + 1 if owner[t] == owner[t + k - 1] else 1
+                     for t in range(len(owner) - k + 1))
+    index = tuple(i for i, n in enumerate(runs) for _ in range(min(n, k)))
+    return (None if len(index) == len(runs) else index), min(p, k), out_runs
+
+
+@functools.lru_cache(maxsize=1024)
+def pool_runs(runs, kernel, ceil_mode):
+    """One axis of a max pool with ``kernel`` = stride and no padding, of a map stored in
+    ``runs``. Returns (index, out_runs): the stored rows to take, ``kernel`` per distinct window
+    (None: the map is stored as it is, pool it as it is), and the runs of the output."""
+    k, n = kernel, sum(runs)
+    out_size = pool_output_size(n, k, k, 0, ceil_mode)
+    if is_plain(runs):
+        return None, (1,) * out_size
+    stored = [i for i, n in enumerate(runs) for _ in range(n)]     # of each full row
+    index, out_runs, previous = [], [], None
+    for j in range(out_size):
+        window = stored[j * k:min(j * k + k, n)]
+        window += window[:1] * (k - len(window))            # cut short by ceil mode
+        if window == previous and len(set(window)) == 1:    # inside one run: one more of it
+            out_runs[-1] += 1
+            continue
+        index += window
+        out_runs.append(1)
+        previous = window
+    return tuple(index), tuple(out_runs)
+
+
+def take_forward(x, rows_index, cols_index):
+    """x (N, C, h, w) → its rows ``rows_index`` and columns ``cols_index`` (None: all, once)."""
+    xp = get_array_module(x)
+    if rows_index is not None:
+        x = xp.take(x, xp.asarray(rows_index), axis=2)
+    if cols_index is not None:
+        x = xp.take(x, xp.asarray(cols_index), axis=3)
+    return x
+
+
+@functools.lru_cache(maxsize=1024)
+def _first_copies(index):
+    """Where each stored row's copies start in a non-decreasing ``index``."""
+    return tuple(t for t in range(len(index)) if t == 0 or index[t] != index[t - 1])
+
+
+def _sum_copies(d, first, axis):
+    """The copies of each stored row, side by side on ``axis`` from ``first``, summed into it."""
+    xp = get_array_module(d)
+    return xp.add.reduceat(d, xp.asarray(first), axis=axis)
+
+
+def _sum_taken(d, index, axis, size):
+    """The adjoint of taking ``index`` on ``axis`` of a map ``size`` long: the copies of each
+    stored row summed into it, and zeros into the rows never taken (a pool without ceil mode
+    drops the last row of an odd map)."""
+    first = _first_copies(index)
+    sums = _sum_copies(d, first, axis)
+    if len(first) == size:                               # every row taken: in order, as stored
+        return sums
+    xp = get_array_module(d)
+    shape = list(d.shape)
+    shape[axis] = size
+    out = xp.zeros(shape, dtype=d.dtype)
+    where = [slice(None)] * d.ndim
+    where[axis] = xp.asarray([index[t] for t in first])
+    out[tuple(where)] = sums
+    return out
+
+
+def take_backward(dout, rows_index, cols_index, stored_hw):
+    """The gradient of the stored (N, C, h, w) map, ``stored_hw`` = (h, w), from the gradient of
+    what ``take_forward`` took: each copy's gradient added into the row (column) it came from."""
+    if cols_index is not None:
+        dout = _sum_taken(dout, cols_index, 3, stored_hw[1])
+    if rows_index is not None:
+        dout = _sum_taken(dout, rows_index, 2, stored_hw[0])
+    return dout
+
+
+def expand_forward(x, rows, cols):
+    """The full map (N, C, Σ rows, Σ cols) of a map stored in runs."""
+    xp = get_array_module(x)
+    if not is_plain(rows):
+        x = xp.repeat(x, xp.asarray(rows), axis=2)
+    if not is_plain(cols):
+        x = xp.repeat(x, xp.asarray(cols), axis=3)
+    return x
+
+
+def _run_starts(runs):
+    return tuple(itertools.accumulate((0,) + tuple(runs[:-1])))
+
+
+def expand_backward(dout, rows, cols):
+    """The gradient of the stored map from the full map's: the sum over each run."""
+    if not is_plain(cols):
+        dout = _sum_copies(dout, _run_starts(cols), 3)
+    if not is_plain(rows):
+        dout = _sum_copies(dout, _run_starts(rows), 2)
+    return dout
