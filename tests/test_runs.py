@@ -14,14 +14,21 @@ from minifcn.functional import runs as R
 from minifcn.functional.cpu import textbook_only
 from minifcn.models import FCN8s, FCN32s
 from minifcn.nn import runs
+from minifcn.testing import fakecupy
 
 TINY = dict(n_class=3, base_channels=2, fc_channels=8, dropout=0.0)
+
+
+@pytest.fixture(autouse=True)
+def cpu_fast_path(monkeypatch):
+    """The runs are the CPU fast path's: on here even where MINIFCN_CPU_FAST_PATH=0 is set."""
+    monkeypatch.setenv("MINIFCN_CPU_FAST_PATH", "1")
 RUNS = [(1, 1, 1, 1, 1), (5, 1, 2, 1, 7), (1, 9, 1), (3, 3, 1, 4), (12,), (2, 1, 6, 1, 1, 3)]
 
 
 def stored_map(rng, rows, cols, integers=False, channels=2):
-    """A random (1, channels, len(rows), len(cols)) map; integers make ties in max pooling."""
-    shape = (1, channels, len(rows), len(cols))
+    """A random (2, channels, len(rows), len(cols)) map; integers make ties in max pooling."""
+    shape = (2, channels, len(rows), len(cols))
     return (rng.integers(-3, 4, shape) if integers else rng.standard_normal(shape)).astype(
         np.float64)
 
@@ -74,23 +81,33 @@ def test_a_padding_wider_than_the_kernel_shrinks_to_the_kernel():
     assert R.conv_runs((1,) * 10, 3, 1) == (None, 1, (1,) * 10)
 
 
+@pytest.mark.parametrize("kernel", [2, 3])
 @pytest.mark.parametrize("ceil_mode", [True, False])
-def test_pooling_a_stored_map_is_pooling_the_full_map_ties_included(ceil_mode):
-    rng = np.random.default_rng(5)
+def test_pooling_a_stored_map_is_pooling_the_full_map_ties_included(ceil_mode, kernel):
+    rng = np.random.default_rng(5 + kernel)
+    k = kernel
     for rows, cols in zip(RUNS, RUNS[2:] + RUNS[:2]):
+        if min(sum(rows), sum(cols)) < k:
+            continue
         x = stored_map(rng, rows, cols, integers=True)     # many ties: the first must win
-        rows_index, out_rows = R.pool_runs(rows, 2, ceil_mode)
-        cols_index, out_cols = R.pool_runs(cols, 2, ceil_mode)
-        out, cache = F.max_pool2d_forward(R.take_forward(x, rows_index, cols_index), 2, 2, 0,
+        rows_index, out_rows = R.pool_runs(rows, k, ceil_mode)
+        cols_index, out_cols = R.pool_runs(cols, k, ceil_mode)
+        out, cache = F.max_pool2d_forward(R.take_forward(x, rows_index, cols_index), k, k, 0,
                                           ceil_mode)
         full_x = naive.expand_runs_naive(x, rows, cols)
-        full = naive.max_pool2d_naive(full_x, 2, 2, 0, ceil_mode)
+        full = naive.max_pool2d_naive(full_x, k, k, 0, ceil_mode)
         np.testing.assert_array_equal(R.expand_forward(out, out_rows, out_cols), full)
         dfull = rng.integers(-5, 6, full.shape).astype(np.float64)   # exact sums
-        dx_full = naive.max_pool2d_backward_naive(dfull, full_x, 2, 2, 0, ceil_mode)
+        dx_full = naive.max_pool2d_backward_naive(dfull, full_x, k, k, 0, ceil_mode)
         dx = R.take_backward(F.max_pool2d_backward(R.expand_backward(dfull, out_rows, out_cols),
                                                    cache), rows_index, cols_index, x.shape[2:])
         np.testing.assert_array_equal(dx, naive.expand_runs_backward_naive(dx_full, rows, cols))
+
+
+def test_a_window_cut_short_keeps_the_taken_rows_in_order():
+    # runs (3, 1, 1) under a 3-wide ceil-mode pool: the last window holds rows 1 and 2 only
+    index, out_runs = R.pool_runs((3, 1, 1), 3, True)
+    assert index == (0, 0, 0, 1, 2, 2) and out_runs == (1, 1)
 
 
 def test_take_backward_is_the_naive_scatter():
@@ -110,6 +127,9 @@ def _step(model, x, target, enabled, monkeypatch):
     monkeypatch.setattr(runs, "ENABLED", enabled)
     crit = nn.SoftmaxCrossEntropy(ignore_index=255)
     out = model(x)
+    taken = model.conv2_1.cache                 # conv2_1 took pool1's stored rows (or not)
+    assert isinstance(taken, runs.Taken) == enabled
+    assert not enabled or (taken.rows is not None and taken.cols is not None)
     crit(out, target)
     model.zero_grad()
     model.backward(crit.backward(), need_input_grad=False)
@@ -150,6 +170,10 @@ def test_the_trunk_stores_the_padding_once():
     np.testing.assert_array_equal(h.dense(), full)
     assert all(isinstance(v, np.ndarray) for v in blobs.values())
     np.testing.assert_array_equal(blobs["pool1"], full)
+    assert all(m.cache is None for m in model.modules())        # no_grad keeps nothing
+    model(x)
+    assert model.conv1_1.cache.cache[0] is x                    # the image: nothing taken
+    assert model.conv1_2.cache.rows is not None                 # conv1_1's runs, taken
 
 
 def test_without_wide_padding_nothing_is_taken(monkeypatch):
@@ -170,6 +194,8 @@ def test_without_wide_padding_nothing_is_taken(monkeypatch):
 def test_device_and_textbook_paths_get_the_array_itself(monkeypatch):
     x = np.zeros((1, 3, 8, 8), np.float32)
     assert isinstance(runs.RunMap.of(x), runs.RunMap)
+    on_device = fakecupy.asarray(x)
+    assert runs.RunMap.of(on_device) is on_device
     with textbook_only():
         assert runs.RunMap.of(x) is x
     monkeypatch.setattr(runs, "ENABLED", False)
@@ -182,3 +208,4 @@ def test_a_layer_that_cannot_take_runs_says_so():
         nn.Conv2d(2, 2, 3, stride=2, padding=1)(x)
     with pytest.raises(NotImplementedError, match="stride is their kernel"):
         nn.MaxPool2d(3, stride=2)(x)
+    nn.MaxPool2d(2, stride=(2, 2))(x)                           # the same pool, as a pair

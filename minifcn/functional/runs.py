@@ -21,7 +21,8 @@ at those windows (the same products, added in the same order).
 
 Pooling (``pool_runs``) takes, for each distinct window, its k rows side by side, and pools
 that with stride k: equal windows inside one run are pooled once. A window cut short by ceil
-mode repeats its first row, which changes neither its maximum nor which pixel wins (the first).
+mode repeats its last row, which changes neither its maximum nor which pixel wins (the first
+of equal maxima), and keeps the taken rows in order, as the backward's sums need.
 
 The backward passes are the adjoints: the gradient of a taken row adds into the stored row it
 was taken from (``take_backward``), and the gradient of the full map sums over each run
@@ -64,15 +65,15 @@ def pool_runs(runs, kernel, ceil_mode):
     """One axis of a max pool with ``kernel`` = stride and no padding, of a map stored in
     ``runs``. Returns (index, out_runs): the stored rows to take, ``kernel`` per distinct window
     (None: the map is stored as it is, pool it as it is), and the runs of the output."""
-    k, n = kernel, sum(runs)
-    out_size = pool_output_size(n, k, k, 0, ceil_mode)
+    k, total = kernel, sum(runs)
+    out_size = pool_output_size(total, k, k, 0, ceil_mode)
     if is_plain(runs):
         return None, (1,) * out_size
     stored = [i for i, n in enumerate(runs) for _ in range(n)]     # of each full row
     index, out_runs, previous = [], [], None
     for j in range(out_size):
-        window = stored[j * k:min(j * k + k, n)]
-        window += window[:1] * (k - len(window))            # cut short by ceil mode
+        window = stored[j * k:min(j * k + k, total)]
+        window += window[-1:] * (k - len(window))           # cut short by ceil mode
         if window == previous and len(set(window)) == 1:    # inside one run: one more of it
             out_runs[-1] += 1
             continue
@@ -94,7 +95,8 @@ def take_forward(x, rows_index, cols_index):
 
 @functools.lru_cache(maxsize=1024)
 def _first_copies(index):
-    """Where each stored row's copies start in a non-decreasing ``index``."""
+    """Where each stored row's copies start in ``index``, which never decreases (both plans
+    take rows in order)."""
     return tuple(t for t in range(len(index)) if t == 0 or index[t] != index[t - 1])
 
 

@@ -245,9 +245,10 @@ class FCN(VGGBackbone):
 
     # --- the trunk, fc6, fc7 and score_fr, which every FCN shares ---------------------------
     def score_fr_forward(self, x):                        # 500 | 128
-        """x → {blob name: array}: pool1 … pool5, fc6, fc7, score_fr, in order. The trunk takes x
-        as a RunMap: where conv1_1's padding is wide, the pools before the first skip come out
-        stored once per run of equal rows and columns (``nn/runs.py``), the rest as arrays."""
+        """x → {blob name: map}: pool1 … pool5, fc6, fc7, score_fr, in order. The trunk takes x
+        as a RunMap: where conv1_1's padding is wide, the pools before the first skip may come
+        out stored once per run of equal rows and columns (``nn/runs.py``); the others, and
+        every pool where the padding is narrow, are arrays."""
         b = {}
         x = RunMap.of(x)                                  # stored once per run: nn/runs.py
         b["pool1"] = self.block_forward(1, x)              # 1/2: 349 | 63 (conv1: 698 | 126)

@@ -27,6 +27,7 @@ import numpy as np
 from .. import functional as F
 from ..functional import cpu
 from ..functional import runs as R
+from ..functional.sizes import pair
 
 ENABLED = True
 # A pool keeps its output in runs while the stored map is at most this fraction of the full one;
@@ -108,10 +109,12 @@ def conv2d_backward(layer, dout, taken):
 def max_pool2d_forward(layer, x):
     """``layer`` (a MaxPool2d, kernel = stride, no padding) applied to the RunMap x → a RunMap,
     or the full map where the layer may not keep runs or they no longer pay."""
-    k, s = layer.kernel_size, layer.stride
-    if not (isinstance(k, int) and s == k and layer.padding == 0):
-        raise NotImplementedError(f"a RunMap goes only through pools whose stride is their "
-                                  f"kernel, without padding, not {layer!r}: pass x.dense()")
+    (kh, kw), stride, padding = pair(layer.kernel_size), pair(layer.stride), pair(layer.padding)
+    if not (kh == kw and stride == (kh, kw) and padding == (0, 0)):
+        raise NotImplementedError(f"a RunMap goes only through square pools whose stride is "
+                                  f"their kernel, without padding, not {layer!r}: pass "
+                                  f"x.dense()")
+    k = kh
     rows_index, rows = R.pool_runs(x.rows, k, layer.ceil_mode)
     cols_index, cols = R.pool_runs(x.cols, k, layer.ceil_mode)
     out, cache = F.max_pool2d_forward(R.take_forward(x.data, rows_index, cols_index), k, k, 0,
