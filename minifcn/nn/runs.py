@@ -6,8 +6,9 @@ the distinct rows only). ``FCN.score_fr_forward`` hands the trunk ``RunMap.of(im
 ReLU and MaxPool2d take a RunMap and give one back (the functions below), so the blocks read as
 before. A pool returns the full map, as an array, unless it may keep the runs
 (``MaxPool2d.keep_runs``, set by the FCN on the pools before its first skip: the skips and
-fc6 take arrays) and they still pay (``MAX_STORED``). Where the padding makes no runs, as in the
-main job's geometry, every run is one row long and nothing is taken or expanded.
+fc6 take arrays) and they still pay (``MAX_STORED``, more for wide maps). Where the padding
+makes no runs, as in the main job's geometry, every run is one row long and nothing is taken
+or expanded.
 
 The backward passes take and return arrays: the gradient of a RunMap is an array of its stored
 shape, each pixel the sum of the gradients of the pixels it stands for. The caches (``Taken``)
@@ -30,9 +31,12 @@ from ..functional import runs as R
 from ..functional.sizes import pair
 
 ENABLED = True
-# A pool keeps its output in runs while the stored map is at most this fraction of the full one;
-# beyond it, the takes before each convolution cost about what the smaller maps save.
-MAX_STORED = 0.5
+# A pool keeps its output in runs while the stored map is at most MAX_STORED of the full one;
+# beyond, the takes before each convolution cost about what the smaller maps save. The wider the
+# map, the more its convolutions cost per pixel, and the longer the runs pay: keeping 55% of
+# pool2's map made a step of VGG16's widths (128 channels) faster, keeping 53% made the small
+# FCN's (16 channels) slower (bench/RESULTS.md, "Issue 23, ninth round").
+MAX_STORED, MAX_STORED_WIDE, WIDE_CHANNELS = 0.5, 0.8, 64
 
 
 class RunMap:
@@ -120,7 +124,8 @@ def max_pool2d_forward(layer, x):
     out, cache = F.max_pool2d_forward(R.take_forward(x.data, rows_index, cols_index), k, k, 0,
                                       layer.ceil_mode)
     out = RunMap(out, rows, cols)
-    keep = layer.keep_runs and out.stored_fraction() <= MAX_STORED
+    limit = MAX_STORED_WIDE if out.data.shape[1] >= WIDE_CHANNELS else MAX_STORED
+    keep = layer.keep_runs and out.stored_fraction() <= limit
     layer.save_cache(Taken(cache, rows_index, cols_index, x.data.shape[2:],
                            None if keep else (rows, cols)))
     return out if keep else out.dense()
