@@ -211,18 +211,18 @@ def test_a_layer_that_cannot_take_runs_says_so():
     nn.MaxPool2d(2, stride=(2, 2))(x)                           # the same pool, as a pair
 
 
-@pytest.mark.parametrize("channels, kept", [(16, False), (64, True)])
-def test_a_pool_keeps_runs_as_long_as_they_pay(channels, kept):
-    # pooled, a 12×12 map stores 25% or 69% of its 6×6 output: the first is below MAX_STORED,
-    # the second only below MAX_STORED_WIDE, which a map of 64 channels or more may keep
+def test_a_pool_keeps_runs_as_long_as_they_pay():
+    # pooled, a 12×12 map stores 25%, 69% or 100% of its 6×6 output
     pool = nn.MaxPool2d(2, ceil_mode=True)
     pool.keep_runs = True
-    small = runs.RunMap(np.ones((1, channels, 3, 3), np.float32), (4, 4, 4), (4, 4, 4))
-    assert isinstance(pool(small), runs.RunMap)                  # 3×3 of 6×6: 25%
-    mid = runs.RunMap(np.ones((1, channels, 7, 7), np.float32), (1, 1, 1, 6, 1, 1, 1),
+    small = runs.RunMap(np.ones((1, 2, 3, 3), np.float32), (4, 4, 4), (4, 4, 4))
+    mid = runs.RunMap(np.ones((1, 2, 7, 7), np.float32), (1, 1, 1, 6, 1, 1, 1),
                       (1, 1, 1, 6, 1, 1, 1))
-    out = pool(mid)                                               # 5×5 of 6×6: 69%
-    assert isinstance(out, runs.RunMap) == kept
-    assert out.shape == (1, channels, 6, 6)
+    full = runs.RunMap.of(np.ones((1, 2, 12, 12), np.float32))
+    assert runs.MAX_STORED < 1
+    for x, kept in ((small, True), (mid, True), (full, False)):
+        out = pool(x)
+        assert isinstance(out, runs.RunMap) == kept
+        assert out.shape == (1, 2, 6, 6)
     pool.keep_runs = False
     assert isinstance(pool(small), np.ndarray)

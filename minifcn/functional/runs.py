@@ -31,7 +31,6 @@ for, which is what the weights' gradients need: they sum over every pixel of the
 the pixels of one run saw the same window.
 """
 import functools
-import itertools
 
 from ..backend import get_array_module
 from .sizes import pool_output_size
@@ -83,75 +82,96 @@ def pool_runs(runs, kernel, ceil_mode):
     return tuple(index), tuple(out_runs)
 
 
-def take_forward(x, rows_index, cols_index):
-    """x (N, C, h, w) → its rows ``rows_index`` and columns ``cols_index`` (None: all, once)."""
-    xp = get_array_module(x)
-    if rows_index is not None:
-        x = xp.take(x, xp.asarray(rows_index), axis=2)
-    if cols_index is not None:
-        x = xp.take(x, xp.asarray(cols_index), axis=3)
-    return x
+# Copies of one row added one by one up to this many (a convolution takes at most k, a pool
+# window repeats at most k), summed by one reduction beyond (an expanded run).
+FEW_COPIES = 4
 
 
 @functools.lru_cache(maxsize=1024)
-def _first_copies(index):
-    """Where each stored row's copies start in ``index``, which never decreases (both plans
-    take rows in order)."""
-    return tuple(t for t in range(len(index)) if t == 0 or index[t] != index[t - 1])
+def pieces(index):
+    """A non-decreasing ``index`` (the rows to take, in order) as a few slices: (t, g, n, step),
+    positions t … t + n − 1 take stored rows g, g + step, …: step 1 copies a block of rows, step 0
+    repeats one. A take is then a few slice copies, not a gather row by row."""
+    out, t = [], 0
+    while t < len(index):
+        g, n_same, n_next = index[t], 1, 1
+        while t + n_same < len(index) and index[t + n_same] == g:
+            n_same += 1
+        while t + n_next < len(index) and index[t + n_next] == g + n_next:
+            n_next += 1
+        n, step = (n_same, 0) if n_same >= n_next else (n_next, 1)
+        out.append((t, g, n, step))
+        t += n
+    return tuple(out)
 
 
-def _sum_copies(d, first, axis):
-    """The copies of each stored row, side by side on ``axis`` from ``first``, summed into it."""
-    xp = get_array_module(d)
-    return xp.add.reduceat(d, xp.asarray(first), axis=axis)
+def _along(axis, start, stop):
+    """The index of [start, stop) on ``axis`` of a 4-d array."""
+    return (slice(None),) * axis + (slice(start, stop),)
 
 
-def _sum_taken(d, index, axis, size):
-    """The adjoint of taking ``index`` on ``axis`` of a map ``size`` long: the copies of each
-    stored row summed into it, and zeros into the rows never taken (a pool without ceil mode
-    drops the last row of an odd map)."""
-    first = _first_copies(index)
-    sums = _sum_copies(d, first, axis)
-    if len(first) == size:                               # every row taken: in order, as stored
-        return sums
+def _take_axis(x, index, axis):
+    """x's rows ``index`` on ``axis``, slice by slice (``pieces``)."""
+    xp = get_array_module(x)
+    shape = list(x.shape)
+    shape[axis] = len(index)
+    out = xp.empty(shape, dtype=x.dtype)
+    for t, g, n, step in pieces(index):
+        out[_along(axis, t, t + n)] = x[_along(axis, g, g + (n if step else 1))]
+    return out
+
+
+def _sum_axis(d, index, axis, size):
+    """The adjoint of ``_take_axis`` into a map ``size`` long: each taken row's gradient added
+    into the row it was taken from; rows never taken (a pool without ceil mode drops the last
+    row of an odd map) get zeros."""
     xp = get_array_module(d)
     shape = list(d.shape)
     shape[axis] = size
     out = xp.zeros(shape, dtype=d.dtype)
-    where = [slice(None)] * d.ndim
-    where[axis] = xp.asarray([index[t] for t in first])
-    out[tuple(where)] = sums
+    for t, g, n, step in pieces(index):
+        if step:
+            out[_along(axis, g, g + n)] += d[_along(axis, t, t + n)]
+        elif n <= FEW_COPIES:         # a reduction over a short axis costs more than its adds
+            for j in range(t, t + n):
+                out[_along(axis, g, g + 1)] += d[_along(axis, j, j + 1)]
+        else:
+            out[_along(axis, g, g + 1)] += d[_along(axis, t, t + n)].sum(axis=axis,
+                                                                          keepdims=True)
     return out
+
+
+def take_forward(x, rows_index, cols_index):
+    """x (N, C, h, w) → its rows ``rows_index`` and columns ``cols_index`` (None: all, once)."""
+    if rows_index is not None:
+        x = _take_axis(x, rows_index, 2)
+    if cols_index is not None:
+        x = _take_axis(x, cols_index, 3)
+    return x
 
 
 def take_backward(dout, rows_index, cols_index, stored_hw):
     """The gradient of the stored (N, C, h, w) map, ``stored_hw`` = (h, w), from the gradient of
     what ``take_forward`` took: each copy's gradient added into the row (column) it came from."""
     if cols_index is not None:
-        dout = _sum_taken(dout, cols_index, 3, stored_hw[1])
+        dout = _sum_axis(dout, cols_index, 3, stored_hw[1])
     if rows_index is not None:
-        dout = _sum_taken(dout, rows_index, 2, stored_hw[0])
+        dout = _sum_axis(dout, rows_index, 2, stored_hw[0])
     return dout
+
+
+@functools.lru_cache(maxsize=1024)
+def _expanding(runs):
+    """The take that expands ``runs``: stored row i, runs[i] times (None: each once)."""
+    return None if is_plain(runs) else tuple(i for i, n in enumerate(runs) for _ in range(n))
 
 
 def expand_forward(x, rows, cols):
     """The full map (N, C, Σ rows, Σ cols) of a map stored in runs."""
-    xp = get_array_module(x)
-    if not is_plain(rows):
-        x = xp.repeat(x, xp.asarray(rows), axis=2)
-    if not is_plain(cols):
-        x = xp.repeat(x, xp.asarray(cols), axis=3)
-    return x
-
-
-def _run_starts(runs):
-    return tuple(itertools.accumulate((0,) + tuple(runs[:-1])))
+    return take_forward(x, _expanding(tuple(rows)), _expanding(tuple(cols)))
 
 
 def expand_backward(dout, rows, cols):
     """The gradient of the stored map from the full map's: the sum over each run."""
-    if not is_plain(cols):
-        dout = _sum_copies(dout, _run_starts(cols), 3)
-    if not is_plain(rows):
-        dout = _sum_copies(dout, _run_starts(rows), 2)
-    return dout
+    return take_backward(dout, _expanding(tuple(rows)), _expanding(tuple(cols)),
+                         (len(rows), len(cols)))

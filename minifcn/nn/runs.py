@@ -6,7 +6,7 @@ the distinct rows only). ``FCN.score_fr_forward`` hands the trunk ``RunMap.of(im
 ReLU and MaxPool2d take a RunMap and give one back (the functions below), so the blocks read as
 before. A pool returns the full map, as an array, unless it may keep the runs
 (``MaxPool2d.keep_runs``, set by the FCN on the pools before its first skip: the skips and
-fc6 take arrays) and they still pay (``MAX_STORED``, more for wide maps). Where the padding
+fc6 take arrays) and they still pay (``MAX_STORED``). Where the padding
 makes no runs, as in the main job's geometry, every run is one row long and nothing is taken
 or expanded.
 
@@ -31,12 +31,11 @@ from ..functional import runs as R
 from ..functional.sizes import pair
 
 ENABLED = True
-# A pool keeps its output in runs while the stored map is at most MAX_STORED of the full one;
-# beyond, the takes before each convolution cost about what the smaller maps save. The wider the
-# map, the more its convolutions cost per pixel, and the longer the runs pay: keeping 55% of
-# pool2's map made a step of VGG16's widths (128 channels) faster, keeping 53% made the small
-# FCN's (16 channels) slower (bench/RESULTS.md, "Issue 23, ninth round").
-MAX_STORED, MAX_STORED_WIDE, WIDE_CHANNELS = 0.5, 0.8, 64
+# A pool keeps its output in runs while the stored map is at most this fraction of the full one;
+# beyond, the takes before each convolution would cost about what the smaller maps save.
+# Keeping pool2's 53–55% made steps faster at VGG16's widths and at the small FCN's
+# (bench/RESULTS.md, "Issue 23, ninth round").
+MAX_STORED = 0.8
 
 
 class RunMap:
@@ -124,8 +123,7 @@ def max_pool2d_forward(layer, x):
     out, cache = F.max_pool2d_forward(R.take_forward(x.data, rows_index, cols_index), k, k, 0,
                                       layer.ceil_mode)
     out = RunMap(out, rows, cols)
-    limit = MAX_STORED_WIDE if out.data.shape[1] >= WIDE_CHANNELS else MAX_STORED
-    keep = layer.keep_runs and out.stored_fraction() <= limit
+    keep = layer.keep_runs and out.stored_fraction() <= MAX_STORED
     layer.save_cache(Taken(cache, rows_index, cols_index, x.data.shape[2:],
                            None if keep else (rows, cols)))
     return out if keep else out.dense()
