@@ -268,7 +268,8 @@ say(f"""
     needs it), FCN-32s for {its['fcn32s']} iterations, then FCN-16s for {its['fcn16s']} and
     FCN-8s for {its['fcn8s']}. Their geometry is the main job's, not sections 1–4's: fc6
     pads by 3 (a "same" 7×7 convolution), so pool5 needs no minimum size and conv1_1 no
-    padding at all, which makes a training step a quarter as costly at 128×128. The upsampled
+    padding at all, which makes a training step about half as costly at 128×128 (minifcn
+    computes the rows that see only the paper's padding once: docs/models.md). The upsampled
     coarse scores then reach a pool4/pool3 cell or two past the skips' maps (a negative crop
     offset below);
     the skip crops fill those cells with zeros, and all of them lie outside the image
